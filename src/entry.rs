@@ -1,0 +1,286 @@
+//! Decoding one changelog line into an [`Event`].
+//!
+//! The reflector writes each line with Go's `json.Marshal`:
+//! `{"seq":1,"family":"f","table":"t","key":[{"name":"id","type":"INT","value":1}]}`.
+//! Decoding borrows from the line wherever it can and keeps key values as
+//! their JSON text (see [`KeyValue`]). Anything that is not such an object is
+//! an [`InvalidEntry`] with a reason a person can act on (SPEC §2).
+
+use crate::event::{Event, Key, KeyValue, RowUpdate};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// How many bytes of a bad line a warning quotes.
+const PREVIEW_CHARS: usize = 60;
+
+/// The line as the writer wrote it (field `key`, singular, on input).
+#[derive(Deserialize)]
+struct Line<'a> {
+    seq: i64,
+    #[serde(borrow)]
+    family: Cow<'a, str>,
+    #[serde(borrow)]
+    table: Cow<'a, str>,
+    /// Missing or `null` means no keys, as with Go's `json.Unmarshal`.
+    #[serde(default, borrow)]
+    key: Option<Vec<LineKey<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct LineKey<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    #[serde(rename = "type", borrow)]
+    type_name: Cow<'a, str>,
+    #[serde(borrow)]
+    value: &'a RawValue,
+}
+
+/// What a line is, once looked at.
+#[derive(Debug)]
+pub enum Decoded {
+    /// A valid event.
+    Event(Event),
+    /// Empty or white space only: skipped without a word.
+    Blank,
+}
+
+/// Decodes one line (without its `\n`).
+pub fn decode(line: &[u8]) -> Result<Decoded, InvalidReason> {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Decoded::Blank);
+    }
+    let text = std::str::from_utf8(line).map_err(|e| InvalidReason::NotUtf8 {
+        at: e.valid_up_to(),
+    })?;
+    let parsed: Line<'_> =
+        serde_json::from_str(text).map_err(|e| InvalidReason::Json(e.to_string()))?;
+    let keys = parsed
+        .key
+        .unwrap_or_default()
+        .into_iter()
+        .map(|k| Key {
+            name: k.name.into_owned(),
+            type_name: k.type_name.into_owned(),
+            value: KeyValue::from_raw(k.value),
+        })
+        .collect();
+    Ok(Decoded::Event(Event {
+        seq: parsed.seq,
+        row_update: RowUpdate {
+            family_name: parsed.family.into_owned(),
+            table_name: parsed.table.into_owned(),
+            keys,
+        },
+    }))
+}
+
+/// Why a line could not be read as an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InvalidReason {
+    /// The bytes are not UTF-8 (JSON must be).
+    NotUtf8 {
+        /// Byte offset within the line of the first bad byte.
+        at: usize,
+    },
+    /// Not JSON, or JSON of the wrong shape (serde_json's own words).
+    Json(String),
+    /// The line passed the length limit; it was skipped to its end.
+    TooLong {
+        /// The limit in bytes (`--max-line-bytes`).
+        limit: usize,
+    },
+    /// A partial line whose file was rotated away before its `\n` arrived.
+    Incomplete,
+    /// A partial line at the end of the input (`--no-follow`).
+    Unterminated,
+}
+
+impl fmt::Display for InvalidReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InvalidReason::NotUtf8 { at } => {
+                write!(f, "not valid UTF-8 (bad byte at column {})", at + 1)
+            }
+            InvalidReason::Json(e) => write!(f, "not a changelog entry: {e}"),
+            InvalidReason::TooLong { limit } => {
+                write!(
+                    f,
+                    "line longer than {limit} bytes (--max-line-bytes), skipped"
+                )
+            }
+            InvalidReason::Incomplete => {
+                f.write_str("incomplete line (no newline) left behind when the file was rotated")
+            }
+            InvalidReason::Unterminated => {
+                f.write_str("the last line has no newline yet (the writer may be mid-line)")
+            }
+        }
+    }
+}
+
+/// Where a line starts: file, 1-based line number, byte offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file the line was read from (the path it was opened by).
+    pub path: Arc<Path>,
+    /// 1-based line number within that file generation.
+    pub line: u64,
+    /// Byte offset of the line's first byte within the file.
+    pub offset: u64,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} line {} (byte {})",
+            self.path.display(),
+            self.line,
+            self.offset
+        )
+    }
+}
+
+/// A line that is not an event: where it is, why, and how it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidEntry {
+    /// Where the line starts.
+    pub location: Location,
+    /// Why it was rejected.
+    pub reason: InvalidReason,
+    /// The start of the line, made printable.
+    pub preview: String,
+}
+
+impl InvalidEntry {
+    /// Builds the report for `line` found at `location`.
+    pub fn new(location: Location, reason: InvalidReason, line: &[u8]) -> Self {
+        InvalidEntry {
+            location,
+            reason,
+            preview: preview(line),
+        }
+    }
+}
+
+impl fmt::Display for InvalidEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid entry at {}: {}; it starts: \"{}\"",
+            self.location, self.reason, self.preview
+        )
+    }
+}
+
+/// The first characters of a line, lossily decoded and escaped so that a
+/// warning stays on one line and cannot drive the terminal.
+fn preview(line: &[u8]) -> String {
+    let head = &line[..line.len().min(PREVIEW_CHARS * 4)];
+    let text = String::from_utf8_lossy(head);
+    let mut out: String = text
+        .chars()
+        .take(PREVIEW_CHARS)
+        .flat_map(char::escape_debug)
+        .collect();
+    if text.chars().count() > PREVIEW_CHARS || head.len() < line.len() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(line: &str) -> Event {
+        match decode(line.as_bytes()).unwrap() {
+            Decoded::Event(e) => e,
+            Decoded::Blank => panic!("blank"),
+        }
+    }
+
+    fn reason(line: &[u8]) -> InvalidReason {
+        decode(line).unwrap_err()
+    }
+
+    #[test]
+    fn decodes_the_go_writers_shape() {
+        let e = event(
+            r#"{"seq":7,"family":"fam","table":"foo","key":[{"name":"id","type":"INT","value":1},{"name":"n","type":"VARCHAR","value":"x\"y"}]}"#,
+        );
+        assert_eq!(e.seq, 7);
+        assert_eq!(e.row_update.family_name, "fam");
+        assert_eq!(e.row_update.table_name, "foo");
+        assert_eq!(e.row_update.keys.len(), 2);
+        assert_eq!(e.row_update.keys[1].value.json(), r#""x\"y""#);
+        assert_eq!(e.row_update.keys[1].value.text(), "x\"y");
+    }
+
+    #[test]
+    fn missing_or_null_key_means_no_keys_and_extra_fields_are_ignored() {
+        assert!(
+            event(r#"{"seq":1,"family":"f","table":"t"}"#)
+                .row_update
+                .keys
+                .is_empty()
+        );
+        assert!(
+            event(r#"{"seq":1,"family":"f","table":"t","key":null,"ts":3}"#)
+                .row_update
+                .keys
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn big_integers_keep_every_digit() {
+        let e = event(
+            r#"{"seq":1,"family":"f","table":"t","key":[{"name":"id","type":"INT","value":340282366920938463463374607431768211457}]}"#,
+        );
+        assert_eq!(
+            e.row_update.keys[0].value.json(),
+            "340282366920938463463374607431768211457"
+        );
+    }
+
+    #[test]
+    fn blank_lines_are_blank() {
+        assert!(matches!(decode(b"").unwrap(), Decoded::Blank));
+        assert!(matches!(decode(b" \t\r").unwrap(), Decoded::Blank));
+    }
+
+    #[test]
+    fn rejects_each_kind_of_bad_line() {
+        assert!(matches!(reason(b"not json"), InvalidReason::Json(_)));
+        assert!(matches!(reason(b"[1,2]"), InvalidReason::Json(_)));
+        let missing_seq = reason(br#"{"family":"f","table":"t"}"#);
+        assert!(matches!(&missing_seq, InvalidReason::Json(m) if m.contains("seq")));
+        let wrong_type = reason(br#"{"seq":"1","family":"f","table":"t"}"#);
+        assert!(matches!(&wrong_type, InvalidReason::Json(m) if m.contains("invalid type")));
+        let fractional = reason(br#"{"seq":1.5,"family":"f","table":"t"}"#);
+        assert!(matches!(fractional, InvalidReason::Json(_)));
+        let duplicate = reason(br#"{"seq":1,"seq":2,"family":"f","table":"t"}"#);
+        assert!(matches!(&duplicate, InvalidReason::Json(m) if m.contains("duplicate")));
+        assert_eq!(
+            reason(b"{\"seq\":1,\"family\":\"\xff\",\"table\":\"t\"}"),
+            InvalidReason::NotUtf8 { at: 19 }
+        );
+        let keys_not_list = reason(br#"{"seq":1,"family":"f","table":"t","key":{}}"#);
+        assert!(matches!(keys_not_list, InvalidReason::Json(_)));
+    }
+
+    #[test]
+    fn preview_is_one_printable_line() {
+        let p = preview(b"\x1b[2Jbad\nline\xff");
+        assert_eq!(p, "\\u{1b}[2Jbad\\nline\u{fffd}");
+        let long = preview(&[b'a'; 500]);
+        assert_eq!(long.chars().count(), PREVIEW_CHARS + 1);
+        assert!(long.ends_with('…'));
+    }
+}

@@ -1,0 +1,96 @@
+//! The library's error type.
+//!
+//! Two kinds of error come out of an iterator: *recoverable* ones
+//! ([`Error::OutOfSync`], [`Error::InvalidEntry`]), after which `next` may be
+//! called again and reading goes on, and fatal ones (everything else), after
+//! which the iterator is done.
+
+use crate::entry::{InvalidEntry, Location};
+use crate::event::Event;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Everything that can go wrong while following a changelog.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An event's `seq` is not the previous event's `seq + 1`: events were
+    /// lost (a file rotated away unread, a writer restart, a gap while
+    /// nobody read). The consumer must drop its caches. The revealing event
+    /// becomes the new baseline, so the next call goes on from it.
+    #[error(
+        "out of sync: expected seq {expected} but read seq {} at {location}",
+        event.seq
+    )]
+    OutOfSync {
+        /// The `seq` that should have come next.
+        expected: i64,
+        /// The event that revealed the gap.
+        event: Event,
+        /// Whether `event` passes the iterator's filter.
+        matches_filter: bool,
+        /// Where the revealing line starts.
+        location: Location,
+    },
+
+    /// A line that is not an event; reading goes on after it.
+    #[error("{0}")]
+    InvalidEntry(InvalidEntry),
+
+    /// The changelog does not exist (after waiting for it, if asked to).
+    #[error("{}: no such file", path.display())]
+    NotFound {
+        /// The changelog's path.
+        path: Arc<Path>,
+    },
+
+    /// The changelog's path names a directory.
+    #[error("{}: is a directory, not a changelog file", path.display())]
+    IsADirectory {
+        /// The changelog's path.
+        path: Arc<Path>,
+    },
+
+    /// Opening, reading or looking at the changelog failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path involved.
+        path: Arc<Path>,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
+
+    /// Filesystem notifications could not be set up.
+    #[error("cannot watch {} for changes: {source} (try --poll)", path.display())]
+    Watch {
+        /// The directory that could not be watched.
+        path: Arc<Path>,
+        /// What the notification backend said.
+        #[source]
+        source: notify::Error,
+    },
+
+    /// Reading was cancelled before the changelog could be opened.
+    #[error("cancelled while waiting for the changelog")]
+    Cancelled,
+
+    /// A custom [`Source`](crate::Source) failed.
+    #[error("{0}")]
+    Source(String),
+}
+
+impl Error {
+    /// Whether reading can go on after this error (out of sync, invalid
+    /// entry) or the iterator is done.
+    pub fn is_recoverable(&self) -> bool {
+        matches!(self, Error::OutOfSync { .. } | Error::InvalidEntry(_))
+    }
+
+    pub(crate) fn io(path: &Arc<Path>, source: io::Error) -> Self {
+        Error::Io {
+            path: Arc::clone(path),
+            source,
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Which events a consumer wants: by family, table and key values.
+
+use crate::event::Event;
+
+/// A predicate on events. An empty filter matches everything.
+///
+/// Families and tables match ASCII case-insensitively and exactly, as Go's
+/// `strings.EqualFold` in the original filtered iterator; several of one
+/// kind match any of them. Key conditions must all hold: the event has a
+/// key column of that name (ASCII case-insensitive, as SQL column names)
+/// whose value's [text](crate::KeyValue::text) equals the value.
+///
+/// ```
+/// use changelog_tail::Filter;
+/// let filter = Filter::new().family("fam").table("foo").key("id", "42");
+/// assert!(!filter.is_empty());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    families: Vec<String>,
+    tables: Vec<String>,
+    keys: Vec<(String, String)>,
+}
+
+impl Filter {
+    /// A filter that matches every event.
+    pub fn new() -> Self {
+        Filter::default()
+    }
+
+    /// Also accept events of family `name` (any of those given).
+    pub fn family(mut self, name: impl Into<String>) -> Self {
+        self.families.push(name.into());
+        self
+    }
+
+    /// Also accept events of table `name` (any of those given).
+    pub fn table(mut self, name: impl Into<String>) -> Self {
+        self.tables.push(name.into());
+        self
+    }
+
+    /// Require a key column `name` whose value's text is `value`.
+    pub fn key(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.keys.push((name.into(), value.into()));
+        self
+    }
+
+    /// Whether no condition is set.
+    pub fn is_empty(&self) -> bool {
+        self.families.is_empty() && self.tables.is_empty() && self.keys.is_empty()
+    }
+
+    /// Whether `event` passes.
+    pub fn matches(&self, event: &Event) -> bool {
+        let update = &event.row_update;
+        let any = |names: &[String], value: &str| {
+            names.is_empty() || names.iter().any(|n| n.eq_ignore_ascii_case(value))
+        };
+        any(&self.families, &update.family_name)
+            && any(&self.tables, &update.table_name)
+            && self.keys.iter().all(|(name, value)| {
+                update
+                    .keys
+                    .iter()
+                    .any(|k| k.name.eq_ignore_ascii_case(name) && k.value.text() == value.as_str())
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Key, KeyValue, RowUpdate};
+
+    fn event(family: &str, table: &str, keys: &[(&str, &str)]) -> Event {
+        Event {
+            seq: 1,
+            row_update: RowUpdate {
+                family_name: family.into(),
+                table_name: table.into(),
+                keys: keys
+                    .iter()
+                    .map(|(n, v)| Key {
+                        name: (*n).into(),
+                        type_name: "INT".into(),
+                        value: KeyValue::from_json(v).unwrap(),
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    #[test]
+    fn empty_matches_all() {
+        assert!(Filter::new().matches(&event("f", "t", &[])));
+    }
+
+    #[test]
+    fn family_and_table_fold_ascii_case_and_match_exactly() {
+        let f = Filter::new().family("Fam").table("FOO");
+        assert!(f.matches(&event("fam", "foo", &[])));
+        assert!(!f.matches(&event("fam", "food", &[])));
+        assert!(!f.matches(&event("fa", "foo", &[])));
+        assert!(
+            Filter::new()
+                .table("foo")
+                .matches(&event("any", "foo", &[]))
+        );
+    }
+
+    #[test]
+    fn repeated_family_or_table_matches_any() {
+        let f = Filter::new().table("a").table("b");
+        assert!(f.matches(&event("f", "a", &[])));
+        assert!(f.matches(&event("f", "B", &[])));
+        assert!(!f.matches(&event("f", "c", &[])));
+    }
+
+    #[test]
+    fn keys_must_all_match_by_text() {
+        let e = event(
+            "f",
+            "t",
+            &[("id", "18446744073709551617"), ("name", r#""bob""#)],
+        );
+        assert!(Filter::new().key("id", "18446744073709551617").matches(&e));
+        assert!(
+            Filter::new()
+                .key("ID", "18446744073709551617")
+                .key("name", "bob")
+                .matches(&e)
+        );
+        assert!(!Filter::new().key("id", "18446744073709551616").matches(&e));
+        assert!(
+            !Filter::new()
+                .key("id", "18446744073709551617")
+                .key("name", "al")
+                .matches(&e)
+        );
+        assert!(!Filter::new().key("name", r#""bob""#).matches(&e));
+        assert!(!Filter::new().key("other", "bob").matches(&e));
+    }
+}

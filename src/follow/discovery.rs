@@ -1,0 +1,122 @@
+//! Finding new generations of the changelog and holding them open.
+//!
+//! Both the notification thread (on a create or rename in a watched
+//! directory) and the reader (whenever it reaches the end of its file) ask
+//! "does the path name a file we have not opened yet?". Opening happens
+//! under one lock, so generations queue in the order they were found, and a
+//! generation that the reader has not got to yet is already open: deleting
+//! its name can no longer take its lines away (FOLLOWING.md "A file is a
+//! generation").
+
+use crate::error::Error;
+use crate::source::FileId;
+use std::collections::VecDeque;
+use std::fs::{self, File, Metadata};
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// How many found-but-unread generations are held open at most. Past this a
+/// new generation is not opened until the reader catches up; if it is gone
+/// by then, the `seq` check reports the loss.
+pub const MAX_HELD_GENERATIONS: usize = 64;
+
+/// An opened generation waiting to be read.
+#[derive(Debug)]
+pub(super) struct Opened {
+    pub(super) file: File,
+    pub(super) id: FileId,
+}
+
+/// The generations found so far and not yet handed to the reader.
+#[derive(Debug)]
+pub(super) struct Discovery {
+    path: Arc<Path>,
+    /// The newest generation found (queued or being read).
+    newest: Option<FileId>,
+    queue: VecDeque<Opened>,
+}
+
+pub(super) fn file_id(meta: &Metadata) -> FileId {
+    FileId {
+        dev: meta.dev(),
+        ino: meta.ino(),
+    }
+}
+
+impl Discovery {
+    pub(super) fn new(path: Arc<Path>) -> Self {
+        Discovery {
+            path,
+            newest: None,
+            queue: VecDeque::new(),
+        }
+    }
+
+    /// Opens the file the path names now, if it is new. A missing path is
+    /// not an error (the writer may be between delete and create).
+    pub(super) fn look(&mut self) -> Result<(), Error> {
+        let meta = match fs::metadata(&self.path) {
+            Ok(meta) => meta,
+            Err(e) if is_missing(&e) => return Ok(()),
+            Err(e) => return Err(Error::io(&self.path, e)),
+        };
+        if Some(file_id(&meta)) == self.newest {
+            return Ok(());
+        }
+        if meta.is_dir() {
+            return Err(Error::IsADirectory {
+                path: Arc::clone(&self.path),
+            });
+        }
+        if self.queue.len() >= MAX_HELD_GENERATIONS {
+            return Ok(());
+        }
+        let file = match File::open(&self.path) {
+            Ok(file) => file,
+            Err(e) if is_missing(&e) => return Ok(()),
+            Err(e) => return Err(Error::io(&self.path, e)),
+        };
+        // The path may have moved on between stat and open: the opened file
+        // is what counts.
+        let meta = file.metadata().map_err(|e| Error::io(&self.path, e))?;
+        let id = file_id(&meta);
+        if Some(id) == self.newest {
+            return Ok(());
+        }
+        if meta.is_dir() {
+            return Err(Error::IsADirectory {
+                path: Arc::clone(&self.path),
+            });
+        }
+        self.newest = Some(id);
+        self.queue.push_back(Opened { file, id });
+        Ok(())
+    }
+
+    /// The oldest generation not yet read.
+    pub(super) fn pop(&mut self) -> Option<Opened> {
+        self.queue.pop_front()
+    }
+
+    /// Whether the reader should leave its current file for the next one:
+    /// a newer generation exists and has data (or has itself been replaced).
+    /// Waiting for data lets a writer that renamed the old file finish its
+    /// last lines there before it reopens.
+    pub(super) fn next_is_ready(&self) -> io::Result<bool> {
+        match self.queue.front() {
+            None => Ok(false),
+            Some(_) if self.queue.len() > 1 => Ok(true),
+            Some(next) => Ok(next.file.metadata()?.len() > 0),
+        }
+    }
+}
+
+/// Not there: the path or one of its directories is missing.
+pub(super) fn is_missing(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    )
+}

@@ -1,0 +1,453 @@
+//! Following the changelog file across rotations.
+//!
+//! The file at the path is read as a sequence of *generations*: each opened
+//! file, identified by (device, inode), is read to its end before the next
+//! one is started, because an open handle still reads a file that has been
+//! renamed or deleted (SPEC §1–2, FOLLOWING.md). New generations are found
+//! by the notification thread (see [`watch`]) or by the reader whenever it
+//! reaches the end of its file, and are held open from the moment they are
+//! found ([`discovery`]). Copy-truncate keeps the inode; it shows as a file
+//! shorter than what was already read, and reading restarts at 0.
+//!
+//! Bytes after the last `\n` are kept for their own generation only; a
+//! fragment left when its file is rotated away is reported as an invalid
+//! entry, never glued to the next file's first line.
+
+mod buffer;
+mod discovery;
+mod watch;
+
+pub use discovery::MAX_HELD_GENERATIONS;
+
+use crate::entry::{InvalidEntry, InvalidReason, Location};
+use crate::error::Error;
+use crate::source::{FileId, Item, LineInfo, Next, Source};
+use crate::wake::{self, CancelHandle, WakeReceiver, Waker, Woken};
+use buffer::LineBuffer;
+use discovery::{Discovery, Opened};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use watch::Watch;
+
+/// The default `--max-line-bytes`: 16 MiB.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Where in the first file reading begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StartAt {
+    /// At the beginning of the current file (as the Go iterator does).
+    #[default]
+    Start,
+    /// After the last complete line of the current file; that line's `seq`
+    /// becomes the baseline for the sequence check.
+    End,
+}
+
+/// How the follower learns that the file changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WatchMode {
+    /// Filesystem notifications (inotify): no wake-ups while idle.
+    #[default]
+    Notify,
+    /// Look every interval, for filesystems that send no notifications.
+    Poll(Duration),
+}
+
+/// How to follow a changelog.
+#[derive(Debug, Clone)]
+pub struct FollowOptions {
+    /// Where reading begins.
+    pub start: StartAt,
+    /// Keep waiting for new lines at the end of the file (`false`: stop at
+    /// the end of the current file, as `--no-follow`).
+    pub follow: bool,
+    /// How long to wait for a missing file to appear; `None` waits forever.
+    pub wait_for_file: Option<Duration>,
+    /// Notifications or polling.
+    pub watch: WatchMode,
+    /// Lines longer than this are reported and skipped.
+    pub max_line_bytes: usize,
+}
+
+impl Default for FollowOptions {
+    /// Start of the file, follow, 1 s grace for a missing file (as the Go
+    /// iterator), notifications, 16 MiB lines.
+    fn default() -> Self {
+        FollowOptions {
+            start: StartAt::Start,
+            follow: true,
+            wait_for_file: Some(Duration::from_secs(1)),
+            watch: WatchMode::Notify,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+        }
+    }
+}
+
+/// The file being read and where reading is in it.
+#[derive(Debug)]
+struct Generation {
+    file: File,
+    id: FileId,
+    /// Bytes read from the file so far (the file position).
+    read: u64,
+    /// Offset of the first byte not yet handed out (start of the next line).
+    line_start: u64,
+    /// Number of the next line.
+    line_no: u64,
+    /// Inside a line over the limit: drop bytes up to its `\n`.
+    skipping: bool,
+}
+
+impl Generation {
+    fn new(opened: Opened) -> Self {
+        Generation {
+            file: opened.file,
+            id: opened.id,
+            read: 0,
+            line_start: 0,
+            line_no: 1,
+            skipping: false,
+        }
+    }
+}
+
+impl Generation {
+    /// Reads the same file again from its start (after a truncation).
+    fn restart(&mut self) -> std::io::Result<()> {
+        self.file.rewind()?;
+        self.read = 0;
+        self.line_start = 0;
+        self.line_no = 1;
+        self.skipping = false;
+        Ok(())
+    }
+}
+
+/// One turn of the read loop.
+enum Step {
+    Line(LineInfo, (usize, usize)),
+    Invalid(InvalidEntry),
+    Again,
+    Done(Next<Item>),
+}
+
+/// A [`Source`] that follows the changelog file across rotations.
+pub struct Follower {
+    path: Arc<Path>,
+    options: FollowOptions,
+    discovery: Arc<Mutex<Discovery>>,
+    current: Option<Generation>,
+    buffer: LineBuffer,
+    last_line: (usize, usize),
+    /// A newer generation is ready; the current one gets one more read to
+    /// its end before the switch (lines written before the new file was).
+    final_drain: bool,
+    wake: WakeReceiver,
+    watch: Option<Watch>,
+    baseline: Option<(Vec<u8>, Location)>,
+}
+
+impl Follower {
+    /// Sets up notifications for `path`; nothing is opened or read until
+    /// [`Source::start`] (called by the iterator's constructor). Watches are
+    /// set before the first read so that nothing between the two is missed.
+    pub fn new(path: impl AsRef<Path>, options: FollowOptions) -> Result<Self, Error> {
+        let path: Arc<Path> = Arc::from(path.as_ref());
+        let (waker, wake): (Waker, WakeReceiver) = wake::channel();
+        let discovery = Arc::new(Mutex::new(Discovery::new(Arc::clone(&path))));
+        let watch = match options.watch {
+            WatchMode::Notify => Some(Watch::new(&path, Arc::clone(&discovery), waker)?),
+            WatchMode::Poll(_) => None,
+        };
+        Ok(Follower {
+            path,
+            options,
+            discovery,
+            current: None,
+            buffer: LineBuffer::default(),
+            last_line: (0, 0),
+            final_drain: false,
+            wake,
+            watch,
+            baseline: None,
+        })
+    }
+
+    fn poll_interval(&self) -> Option<Duration> {
+        match self.options.watch {
+            WatchMode::Poll(interval) => Some(interval),
+            WatchMode::Notify => None,
+        }
+    }
+
+    fn discovery(&self) -> MutexGuard<'_, Discovery> {
+        // A panic while holding this lock cannot leave the queue half
+        // changed, so a poisoned lock is still good to use.
+        self.discovery.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn refresh_watch(&mut self) -> Result<(), Error> {
+        match &mut self.watch {
+            Some(watch) => watch.refresh(&self.path),
+            None => Ok(()),
+        }
+    }
+
+    fn location(&self, line: u64, offset: u64) -> Location {
+        Location {
+            path: Arc::clone(&self.path),
+            line,
+            offset,
+        }
+    }
+
+    /// Positions a `--from end` start after the last complete line, keeping
+    /// that line as the baseline. Counts the lines before it so that line
+    /// numbers in warnings stay true.
+    fn skip_to_end(&mut self) -> Result<(), Error> {
+        let generation = self.current.as_mut().expect("started");
+        let mut chunk = vec![0; 256 * 1024];
+        let (mut offset, mut lines) = (0u64, 0u64);
+        let (mut before_last, mut last) = (None::<u64>, None::<u64>);
+        loop {
+            let n = match generation.file.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io(&self.path, e)),
+            };
+            for at in memchr::memchr_iter(b'\n', &chunk[..n]) {
+                before_last = last;
+                last = Some(offset + at as u64);
+                lines += 1;
+            }
+            offset += n as u64;
+        }
+        let Some(last) = last else {
+            generation
+                .file
+                .rewind()
+                .map_err(|e| Error::io(&self.path, e))?;
+            return Ok(());
+        };
+        let start = before_last.map_or(0, |b| b + 1);
+        let len = (last - start) as usize;
+        if len <= self.options.max_line_bytes {
+            let mut line = vec![0; len];
+            generation
+                .file
+                .read_exact_at(&mut line, start)
+                .map_err(|e| Error::io(&self.path, e))?;
+            self.baseline = Some((line, self.location(lines, start)));
+        }
+        let generation = self.current.as_mut().expect("started");
+        generation
+            .file
+            .seek(SeekFrom::Start(last + 1))
+            .map_err(|e| Error::io(&self.path, e))?;
+        generation.read = last + 1;
+        generation.line_start = last + 1;
+        generation.line_no = lines + 1;
+        Ok(())
+    }
+
+    /// One turn: a line from the buffer, else a read, else a look at the
+    /// filesystem, else a wait.
+    fn step(&mut self, deadline: Option<Instant>) -> Result<Step, Error> {
+        let max = self.options.max_line_bytes;
+        let generation = self.current.as_mut().expect("started");
+        if let Some(range) = self.buffer.take_line() {
+            let len = (range.1 - range.0) as u64;
+            let (line_no, offset) = (generation.line_no, generation.line_start);
+            generation.line_no += 1;
+            generation.line_start += len + 1;
+            if std::mem::take(&mut generation.skipping) {
+                // The end of a line already reported as too long.
+                return Ok(Step::Again);
+            }
+            if len as usize > max {
+                let location = self.location(line_no, offset);
+                let line = self.buffer.get(range);
+                return Ok(Step::Invalid(InvalidEntry::new(
+                    location,
+                    InvalidReason::TooLong { limit: max },
+                    line,
+                )));
+            }
+            let info = LineInfo {
+                line: line_no,
+                offset,
+                end: offset + len + 1,
+                file: Some(generation.id),
+            };
+            return Ok(Step::Line(info, range));
+        }
+        let pending = self.buffer.pending().len();
+        if generation.skipping || pending > max {
+            // Keep memory bounded: report the long line once, then drop its
+            // bytes as they come until its newline.
+            let report =
+                (!generation.skipping).then_some((generation.line_no, generation.line_start));
+            generation.skipping = true;
+            generation.line_start += pending as u64;
+            let entry = report.map(|(line, offset)| {
+                InvalidEntry::new(
+                    self.location(line, offset),
+                    InvalidReason::TooLong { limit: max },
+                    self.buffer.pending(),
+                )
+            });
+            self.buffer.clear();
+            if let Some(entry) = entry {
+                return Ok(Step::Invalid(entry));
+            }
+        }
+        let generation = self.current.as_mut().expect("started");
+        let n = self
+            .buffer
+            .fill(&mut generation.file)
+            .map_err(|e| Error::io(&self.path, e))?;
+        if n > 0 {
+            generation.read += n as u64;
+            return Ok(Step::Again);
+        }
+        self.at_end(deadline)
+    }
+
+    /// Takes the pending partial line as an invalid entry (the file it
+    /// belongs to is being left).
+    fn take_fragment(&mut self, reason: InvalidReason) -> Option<InvalidEntry> {
+        let generation = self.current.as_ref().expect("started");
+        let fragment = (!self.buffer.pending().is_empty() && !generation.skipping).then(|| {
+            InvalidEntry::new(
+                self.location(generation.line_no, generation.line_start),
+                reason,
+                self.buffer.pending(),
+            )
+        });
+        self.buffer.clear();
+        fragment
+    }
+
+    /// At the end of the current file: truncated? replaced? else wait.
+    fn at_end(&mut self, deadline: Option<Instant>) -> Result<Step, Error> {
+        if !self.options.follow {
+            if let Some(fragment) = self.take_fragment(InvalidReason::Unterminated) {
+                return Ok(Step::Invalid(fragment));
+            }
+            return Ok(Step::Done(Next::End));
+        }
+        let generation = self.current.as_mut().expect("started");
+        let size = generation
+            .file
+            .metadata()
+            .map_err(|e| Error::io(&self.path, e))?
+            .len();
+        if size < generation.read {
+            // Copy-truncate: same inode, shorter than what we read.
+            let fragment = self.take_fragment(InvalidReason::Incomplete);
+            let generation = self.current.as_mut().expect("started");
+            generation.restart().map_err(|e| Error::io(&self.path, e))?;
+            return Ok(fragment.map_or(Step::Again, Step::Invalid));
+        }
+        let (ready, missing) = {
+            let mut discovery = self.discovery();
+            discovery.look()?;
+            let ready = discovery
+                .next_is_ready()
+                .map_err(|e| Error::io(&self.path, e))?;
+            (ready, !self.path.exists())
+        };
+        if ready {
+            if !std::mem::replace(&mut self.final_drain, true) {
+                return Ok(Step::Again);
+            }
+            let fragment = self.take_fragment(InvalidReason::Incomplete);
+            let next = self.discovery().pop().expect("a ready generation");
+            self.current = Some(Generation::new(next));
+            self.final_drain = false;
+            self.refresh_watch()?;
+            return Ok(fragment.map_or(Step::Again, Step::Invalid));
+        }
+        if missing {
+            // The directory itself may be gone and come back.
+            self.refresh_watch()?;
+        }
+        Ok(match self.wake.wait(deadline, self.poll_interval()) {
+            Woken::Changed => Step::Again,
+            Woken::TimedOut => Step::Done(Next::TimedOut),
+            Woken::Cancelled => Step::Done(Next::Cancelled),
+        })
+    }
+}
+
+impl Source for Follower {
+    /// Opens the first generation, waiting for the file to appear as long
+    /// as [`FollowOptions::wait_for_file`] allows.
+    fn start(&mut self) -> Result<(), Error> {
+        let deadline = self.options.wait_for_file.map(|d| Instant::now() + d);
+        let first = loop {
+            let found = {
+                let mut discovery = self.discovery();
+                discovery.look()?;
+                discovery.pop()
+            };
+            if let Some(first) = found {
+                break first;
+            }
+            self.refresh_watch()?;
+            match self.wake.wait(deadline, self.poll_interval()) {
+                Woken::Changed => continue,
+                Woken::TimedOut => {
+                    return Err(Error::NotFound {
+                        path: Arc::clone(&self.path),
+                    });
+                }
+                Woken::Cancelled => return Err(Error::Cancelled),
+            }
+        };
+        self.current = Some(Generation::new(first));
+        self.refresh_watch()?;
+        if self.options.start == StartAt::End {
+            self.skip_to_end()?;
+        }
+        Ok(())
+    }
+
+    fn next_item(&mut self, deadline: Option<Instant>) -> Result<Next<Item>, Error> {
+        loop {
+            if self.wake.is_cancelled() {
+                return Ok(Next::Cancelled);
+            }
+            match self.step(deadline)? {
+                Step::Line(info, range) => {
+                    self.last_line = range;
+                    return Ok(Next::Item(Item::Line(info)));
+                }
+                Step::Invalid(entry) => return Ok(Next::Item(Item::Invalid(entry))),
+                Step::Again => continue,
+                Step::Done(next) => return Ok(next),
+            }
+        }
+    }
+
+    fn line(&self) -> &[u8] {
+        self.buffer.get(self.last_line)
+    }
+
+    fn path(&self) -> &Arc<Path> {
+        &self.path
+    }
+
+    fn cancel_handle(&self) -> CancelHandle {
+        self.wake.cancel_handle()
+    }
+
+    fn take_baseline(&mut self) -> Option<(Vec<u8>, Location)> {
+        self.baseline.take()
+    }
+}
