@@ -15,12 +15,36 @@ use std::fmt;
 
 /// One row change read from the changelog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "EventFields")]
 pub struct Event {
     /// The writer's sequence number: one more than the previous line's.
     pub seq: i64,
     /// Which row changed.
     #[serde(flatten)]
     pub row_update: RowUpdate,
+}
+
+/// The flat output shape, for reading events back. (`flatten` cannot be
+/// used to read: it buffers values, which loses [`KeyValue`]'s raw text.)
+#[derive(Deserialize)]
+struct EventFields {
+    seq: i64,
+    family: String,
+    table: String,
+    keys: Vec<Key>,
+}
+
+impl From<EventFields> for Event {
+    fn from(f: EventFields) -> Self {
+        Event {
+            seq: f.seq,
+            row_update: RowUpdate {
+                family_name: f.family,
+                table_name: f.table,
+                keys: f.keys,
+            },
+        }
+    }
 }
 
 /// The table and primary key of a changed row.
@@ -56,9 +80,17 @@ pub struct Key {
 /// assert_eq!(big.json(), "18446744073709551617");
 /// assert_eq!(KeyValue::from_json(r#""a\u0041""#).unwrap().text(), "aA");
 /// ```
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize)]
 #[serde(transparent)]
 pub struct KeyValue(Box<RawValue>);
+
+// By hand: serde's `transparent` wraps the value in a newtype, which
+// `RawValue` refuses to be read through.
+impl<'de> Deserialize<'de> for KeyValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Box::<RawValue>::deserialize(deserializer).map(KeyValue)
+    }
+}
 
 impl KeyValue {
     /// Wraps JSON text, checking that it is one valid JSON value.
@@ -135,6 +167,13 @@ mod tests {
             serde_json::to_string(&event).unwrap(),
             r#"{"seq":42,"family":"fam","table":"foo","keys":[{"name":"id","type":"INT","value":123456789012345678901}]}"#
         );
+    }
+
+    #[test]
+    fn events_read_back_what_they_write() {
+        let json = r#"{"seq":1,"family":"f","table":"t","keys":[{"name":"id","type":"INT","value":18446744073709551617}]}"#;
+        let event: Event = serde_json::from_str(json).unwrap();
+        assert_eq!(serde_json::to_string(&event).unwrap(), json);
     }
 
     #[test]

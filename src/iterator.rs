@@ -12,6 +12,7 @@ use crate::follow::{FollowOptions, Follower};
 use crate::source::{Item, LineInfo, Next, Source};
 use crate::wake::CancelHandle;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// An event with everything known about the line it came from.
@@ -23,6 +24,8 @@ pub struct Record<'a> {
     pub line: &'a [u8],
     /// Where the line was.
     pub info: LineInfo,
+    /// The file it was read from.
+    pub path: &'a Arc<Path>,
     /// `Some(expected seq)` when this event revealed a gap (out of sync).
     pub gap: Option<i64>,
     /// Whether the event passes the filter (a revealing event is handed out
@@ -170,6 +173,7 @@ impl<S: Source> ChangelogIterator<S> {
         Ok(Next::Item(Record {
             event,
             line: self.source.line(),
+            path: self.source.path(),
             info,
             gap,
             matches,
@@ -204,9 +208,20 @@ impl<S: Source> ChangelogIterator<S> {
     /// Where the line described by `info` starts.
     pub fn location(&self, info: &LineInfo) -> Location {
         Location {
-            path: std::sync::Arc::clone(self.source.path()),
+            path: Arc::clone(self.source.path()),
             line: info.line,
             offset: info.offset,
+        }
+    }
+}
+
+impl Record<'_> {
+    /// Where the record's line starts.
+    pub fn location(&self) -> Location {
+        Location {
+            path: Arc::clone(self.path),
+            line: self.info.line,
+            offset: self.info.offset,
         }
     }
 }

@@ -100,6 +100,11 @@ impl Discovery {
         self.queue.pop_front()
     }
 
+    /// Whether a generation newer than the reader's is waiting.
+    pub(super) fn has_queued(&self) -> bool {
+        !self.queue.is_empty()
+    }
+
     /// Whether the reader should leave its current file for the next one:
     /// a newer generation exists and has data (or has itself been replaced).
     /// Waiting for data lets a writer that renamed the old file finish its

@@ -354,13 +354,13 @@ impl Follower {
             generation.restart().map_err(|e| Error::io(&self.path, e))?;
             return Ok(fragment.map_or(Step::Again, Step::Invalid));
         }
-        let (ready, missing) = {
+        let (ready, queued) = {
             let mut discovery = self.discovery();
             discovery.look()?;
             let ready = discovery
                 .next_is_ready()
                 .map_err(|e| Error::io(&self.path, e))?;
-            (ready, !self.path.exists())
+            (ready, discovery.has_queued())
         };
         if ready {
             if !std::mem::replace(&mut self.final_drain, true) {
@@ -373,8 +373,10 @@ impl Follower {
             self.refresh_watch()?;
             return Ok(fragment.map_or(Step::Again, Step::Invalid));
         }
-        if missing {
-            // The directory itself may be gone and come back.
+        if queued || !self.path.exists() {
+            // A new symlink target may live in a directory not watched yet
+            // (its first lines must wake us), or the directory itself may
+            // be gone and come back.
             self.refresh_watch()?;
         }
         Ok(match self.wake.wait(deadline, self.poll_interval()) {

@@ -1,0 +1,106 @@
+//! Settings decided once from the arguments and the environment.
+//!
+//! The terminal, `NO_COLOR` and `CTLSTORE_PATH` are looked at here and
+//! nowhere else; the rest of the program works from a [`Config`].
+
+use super::args::{Args, ColorArg, FormatArg, FromArg, OnOutOfSyncArg};
+use changelog_tail::{Filter, FollowOptions, StartAt, WatchMode};
+use clap::CommandFactory;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How events are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Normalised NDJSON (SPEC §4).
+    Ndjson,
+    /// Each matching input line, byte for byte.
+    Raw,
+    /// One readable line per event.
+    Pretty,
+}
+
+/// What an out-of-sync condition does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnOutOfSync {
+    /// Exit 3.
+    Exit,
+    /// Warn and go on from the revealing event.
+    Warn,
+}
+
+/// Everything the run needs, decided.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub filter: Filter,
+    pub follow: FollowOptions,
+    pub format: Format,
+    pub color_stdout: bool,
+    pub color_stderr: bool,
+    pub count: Option<u64>,
+    pub strict: bool,
+    pub on_out_of_sync: OnOutOfSync,
+}
+
+impl Config {
+    /// Decides the settings; a contradiction between options is a usage
+    /// error (exit 2, clap's format).
+    pub fn from_args(args: Args) -> Result<Config, clap::Error> {
+        let stdout_tty = std::io::stdout().is_terminal();
+        let stderr_tty = std::io::stderr().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = |tty: bool| match args.color {
+            ColorArg::Always => true,
+            ColorArg::Never => false,
+            ColorArg::Auto => tty && !no_color,
+        };
+        let format = match (args.format, args.raw) {
+            (Some(FormatArg::Pretty), true) => {
+                return Err(Args::command().error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    "--raw prints input lines as they are and cannot be combined with --format pretty",
+                ));
+            }
+            (_, true) => Format::Raw,
+            (Some(FormatArg::Ndjson), false) => Format::Ndjson,
+            (Some(FormatArg::Pretty), false) => Format::Pretty,
+            (None, false) if stdout_tty => Format::Pretty,
+            (None, false) => Format::Ndjson,
+        };
+        let mut filter = Filter::new();
+        for family in args.family {
+            filter = filter.family(family);
+        }
+        for table in args.table {
+            filter = filter.table(table);
+        }
+        for (name, value) in args.key {
+            filter = filter.key(name, value);
+        }
+        Ok(Config {
+            path: args.path.unwrap_or_else(changelog_tail::default_path),
+            filter,
+            follow: FollowOptions {
+                start: match args.from {
+                    FromArg::Start => StartAt::Start,
+                    FromArg::End => StartAt::End,
+                },
+                follow: !args.no_follow,
+                wait_for_file: (!args.wait).then_some(Duration::from_secs(1)),
+                watch: args.poll.map_or(WatchMode::Notify, WatchMode::Poll),
+                max_line_bytes: args.max_line_bytes,
+            },
+            format,
+            color_stdout: format == Format::Pretty && color(stdout_tty),
+            color_stderr: color(stderr_tty),
+            count: args.count,
+            strict: args.strict,
+            on_out_of_sync: match args.on_out_of_sync {
+                OnOutOfSyncArg::Exit => OnOutOfSync::Exit,
+                OnOutOfSyncArg::Warn => OnOutOfSync::Warn,
+            },
+        })
+    }
+}

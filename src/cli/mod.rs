@@ -1,0 +1,51 @@
+//! The command line: a thin layer over the library.
+//!
+//! [`args`] is what the user types, [`config`] what it means here,
+//! [`run`] the loop, [`output`] and [`report`] what gets written, [`exit`]
+//! how it ends.
+
+pub mod args;
+pub mod config;
+pub mod exit;
+pub mod output;
+pub mod report;
+pub mod run;
+pub mod sanitize;
+pub mod signals;
+
+use exit::Exit;
+use report::Report;
+use std::io;
+
+/// Prints a run's failure as one line with a hint, and picks the exit.
+///
+/// Rust ignores SIGPIPE, so a reader that went away (`| head`) shows up as a
+/// `BrokenPipe` error from a write or flush: that is a clean end, exit 0 and
+/// no message (as ripgrep does).
+pub fn finish(result: anyhow::Result<Exit>, report: Report) -> Exit {
+    let error = match result {
+        Ok(exit) => return exit,
+        Err(error) => error,
+    };
+    let io_kind = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<io::Error>())
+        .map(io::Error::kind);
+    if io_kind == Some(io::ErrorKind::BrokenPipe) {
+        return Exit::Success;
+    }
+    let hint = match (error.downcast_ref::<changelog_tail::Error>(), io_kind) {
+        (Some(changelog_tail::Error::NotFound { .. }), _) => {
+            "; check --path or CTLSTORE_PATH, or pass --wait to wait for it"
+        }
+        (_, Some(io::ErrorKind::PermissionDenied)) => {
+            "; check the file's permissions (run as a user that may read it)"
+        }
+        (Some(changelog_tail::Error::IsADirectory { .. }), _) => {
+            "; point --path at the change.log file inside it"
+        }
+        _ => "",
+    };
+    report.error(format_args!("{error:#}{hint}"));
+    Exit::Failure
+}

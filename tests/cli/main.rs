@@ -1,0 +1,11 @@
+//! End-to-end tests of the `changelog-tail` binary: real files, real
+//! rotation, real pipes and signals.
+
+mod harness;
+mod writer;
+
+mod exit_codes;
+mod following;
+mod invalid;
+mod output;
+mod scenarios;
