@@ -45,3 +45,8 @@ pub fn default_path() -> std::path::PathBuf {
         _ => DEFAULT_CHANGELOG.into(),
     }
 }
+
+/// The README's Rust examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

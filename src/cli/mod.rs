@@ -7,6 +7,8 @@
 pub mod args;
 pub mod config;
 pub mod exit;
+#[cfg(test)]
+mod generated;
 pub mod output;
 pub mod report;
 pub mod run;

@@ -98,17 +98,28 @@ fn one_when_the_path_is_a_directory() {
 #[test]
 fn one_when_permission_is_denied() {
     use std::os::unix::fs::PermissionsExt;
+    let open = std::fs::Permissions::from_mode(0o755);
     let (dir, path) = changelog(&lines(1..=1));
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(dir.path(), open.clone()).unwrap();
     let mut command = binary();
-    command.arg("-p").arg(&path).arg("--no-follow");
     if unsafe { libc::geteuid() } == 0 {
-        // Root reads anything: run as nobody so that permissions apply.
+        // Root reads anything: run as nobody so that permissions apply,
+        // from a copy of the binary that nobody may run wherever the
+        // checkout lives.
+        let copy = dir.path().join("changelog-tail");
+        std::fs::copy(env!("CARGO_BIN_EXE_changelog-tail"), &copy).unwrap();
+        std::fs::set_permissions(&copy, open).unwrap();
+        command = std::process::Command::new(copy);
         command.uid(65534).gid(65534);
     }
-    let out = command.output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let out = command
+        .arg("-p")
+        .arg(&path)
+        .arg("--no-follow")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("Permission denied"), "{stderr}");
     assert!(stderr.contains("permissions"), "{stderr}");

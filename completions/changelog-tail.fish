@@ -1,0 +1,22 @@
+complete -c changelog-tail -s p -l path -d 'The changelog file to follow [default: $CTLSTORE_PATH/change.log, else /var/spool/ctlstore/change.log]' -r -F
+complete -c changelog-tail -l family -d 'Print only events of this family (case-insensitive; repeat for any of several)' -r
+complete -c changelog-tail -l table -d 'Print only events of this table (case-insensitive; repeat for any of several)' -r
+complete -c changelog-tail -l key -d 'Print only events with key column NAME equal to VALUE (repeat: all must hold)' -r
+complete -c changelog-tail -l format -d 'Output format [default: pretty on a terminal, ndjson otherwise]' -r -f -a "ndjson\t'One JSON object per line'
+pretty\t'One readable line per event'"
+complete -c changelog-tail -l color -d 'When to use colour (pretty output and messages); auto honours NO_COLOR' -r -f -a "auto\t'When writing to a terminal and NO_COLOR is not set'
+always\t'Always'
+never\t'Never'"
+complete -c changelog-tail -l from -d 'Where to begin: the start of the current file, or only new lines' -r -f -a "start\t'The beginning of the current file'
+end\t'After the last complete line (its seq is the baseline)'"
+complete -c changelog-tail -s n -l count -d 'Exit 0 after printing N events' -r
+complete -c changelog-tail -l on-out-of-sync -d 'What to do when events were lost: exit 3, or warn and go on' -r -f -a "exit\t'Exit with status 3'
+warn\t'Warn on stderr, print the event and go on'"
+complete -c changelog-tail -l poll -d 'Check for changes every INTERVAL (e.g. 250ms, 2s) instead of waiting for filesystem notifications; for NFS and other mounts without them' -r
+complete -c changelog-tail -l max-line-bytes -d 'Longest line accepted, in bytes; longer lines are reported and skipped' -r
+complete -c changelog-tail -l no-follow -d 'Read to the end of the current file, then exit 0'
+complete -c changelog-tail -l wait -d 'If the changelog does not exist, wait for it (default: give up after 1 s)'
+complete -c changelog-tail -l strict -d 'Exit 4 on the first invalid line instead of warning and going on'
+complete -c changelog-tail -l raw -d 'Print each matching line exactly as read (implies ndjson)'
+complete -c changelog-tail -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c changelog-tail -s V -l version -d 'Print version'
