@@ -195,3 +195,14 @@ fn wait_for(condition: impl Fn() -> bool) {
         std::thread::sleep(Duration::from_millis(1));
     }
 }
+
+#[test]
+fn a_file_that_appears_within_the_grace_second_is_followed() {
+    let (_dir, path) = setup();
+    let mut tail = Tail::start(&path, &[]);
+    let pid = tail.pid();
+    wait_for(|| harness::has_thread(pid, "signals") && harness::main_thread_sleeps(pid));
+    let mut writer = Writer::new(&path);
+    writer.events(2);
+    assert_eq!(tail.seqs(2), [1, 2]);
+}

@@ -183,3 +183,34 @@ fn help_explains_the_tool_without_ctlstore_knowledge() {
         assert!(help.contains(needle), "--help lacks {needle:?}");
     }
 }
+
+/// Runs the binary on a terminal (a pty made by util-linux's `script`).
+fn on_a_terminal(path: &std::path::Path, no_color: bool) -> String {
+    let command = format!(
+        "{} --no-follow -p {}",
+        env!("CARGO_BIN_EXE_changelog-tail"),
+        path.display()
+    );
+    let mut script = std::process::Command::new("script");
+    script
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("NO_COLOR");
+    if no_color {
+        script.env("NO_COLOR", "1");
+    }
+    let out = script.output().expect("script(1) from util-linux");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn a_terminal_gets_pretty_coloured_output_unless_no_color() {
+    let (_dir, path) = file(&[&sample(7, "fam", "foo", "1")]);
+    let shown = on_a_terminal(&path, false);
+    assert!(shown.contains("fam.foo"), "{shown:?}");
+    assert!(shown.contains("\x1b["), "{shown:?}");
+    assert!(!shown.contains("\"seq\""), "{shown:?}");
+    let plain = on_a_terminal(&path, true);
+    assert!(plain.contains("7 fam.foo id=1"), "{plain:?}");
+    assert!(!plain.contains('\x1b'), "{plain:?}");
+}
