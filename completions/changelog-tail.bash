@@ -23,7 +23,7 @@ _changelog__tail() {
 
     case "${cmd}" in
         changelog__tail)
-            opts="-p -n -h -V --path --family --table --key --format --color --from --count --no-follow --wait --on-out-of-sync --strict --raw --poll --max-line-bytes --help --version"
+            opts="-p -n -h -V --path --family --table --key --format --color --from --after-seq --state-file --count --no-follow --wait --on-out-of-sync --strict --raw --poll --max-line-bytes --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -59,6 +59,14 @@ _changelog__tail() {
                     ;;
                 --from)
                     COMPREPLY=($(compgen -W "start end" -- "${cur}"))
+                    return 0
+                    ;;
+                --after-seq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --count)

@@ -9,6 +9,8 @@ always\t'Always'
 never\t'Never'"
 complete -c changelog-tail -l from -d 'Where to begin: the start of the current file, or only new lines' -r -f -a "start\t'The beginning of the current file'
 end\t'After the last complete line (its seq is the baseline)'"
+complete -c changelog-tail -l after-seq -d 'Resume after seq N: skip events through N; the first one printed must be N+1, else out of sync' -r
+complete -c changelog-tail -l state-file -d 'Resume across runs: start after the event this file names, and keep it up to date (at-least-once; one file per running process)' -r -F
 complete -c changelog-tail -s n -l count -d 'Exit 0 after printing N events' -r
 complete -c changelog-tail -l on-out-of-sync -d 'What to do when events were lost: exit 3, or warn and go on' -r -f -a "exit\t'Exit with status 3'
 warn\t'Warn on stderr, print the event and go on'"

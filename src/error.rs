@@ -7,6 +7,7 @@
 
 use crate::entry::{InvalidEntry, Location};
 use crate::event::Event;
+use crate::iterator::{Gap, GapKind};
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
@@ -19,12 +20,14 @@ pub enum Error {
     /// nobody read). The consumer must drop its caches. The revealing event
     /// becomes the new baseline, so the next call goes on from it.
     #[error(
-        "out of sync: expected seq {expected} but read seq {} at {location}",
-        event.seq
+        "out of sync: {} at {location}",
+        Gap { expected: *expected, kind: *kind }.describe(event.seq)
     )]
     OutOfSync {
         /// The `seq` that should have come next.
         expected: i64,
+        /// How the loss showed.
+        kind: GapKind,
         /// The event that revealed the gap.
         event: Event,
         /// Whether `event` passes the iterator's filter.
@@ -74,6 +77,15 @@ pub enum Error {
     /// Reading was cancelled before the changelog could be opened.
     #[error("cancelled while waiting for the changelog")]
     Cancelled,
+
+    /// The resume state file cannot be used.
+    #[error("state file {}: {message}", path.display())]
+    State {
+        /// The state file.
+        path: std::path::PathBuf,
+        /// What is wrong and what to do.
+        message: String,
+    },
 
     /// A custom [`Source`](crate::Source) failed.
     #[error("{0}")]

@@ -3,17 +3,75 @@
 //! Every valid line's `seq` is checked against the previous valid line's,
 //! whatever its family and table (a filter must not hide a gap: SPEC §2);
 //! then the filter decides whether the event is handed out.
+//!
+//! A resume (`--after-seq`, a state file whose file was rotated away)
+//! starts by skipping the run of events already delivered: it must be
+//! unbroken and reach the resume point, or the writer restarted and the
+//! consumer is out of sync (SPEC §5).
 
+use crate::checkpoint::{Checkpoint, line_hash};
 use crate::entry::{self, Decoded, InvalidEntry, Location};
 use crate::error::Error;
 use crate::event::Event;
 use crate::filter::Filter;
-use crate::follow::{FollowOptions, Follower};
+use crate::follow::{FollowOptions, Follower, StartAt};
 use crate::source::{Item, LineInfo, Next, Source};
 use crate::wake::CancelHandle;
+use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// How events were found to be lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GapKind {
+    /// An event's `seq` is not the previous one's `seq + 1`.
+    Skipped,
+    /// Resuming: the file ends before its run of `seq`s reaches the resume
+    /// point (the writer restarted and numbering began again).
+    EndsEarly,
+    /// Resuming: the line under the resume point's `seq` is not the line
+    /// read before (the writer restarted and numbering began again).
+    Rewritten,
+}
+
+/// Events were lost before the event that carries this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gap {
+    /// The `seq` that should have come next.
+    pub expected: i64,
+    /// How the loss showed.
+    pub kind: GapKind,
+}
+
+impl Gap {
+    /// Says what happened, given the revealing event's `seq`.
+    pub fn describe(&self, seq: i64) -> impl fmt::Display + '_ {
+        struct Describe<'a>(&'a Gap, i64);
+        impl fmt::Display for Describe<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let Describe(gap, seq) = *self;
+                let resume = gap.expected - 1;
+                match gap.kind {
+                    GapKind::Skipped => {
+                        write!(f, "expected seq {} but read seq {seq}", gap.expected)
+                    }
+                    GapKind::EndsEarly => write!(
+                        f,
+                        "resuming after seq {resume}, but the changelog ends at seq {seq} \
+                         (the writer restarted)"
+                    ),
+                    GapKind::Rewritten => write!(
+                        f,
+                        "resuming after seq {resume}, but seq {seq} is not the line read \
+                         before (the writer restarted)"
+                    ),
+                }
+            }
+        }
+        Describe(self, seq)
+    }
+}
 
 /// An event with everything known about the line it came from.
 #[derive(Debug)]
@@ -26,11 +84,48 @@ pub struct Record<'a> {
     pub info: LineInfo,
     /// The file it was read from.
     pub path: &'a Arc<Path>,
-    /// `Some(expected seq)` when this event revealed a gap (out of sync).
-    pub gap: Option<i64>,
+    /// Set when this event revealed lost events (out of sync).
+    pub gap: Option<Gap>,
     /// Whether the event passes the filter (a revealing event is handed out
     /// even when it does not).
     pub matches: bool,
+}
+
+/// Skipping the events a resumed reader already delivered.
+#[derive(Debug)]
+struct Skip {
+    /// The resume point: skip through this `seq`.
+    through: i64,
+    /// Its line's fingerprint, when known (a state file).
+    hash: Option<u64>,
+    /// The last event of the run skipped so far.
+    run: Option<Event>,
+}
+
+/// The last valid line read: the checkpoint, and the revealing line when a
+/// resume's run ends early.
+#[derive(Debug, Default)]
+struct LastLine {
+    bytes: Vec<u8>,
+    info: Option<LineInfo>,
+}
+
+/// What a resume makes of an event.
+enum Skipping {
+    /// Already delivered before: not handed out again.
+    Skip,
+    /// Shows that the resume cannot be continuous.
+    Revealed(Gap),
+    /// Not (or no longer) resuming: the ordinary sequence check applies.
+    Past,
+}
+
+/// Where the record to hand out has its line.
+enum Found {
+    /// The source's current line.
+    Current(Event, LineInfo, Option<Gap>),
+    /// The kept copy of the last line.
+    Kept(Event, Option<Gap>),
 }
 
 /// Follows a changelog and hands out its events in order.
@@ -60,6 +155,10 @@ pub struct ChangelogIterator<S: Source = Follower> {
     source: S,
     filter: Filter,
     last_seq: Option<i64>,
+    skip: Option<Skip>,
+    /// Keep a copy of each valid line (for checkpoints and resumes).
+    keep_lines: bool,
+    last_line: LastLine,
     done: bool,
 }
 
@@ -83,6 +182,26 @@ impl ChangelogIterator<Follower> {
     ) -> Result<Self, Error> {
         Self::from_source(Follower::new(path, options)?, filter)
     }
+
+    /// Goes on after `checkpoint` (SPEC §5): in its file at its offset if
+    /// that file is still there, else from the start of the current file,
+    /// skipping the run of events through the checkpoint's `seq`. Anything
+    /// that cannot be proven continuous comes out as out of sync.
+    /// [`FollowOptions::start`] is ignored.
+    pub fn resume(
+        path: impl AsRef<Path>,
+        options: FollowOptions,
+        filter: Filter,
+        checkpoint: Checkpoint,
+    ) -> Result<Self, Error> {
+        let options = FollowOptions {
+            start: StartAt::After(checkpoint),
+            ..options
+        };
+        let mut events = Self::with_options(path, options, filter)?;
+        events.resume_after(&checkpoint);
+        Ok(events)
+    }
 }
 
 impl<S: Source> ChangelogIterator<S> {
@@ -90,18 +209,25 @@ impl<S: Source> ChangelogIterator<S> {
     /// this constructor's error.
     pub fn from_source(mut source: S, filter: Filter) -> Result<Self, Error> {
         source.start()?;
-        let last_seq = source
-            .take_baseline()
-            .and_then(|(line, _)| match entry::decode(&line) {
-                Ok(Decoded::Event(event)) => Some(event.seq),
-                _ => None,
-            });
-        Ok(ChangelogIterator {
+        let mut events = ChangelogIterator {
             source,
             filter,
-            last_seq,
+            last_seq: None,
+            skip: None,
+            keep_lines: false,
+            last_line: LastLine::default(),
             done: false,
-        })
+        };
+        if let Some((line, info)) = events.source.take_baseline()
+            && let Ok(Decoded::Event(event)) = entry::decode(&line)
+        {
+            events.last_seq = Some(event.seq);
+            events.last_line = LastLine {
+                bytes: line,
+                info: Some(info),
+            };
+        }
+        Ok(events)
     }
 
     /// The `seq` of the last valid event read (matching or not), the
@@ -110,9 +236,49 @@ impl<S: Source> ChangelogIterator<S> {
         self.last_seq
     }
 
-    /// Sets the baseline: the next event must be `seq + 1`.
-    pub fn set_last_seq(&mut self, seq: i64) {
-        self.last_seq = Some(seq);
+    /// Skips events through `seq` before handing any out (`--after-seq`):
+    /// the first event after them must be `seq + 1`. The skipped events must
+    /// form an unbroken run ending at `seq` (whose line has fingerprint
+    /// `hash`, if given); otherwise, or if the file ends before the run
+    /// reaches `seq`, the next record reports a gap.
+    pub fn skip_through(&mut self, seq: i64, hash: Option<u64>) {
+        self.last_seq = None;
+        self.keep_lines = true;
+        self.skip = Some(Skip {
+            through: seq,
+            hash,
+            run: None,
+        });
+    }
+
+    /// Completes a resume from `checkpoint` for a source started with
+    /// [`StartAt::After`]: if the source could not continue in place, skips
+    /// the run of events through the checkpoint (see
+    /// [`skip_through`](Self::skip_through)). Keeps checkpoints from then on.
+    pub fn resume_after(&mut self, checkpoint: &Checkpoint) {
+        self.keep_checkpoints();
+        if self.last_seq.is_none() {
+            self.skip_through(checkpoint.seq, Some(checkpoint.line_hash));
+        }
+    }
+
+    /// Keeps track of the last valid line, so that [`checkpoint`](Self::checkpoint)
+    /// can say where reading stands.
+    pub fn keep_checkpoints(&mut self) {
+        self.keep_lines = true;
+    }
+
+    /// Where reading stands: after the last valid event read, matching or
+    /// not. `None` before any event, for sources that are not files, and
+    /// unless [`keep_checkpoints`](Self::keep_checkpoints) (or a resume) asked for it.
+    pub fn checkpoint(&self) -> Option<Checkpoint> {
+        let info = self.last_line.info.as_ref()?;
+        Some(Checkpoint {
+            seq: self.last_seq?,
+            line_hash: line_hash(&self.last_line.bytes),
+            file: info.file?,
+            end: info.end,
+        })
     }
 
     /// The filter events are matched against.
@@ -129,6 +295,50 @@ impl<S: Source> ChangelogIterator<S> {
     /// dropping the iterator does).
     pub fn close(self) {}
 
+    fn keep_line(&mut self, info: &LineInfo) {
+        if self.keep_lines {
+            self.last_line.bytes.clear();
+            self.last_line.bytes.extend_from_slice(self.source.line());
+            self.last_line.info = Some(info.clone());
+        }
+    }
+
+    /// What a resume's skipping makes of `event`.
+    fn skip(&mut self, event: &Event) -> Skipping {
+        let Some(skip) = self.skip.as_mut() else {
+            return Skipping::Past;
+        };
+        let in_run = event.seq <= skip.through
+            && skip
+                .run
+                .as_ref()
+                .is_none_or(|last| event.seq == last.seq + 1);
+        if !in_run {
+            // Past the run (or the run broke): what came before is the baseline.
+            self.last_seq = Some(skip.run.as_ref().map_or(skip.through, |e| e.seq));
+            self.skip = None;
+            return Skipping::Past;
+        }
+        self.last_seq = Some(event.seq);
+        if event.seq < skip.through {
+            skip.run = Some(event.clone());
+            return Skipping::Skip;
+        }
+        let rewritten = skip
+            .hash
+            .is_some_and(|hash| hash != line_hash(self.source.line()));
+        let expected = skip.through + 1;
+        self.skip = None;
+        if rewritten {
+            Skipping::Revealed(Gap {
+                expected,
+                kind: GapKind::Rewritten,
+            })
+        } else {
+            Skipping::Skip
+        }
+    }
+
     /// The next matching event, or one that revealed a gap, with its line.
     /// Invalid lines come back as [`Error::InvalidEntry`]; call again to go
     /// on. Blocks until `deadline` (`None`: no limit).
@@ -136,10 +346,23 @@ impl<S: Source> ChangelogIterator<S> {
         if self.done {
             return Ok(Next::End);
         }
-        let (event, info, gap, matches) = loop {
+        let found = loop {
             let info = match self.source.next_item(deadline) {
                 Ok(Next::Item(Item::Line(info))) => info,
                 Ok(Next::Item(Item::Invalid(entry))) => return Err(Error::InvalidEntry(entry)),
+                Ok(Next::Item(Item::CaughtUp)) => {
+                    // A resume whose run stops short of its point: the file
+                    // was started again by a restarted writer.
+                    if let Some(skip) = self.skip.take_if(|s| s.run.is_some()) {
+                        let event = skip.run.expect("a run");
+                        let gap = Gap {
+                            expected: skip.through + 1,
+                            kind: GapKind::EndsEarly,
+                        };
+                        break Found::Kept(event, Some(gap));
+                    }
+                    continue;
+                }
                 Ok(Next::TimedOut) => return Ok(Next::TimedOut),
                 Ok(Next::End) => return Ok(Next::End),
                 Ok(Next::Cancelled) => return Ok(Next::Cancelled),
@@ -160,19 +383,38 @@ impl<S: Source> ChangelogIterator<S> {
                     )));
                 }
             };
-            let gap = self
-                .last_seq
-                .map(|last| last.saturating_add(1))
-                .filter(|&expected| expected != event.seq);
-            self.last_seq = Some(event.seq);
-            let matches = self.filter.matches(&event);
-            if matches || gap.is_some() {
-                break (event, info, gap, matches);
+            self.keep_line(&info);
+            let gap = match self.skip(&event) {
+                Skipping::Skip => continue,
+                Skipping::Revealed(gap) => Some(gap),
+                Skipping::Past => {
+                    let gap = self
+                        .last_seq
+                        .map(|last| last.saturating_add(1))
+                        .filter(|&expected| expected != event.seq)
+                        .map(|expected| Gap {
+                            expected,
+                            kind: GapKind::Skipped,
+                        });
+                    self.last_seq = Some(event.seq);
+                    gap
+                }
+            };
+            if gap.is_some() || self.filter.matches(&event) {
+                break Found::Current(event, info, gap);
             }
         };
+        let (event, info, line, gap) = match found {
+            Found::Current(event, info, gap) => (event, info, self.source.line(), gap),
+            Found::Kept(event, gap) => {
+                let info = self.last_line.info.clone().expect("a kept line");
+                (event, info, self.last_line.bytes.as_slice(), gap)
+            }
+        };
+        let matches = self.filter.matches(&event);
         Ok(Next::Item(Record {
             event,
-            line: self.source.line(),
+            line,
             path: self.source.path(),
             info,
             gap,
@@ -190,8 +432,9 @@ impl<S: Source> ChangelogIterator<S> {
             Next::Cancelled => return Ok(Next::Cancelled),
         };
         match gap {
-            Some(expected) => Err(Error::OutOfSync {
-                expected,
+            Some(gap) => Err(Error::OutOfSync {
+                expected: gap.expected,
+                kind: gap.kind,
                 event,
                 matches_filter: matches,
                 location: self.location(&info),
@@ -371,5 +614,83 @@ mod tests {
         assert!(matches!(it.next_until(None).unwrap(), Next::Cancelled));
         t.join().unwrap();
         assert!(it.next().is_none());
+    }
+
+    fn seqs_and_gaps(it: &mut ChangelogIterator<MemorySource>) -> Vec<(i64, Option<GapKind>)> {
+        let mut out = Vec::new();
+        while let Next::Item(record) = it.next_record(None).unwrap() {
+            out.push((record.event.seq, record.gap.map(|g| g.kind)));
+        }
+        out
+    }
+
+    #[test]
+    fn skip_through_hands_out_only_what_follows() {
+        let mut it = iterator((1..=6).map(|i| line(i, "t")).collect(), Filter::new());
+        it.skip_through(3, None);
+        assert_eq!(seqs_and_gaps(&mut it), [(4, None), (5, None), (6, None)]);
+    }
+
+    #[test]
+    fn skip_through_a_file_that_starts_right_after() {
+        let mut it = iterator((4..=5).map(|i| line(i, "t")).collect(), Filter::new());
+        it.skip_through(3, None);
+        assert_eq!(seqs_and_gaps(&mut it), [(4, None), (5, None)]);
+    }
+
+    #[test]
+    fn skip_through_a_file_that_starts_beyond_is_a_gap() {
+        let mut it = iterator((6..=7).map(|i| line(i, "t")).collect(), Filter::new());
+        it.skip_through(3, None);
+        assert_eq!(
+            seqs_and_gaps(&mut it),
+            [(6, Some(GapKind::Skipped)), (7, None)]
+        );
+    }
+
+    #[test]
+    fn a_broken_run_is_a_gap() {
+        let lines = [1, 2, 5, 6].into_iter().map(|i| line(i, "t")).collect();
+        let mut it = iterator(lines, Filter::new());
+        it.skip_through(4, None);
+        let got = seqs_and_gaps(&mut it);
+        assert_eq!(got, [(5, Some(GapKind::Skipped)), (6, None)]);
+    }
+
+    #[test]
+    fn a_run_that_ends_before_the_resume_point_is_reported_at_once() {
+        let mut it = ChangelogIterator::from_source(
+            MemorySource::following((1..=3).map(|i| line(i, "t"))),
+            Filter::new(),
+        )
+        .unwrap();
+        it.skip_through(10, None);
+        match it.next_timeout(Duration::from_secs(30)) {
+            Err(Error::OutOfSync {
+                expected: 11,
+                kind: GapKind::EndsEarly,
+                event,
+                ..
+            }) => assert_eq!(event.seq, 3),
+            other => panic!("expected an early end, got {other:?}"),
+        }
+        assert_eq!(it.last_seq(), Some(3));
+    }
+
+    #[test]
+    fn a_different_line_under_the_resume_seq_is_a_gap() {
+        let mut it = iterator((1..=4).map(|i| line(i, "t")).collect(), Filter::new());
+        it.skip_through(2, Some(line_hash(line(2, "other").as_bytes())));
+        assert_eq!(
+            seqs_and_gaps(&mut it),
+            [(2, Some(GapKind::Rewritten)), (3, None), (4, None)]
+        );
+    }
+
+    #[test]
+    fn the_same_line_under_the_resume_seq_continues() {
+        let mut it = iterator((1..=4).map(|i| line(i, "t")).collect(), Filter::new());
+        it.skip_through(2, Some(line_hash(line(2, "t").as_bytes())));
+        assert_eq!(seqs_and_gaps(&mut it), [(3, None), (4, None)]);
     }
 }

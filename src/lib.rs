@@ -12,8 +12,10 @@
 //! - [`Follower`]: the file reader behind it (rotation, partial lines).
 //! - [`Event`], [`RowUpdate`], [`Key`]: the events, as in the Go package.
 //! - [`Filter`]: family, table and key conditions.
+//! - [`Checkpoint`], [`StateFile`]: resuming where a reader stopped.
 //! - [`MemorySource`]: lines from memory, for tests of consumers.
 
+mod checkpoint;
 mod entry;
 mod error;
 mod event;
@@ -21,8 +23,10 @@ mod filter;
 mod follow;
 mod iterator;
 mod source;
+mod state;
 mod wake;
 
+pub use checkpoint::{Checkpoint, line_hash};
 pub use entry::{InvalidEntry, InvalidReason, Location};
 pub use error::Error;
 pub use event::{Event, Key, KeyValue, RowUpdate};
@@ -30,8 +34,9 @@ pub use filter::Filter;
 pub use follow::{
     DEFAULT_MAX_LINE_BYTES, FollowOptions, Follower, MAX_HELD_GENERATIONS, StartAt, WatchMode,
 };
-pub use iterator::{ChangelogIterator, Record};
+pub use iterator::{ChangelogIterator, Gap, GapKind, Record};
 pub use source::{FileId, Item, LineInfo, MemorySource, Next, Source};
+pub use state::StateFile;
 pub use wake::CancelHandle;
 
 /// Where ctlstore keeps its changelog when `CTLSTORE_PATH` is not set.

@@ -4,7 +4,7 @@
 //! [`Follower`](crate::Follower)) or from memory ([`MemorySource`], for tests
 //! of code that consumes events, as the Go package's fake changelog is).
 
-use crate::entry::{InvalidEntry, Location};
+use crate::entry::InvalidEntry;
 use crate::error::Error;
 use crate::wake::{self, CancelHandle, WakeReceiver, Waker, Woken};
 use std::collections::VecDeque;
@@ -14,7 +14,7 @@ use std::time::Instant;
 
 /// Identifies one file (one *generation* of the changelog): a new file at
 /// the same path has a new identity even if it has the same name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct FileId {
     /// Device number.
     pub dev: u64,
@@ -43,6 +43,10 @@ pub enum Item {
     /// Something that is not a line: a fragment left by a rotation, a line
     /// over the length limit.
     Invalid(InvalidEntry),
+    /// Everything written so far has been read; the next call waits. Said
+    /// once per catch-up, so that a resume can tell "the file ends here"
+    /// from "more is coming".
+    CaughtUp,
 }
 
 /// The outcome of a blocking read.
@@ -83,7 +87,7 @@ pub trait Source {
 
     /// The line before the first one this source will hand out, when
     /// reading starts after it (`--from end`): its `seq` is the baseline.
-    fn take_baseline(&mut self) -> Option<(Vec<u8>, Location)> {
+    fn take_baseline(&mut self) -> Option<(Vec<u8>, LineInfo)> {
         None
     }
 }
@@ -106,6 +110,7 @@ pub struct MemorySource {
     line_no: u64,
     offset: u64,
     follow: bool,
+    told_caught_up: bool,
     start_error: Option<String>,
     path: Arc<Path>,
     wake: WakeReceiver,
@@ -122,6 +127,7 @@ impl MemorySource {
             line_no: 0,
             offset: 0,
             follow: false,
+            told_caught_up: false,
             start_error: None,
             path: Arc::from(Path::new("<memory>")),
             wake,
@@ -160,6 +166,9 @@ impl Source for MemorySource {
             return Ok(Next::Cancelled);
         }
         let Some(line) = self.lines.pop_front() else {
+            if !std::mem::replace(&mut self.told_caught_up, true) {
+                return Ok(Next::Item(Item::CaughtUp));
+            }
             if !self.follow {
                 return Ok(Next::End);
             }
@@ -169,6 +178,7 @@ impl Source for MemorySource {
             });
         };
         self.current = line;
+        self.told_caught_up = false;
         self.line_no += 1;
         let offset = self.offset;
         self.offset += self.current.len() as u64 + 1;

@@ -37,7 +37,8 @@ Exit status:
 Examples:
   changelog-tail --family payments --table accounts | jq -r '.keys[0].value'
   changelog-tail --no-follow --path ./change.log --format pretty
-  changelog-tail --table users --key id=42 --count 1";
+  changelog-tail --table users --key id=42 --count 1
+  changelog-tail --state-file /var/lib/myapp/changelog.state --family payments";
 
 /// `changelog-tail [OPTIONS]`: see `--help`.
 #[derive(Debug, Parser)]
@@ -78,6 +79,16 @@ pub struct Args {
     /// Where to begin: the start of the current file, or only new lines
     #[arg(long, value_enum, value_name = "WHERE", default_value_t = FromArg::Start)]
     pub from: FromArg,
+
+    /// Resume after seq N: skip events through N; the first one printed must
+    /// be N+1, else out of sync
+    #[arg(long, value_name = "N", conflicts_with = "state_file")]
+    pub after_seq: Option<i64>,
+
+    /// Resume across runs: start after the event this file names, and keep
+    /// it up to date (at-least-once; one file per running process)
+    #[arg(long, value_name = "PATH")]
+    pub state_file: Option<PathBuf>,
 
     /// Exit 0 after printing N events
     #[arg(short = 'n', long, value_name = "N")]

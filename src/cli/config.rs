@@ -40,6 +40,8 @@ pub struct Config {
     pub color_stdout: bool,
     pub color_stderr: bool,
     pub count: Option<u64>,
+    pub after_seq: Option<i64>,
+    pub state_file: Option<PathBuf>,
     pub strict: bool,
     pub on_out_of_sync: OnOutOfSync,
 }
@@ -69,6 +71,12 @@ impl Config {
             (None, false) if stdout_tty => Format::Pretty,
             (None, false) => Format::Ndjson,
         };
+        if args.after_seq.is_some() && args.from == FromArg::End {
+            return Err(Args::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--after-seq resumes from a given seq and cannot be combined with --from end",
+            ));
+        }
         let mut filter = Filter::new();
         for family in args.family {
             filter = filter.family(family);
@@ -96,6 +104,8 @@ impl Config {
             color_stdout: format == Format::Pretty && color(stdout_tty),
             color_stderr: color(stderr_tty),
             count: args.count,
+            after_seq: args.after_seq,
+            state_file: args.state_file,
             strict: args.strict,
             on_out_of_sync: match args.on_out_of_sync {
                 OnOutOfSyncArg::Exit => OnOutOfSync::Exit,

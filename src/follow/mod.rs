@@ -19,6 +19,7 @@ mod watch;
 
 pub use discovery::MAX_HELD_GENERATIONS;
 
+use crate::checkpoint::{Checkpoint, line_hash};
 use crate::entry::{InvalidEntry, InvalidReason, Location};
 use crate::error::Error;
 use crate::source::{FileId, Item, LineInfo, Next, Source};
@@ -26,7 +27,7 @@ use crate::wake::{self, CancelHandle, WakeReceiver, Waker, Woken};
 use buffer::LineBuffer;
 use discovery::{Discovery, Opened};
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -45,6 +46,11 @@ pub enum StartAt {
     /// After the last complete line of the current file; that line's `seq`
     /// becomes the baseline for the sequence check.
     End,
+    /// After the checkpoint's line, if the current file is provably the one
+    /// it was taken in (same device and inode, and the line ending at the
+    /// offset has the same fingerprint); that line is then the baseline.
+    /// Otherwise at the beginning of the current file, with no baseline.
+    After(Checkpoint),
 }
 
 /// How the follower learns that the file changed.
@@ -146,9 +152,11 @@ pub struct Follower {
     /// A newer generation is ready; the current one gets one more read to
     /// its end before the switch (lines written before the new file was).
     final_drain: bool,
+    /// [`Item::CaughtUp`] was handed out since the last line.
+    told_caught_up: bool,
     wake: WakeReceiver,
     watch: Option<Watch>,
-    baseline: Option<(Vec<u8>, Location)>,
+    baseline: Option<(Vec<u8>, LineInfo)>,
 }
 
 impl Follower {
@@ -171,6 +179,7 @@ impl Follower {
             buffer: LineBuffer::default(),
             last_line: (0, 0),
             final_drain: false,
+            told_caught_up: false,
             wake,
             watch,
             baseline: None,
@@ -205,16 +214,20 @@ impl Follower {
         }
     }
 
-    /// Positions a `--from end` start after the last complete line, keeping
-    /// that line as the baseline. Counts the lines before it so that line
-    /// numbers in warnings stay true.
-    fn skip_to_end(&mut self) -> Result<(), Error> {
+    /// Reads the current file from its start up to `limit` (or its end),
+    /// counting lines: returns the last complete line's (start, end) and
+    /// how many complete lines there are.
+    fn scan(&mut self, limit: Option<u64>) -> Result<(Option<(u64, u64)>, u64), Error> {
         let generation = self.current.as_mut().expect("started");
         let mut chunk = vec![0; 256 * 1024];
         let (mut offset, mut lines) = (0u64, 0u64);
         let (mut before_last, mut last) = (None::<u64>, None::<u64>);
         loop {
-            let n = match generation.file.read(&mut chunk) {
+            let want = match limit {
+                Some(limit) => chunk.len().min((limit - offset) as usize),
+                None => chunk.len(),
+            };
+            let n = match generation.file.read_at(&mut chunk[..want], offset) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -227,32 +240,86 @@ impl Follower {
             }
             offset += n as u64;
         }
-        let Some(last) = last else {
-            generation
-                .file
-                .rewind()
-                .map_err(|e| Error::io(&self.path, e))?;
-            return Ok(());
-        };
-        let start = before_last.map_or(0, |b| b + 1);
-        let len = (last - start) as usize;
-        if len <= self.options.max_line_bytes {
-            let mut line = vec![0; len];
-            generation
-                .file
-                .read_exact_at(&mut line, start)
-                .map_err(|e| Error::io(&self.path, e))?;
-            self.baseline = Some((line, self.location(lines, start)));
+        let line = last.map(|last| (before_last.map_or(0, |b| b + 1), last + 1));
+        Ok((line, lines))
+    }
+
+    /// The bytes of `[start, end)` of the current file without the `\n`,
+    /// if no longer than a line may be.
+    fn read_line_at(&self, (start, end): (u64, u64)) -> Result<Option<Vec<u8>>, Error> {
+        let len = (end - start - 1) as usize;
+        if len > self.options.max_line_bytes {
+            return Ok(None);
         }
+        let mut line = vec![0; len];
+        let generation = self.current.as_ref().expect("started");
+        generation
+            .file
+            .read_exact_at(&mut line, start)
+            .map_err(|e| Error::io(&self.path, e))?;
+        Ok(Some(line))
+    }
+
+    /// Describes the complete line at `range`, number `line`.
+    fn line_info(&self, line: u64, (start, end): (u64, u64)) -> LineInfo {
+        LineInfo {
+            line,
+            offset: start,
+            end,
+            file: self.current.as_ref().map(|g| g.id),
+        }
+    }
+
+    /// Makes reading begin at `end`, after `lines` lines.
+    fn begin_at(&mut self, end: u64, lines: u64) -> Result<(), Error> {
         let generation = self.current.as_mut().expect("started");
         generation
             .file
-            .seek(SeekFrom::Start(last + 1))
+            .seek(SeekFrom::Start(end))
             .map_err(|e| Error::io(&self.path, e))?;
-        generation.read = last + 1;
-        generation.line_start = last + 1;
+        generation.read = end;
+        generation.line_start = end;
         generation.line_no = lines + 1;
         Ok(())
+    }
+
+    /// `--from end`: after the last complete line, which is the baseline.
+    /// Lines are counted so that line numbers in warnings stay true.
+    fn start_at_end(&mut self) -> Result<(), Error> {
+        let (last, lines) = self.scan(None)?;
+        if let Some(range) = last {
+            if let Some(line) = self.read_line_at(range)? {
+                self.baseline = Some((line, self.line_info(lines, range)));
+            }
+            self.begin_at(range.1, lines)?;
+        }
+        Ok(())
+    }
+
+    /// Resume after `checkpoint` if this is provably its file (SPEC §5).
+    fn start_after(&mut self, checkpoint: Checkpoint) -> Result<(), Error> {
+        let generation = self.current.as_ref().expect("started");
+        let size = generation
+            .file
+            .metadata()
+            .map_err(|e| Error::io(&self.path, e))?
+            .len();
+        if generation.id != checkpoint.file || size < checkpoint.end || checkpoint.end == 0 {
+            return Ok(());
+        }
+        let (last, lines) = self.scan(Some(checkpoint.end))?;
+        let Some(range) = last.filter(|&(_, end)| end == checkpoint.end) else {
+            return Ok(());
+        };
+        let Some(line) = self.read_line_at(range)? else {
+            return Ok(());
+        };
+        if line_hash(&line) != checkpoint.line_hash {
+            // Same inode number, different content: a new file.
+            return Ok(());
+        }
+        self.baseline = Some((line, self.line_info(lines, range)));
+        self.begin_at(range.1, lines)
     }
 
     /// One turn: a line from the buffer, else a read, else a look at the
@@ -379,6 +446,9 @@ impl Follower {
             // be gone and come back.
             self.refresh_watch()?;
         }
+        if !std::mem::replace(&mut self.told_caught_up, true) {
+            return Ok(Step::Done(Next::Item(Item::CaughtUp)));
+        }
         Ok(match self.wake.wait(deadline, self.poll_interval()) {
             Woken::Changed => Step::Again,
             Woken::TimedOut => Step::Done(Next::TimedOut),
@@ -414,10 +484,11 @@ impl Source for Follower {
         };
         self.current = Some(Generation::new(first));
         self.refresh_watch()?;
-        if self.options.start == StartAt::End {
-            self.skip_to_end()?;
+        match self.options.start {
+            StartAt::Start => Ok(()),
+            StartAt::End => self.start_at_end(),
+            StartAt::After(checkpoint) => self.start_after(checkpoint),
         }
-        Ok(())
     }
 
     fn next_item(&mut self, deadline: Option<Instant>) -> Result<Next<Item>, Error> {
@@ -428,6 +499,7 @@ impl Source for Follower {
             match self.step(deadline)? {
                 Step::Line(info, range) => {
                     self.last_line = range;
+                    self.told_caught_up = false;
                     return Ok(Next::Item(Item::Line(info)));
                 }
                 Step::Invalid(entry) => return Ok(Next::Item(Item::Invalid(entry))),
@@ -449,7 +521,7 @@ impl Source for Follower {
         self.wake.cancel_handle()
     }
 
-    fn take_baseline(&mut self) -> Option<(Vec<u8>, Location)> {
+    fn take_baseline(&mut self) -> Option<(Vec<u8>, LineInfo)> {
         self.baseline.take()
     }
 }

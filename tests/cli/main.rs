@@ -8,4 +8,5 @@ mod exit_codes;
 mod following;
 mod invalid;
 mod output;
+mod resume;
 mod scenarios;

@@ -1,0 +1,390 @@
+//! Resuming across runs: `--after-seq` and `--state-file` (SPEC §5).
+
+use crate::harness::{Tail, binary};
+use crate::writer::{Writer, line};
+use serde_json::Value;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    log: PathBuf,
+    state: PathBuf,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    Setup {
+        log: dir.path().join("change.log"),
+        state: dir.path().join("state.json"),
+        _dir: dir,
+    }
+}
+
+fn write_file(path: &Path, seqs: impl IntoIterator<Item = i64>) {
+    let text: String = seqs.into_iter().map(|s| format!("{}\n", line(s))).collect();
+    std::fs::write(path, text).unwrap();
+}
+
+/// Replaces the file by a new one (delete + create) holding `seqs`.
+fn rotate_to(path: &Path, seqs: impl IntoIterator<Item = i64>) {
+    std::fs::remove_file(path).unwrap();
+    write_file(path, seqs);
+}
+
+impl Setup {
+    fn run(&self, args: &[&str]) -> Output {
+        binary()
+            .arg("-p")
+            .arg(&self.log)
+            .arg("--state-file")
+            .arg(&self.state)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn state(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(&self.state).unwrap()).unwrap()
+    }
+
+    fn saved_seq(&self) -> i64 {
+        self.state()["seq"].as_i64().unwrap()
+    }
+}
+
+fn seqs(out: &Output) -> Vec<i64> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<changelog_tail::Event>(l)
+                .unwrap()
+                .seq
+        })
+        .collect()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn after_seq_skips_through_n() {
+    let s = setup();
+    write_file(&s.log, 1..=6);
+    let out = binary()
+        .arg("-p")
+        .arg(&s.log)
+        .args(["--no-follow", "--after-seq", "3"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(seqs(&out), [4, 5, 6]);
+}
+
+#[test]
+fn after_seq_with_a_gap_after_n_is_out_of_sync() {
+    let s = setup();
+    write_file(&s.log, 7..=8);
+    let out = binary()
+        .arg("-p")
+        .arg(&s.log)
+        .args(["--no-follow", "--after-seq", "3"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr(&out).contains("expected seq 4 but read seq 7"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_clean_stop_then_a_restart_gives_exactly_the_next_events() {
+    let s = setup();
+    write_file(&s.log, 1..=10);
+    let first = s.run(&["-n", "4"]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert_eq!(seqs(&first), [1, 2, 3, 4]);
+    assert_eq!(s.saved_seq(), 4);
+    let second = s.run(&["-n", "3"]);
+    assert_eq!(seqs(&second), [5, 6, 7]);
+    let third = s.run(&["--no-follow"]);
+    assert_eq!(seqs(&third), [8, 9, 10]);
+    assert_eq!(s.saved_seq(), 10);
+}
+
+#[test]
+fn the_state_counts_events_the_filter_hides() {
+    let s = setup();
+    write_file(&s.log, 1..=9);
+    // line(seq) has family fam{seq % 3}: fam0 is seqs 3, 6, 9.
+    let first = s.run(&["--no-follow", "--family", "fam0"]);
+    assert_eq!(seqs(&first), [3, 6, 9]);
+    assert_eq!(s.saved_seq(), 9);
+    // A rotation that keeps numbering: nothing lost, nothing repeated.
+    rotate_to(&s.log, 10..=12);
+    let second = s.run(&["--no-follow", "--family", "fam0"]);
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    assert_eq!(seqs(&second), [12]);
+}
+
+#[test]
+fn kill_9_mid_stream_skips_nothing_on_restart() {
+    let s = setup();
+    write_file(&s.log, 1..=40_000);
+    let mut command = binary();
+    command
+        .arg("-p")
+        .arg(&s.log)
+        .arg("--state-file")
+        .arg(&s.state);
+    let mut tail = Tail::spawn(command);
+    let seen: Vec<i64> = (0..25_000).map(|_| tail.event().seq).collect();
+    tail.signal(libc::SIGKILL);
+    let ended = tail.wait_end();
+    assert_eq!(ended.status.code(), None, "killed by the signal");
+    assert_eq!(seen, (1..=25_000).collect::<Vec<_>>());
+    let saved = s.saved_seq();
+    // The state is written in batches and never runs ahead of the output.
+    assert!(saved >= 10_000, "state never written under load: {saved}");
+    let second = s.run(&["--no-follow"]);
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    assert_eq!(seqs(&second), (saved + 1..=40_000).collect::<Vec<_>>());
+}
+
+#[test]
+fn rotation_while_stopped_with_nothing_lost_continues() {
+    let s = setup();
+    write_file(&s.log, 1..=5);
+    assert_eq!(seqs(&s.run(&["--no-follow"])), [1, 2, 3, 4, 5]);
+    rotate_to(&s.log, 6..=8);
+    let out = s.run(&["--no-follow"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(seqs(&out), [6, 7, 8]);
+}
+
+#[test]
+fn a_new_file_repeating_delivered_events_skips_them() {
+    let s = setup();
+    write_file(&s.log, 1..=5);
+    assert_eq!(seqs(&s.run(&["--no-follow"])), [1, 2, 3, 4, 5]);
+    rotate_to(&s.log, 3..=8);
+    let out = s.run(&["--no-follow"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(seqs(&out), [6, 7, 8]);
+}
+
+#[test]
+fn rotation_while_stopped_that_lost_events_is_out_of_sync_once() {
+    let s = setup();
+    write_file(&s.log, 1..=5);
+    s.run(&["--no-follow"]);
+    rotate_to(&s.log, 9..=11);
+    let out = s.run(&["--no-follow"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr(&out).contains("expected seq 6 but read seq 9"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(seqs(&out).is_empty());
+    assert_eq!(s.saved_seq(), 9, "the state moves to the revealing event");
+    let again = s.run(&["--no-follow"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert_eq!(seqs(&again), [10, 11]);
+}
+
+#[test]
+fn a_writer_restart_in_the_same_file_is_out_of_sync_at_once() {
+    let s = setup();
+    write_file(&s.log, 1..=5);
+    s.run(&["--no-follow"]);
+    // The reflector restarted and appended to the same file: numbering
+    // began again at 1.
+    let mut writer = Writer::new(&s.log);
+    writer.events(2);
+    let mut command = binary();
+    command
+        .arg("-p")
+        .arg(&s.log)
+        .arg("--state-file")
+        .arg(&s.state);
+    let ended = Tail::spawn(command).wait_end();
+    assert_eq!(ended.code(), Some(3));
+    assert!(
+        ended
+            .stderr_text()
+            .contains("expected seq 6 but read seq 1"),
+        "{}",
+        ended.stderr_text()
+    );
+}
+
+#[test]
+fn a_writer_restart_in_a_new_file_is_out_of_sync_at_once() {
+    let s = setup();
+    write_file(&s.log, 1..=5);
+    s.run(&["--no-follow"]);
+    rotate_to(&s.log, 1..=3);
+    // Following, not --no-follow: the end of the run must be reported when
+    // the file is read, not after waiting for seq 5 to show up.
+    let mut command = binary();
+    command
+        .arg("-p")
+        .arg(&s.log)
+        .arg("--state-file")
+        .arg(&s.state);
+    let ended = Tail::spawn(command).wait_end();
+    assert_eq!(ended.code(), Some(3));
+    let text = ended.stderr_text();
+    assert!(
+        text.contains("resuming after seq 5, but the changelog ends at seq 3"),
+        "{text}"
+    );
+    assert_eq!(s.saved_seq(), 3);
+}
+
+#[test]
+fn a_new_file_with_a_different_line_under_the_saved_seq_is_out_of_sync() {
+    let s = setup();
+    write_file(&s.log, 1..=5);
+    s.run(&["--no-follow"]);
+    std::fs::remove_file(&s.log).unwrap();
+    let text: String = (1..=8)
+        .map(|seq| match seq {
+            5 => format!("{}\n", line(5).replace("fam2", "famX")),
+            _ => format!("{}\n", line(seq)),
+        })
+        .collect();
+    std::fs::write(&s.log, text).unwrap();
+    let out = s.run(&["--no-follow"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr(&out).contains("seq 5 is not the line read before"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_new_file_that_reuses_the_old_inode_number_is_not_taken_for_the_old_one() {
+    let s = setup();
+    write_file(&s.log, 1..=5);
+    s.run(&["--no-follow"]);
+    let old_end = s.state()["end"].as_u64().unwrap();
+    rotate_to(&s.log, 6..=20);
+    // Inode numbers are reused at the kernel's whim; make the state name
+    // the new file's (device, inode) as a reuse would.
+    let meta = std::fs::metadata(&s.log).unwrap();
+    assert!(meta.len() > old_end);
+    let mut state = s.state();
+    state["dev"] = meta.dev().into();
+    state["ino"] = meta.ino().into();
+    std::fs::write(&s.state, serde_json::to_vec(&state).unwrap()).unwrap();
+    let out = s.run(&["--no-follow"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(seqs(&out), (6..=20).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_corrupt_state_file_is_an_error_naming_it() {
+    let s = setup();
+    write_file(&s.log, 1..=2);
+    std::fs::write(&s.state, "{\"version\":1,\"seq\":").unwrap();
+    let out = s.run(&["--no-follow"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stderr(&out);
+    assert!(text.starts_with("changelog-tail: state file "), "{text}");
+    assert!(text.contains("state.json"), "{text}");
+    assert!(text.contains("is corrupt"), "{text}");
+    assert!(seqs(&out).is_empty());
+}
+
+#[test]
+fn a_state_file_for_another_changelog_is_an_error() {
+    let s = setup();
+    write_file(&s.log, 1..=2);
+    s.run(&["--no-follow"]);
+    let other = s.log.with_file_name("other.log");
+    write_file(&other, 1..=2);
+    let out = binary()
+        .arg("-p")
+        .arg(&other)
+        .arg("--state-file")
+        .arg(&s.state)
+        .arg("--no-follow")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("belongs to the changelog"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn two_runs_on_one_state_file_the_second_fails_clearly() {
+    let s = setup();
+    write_file(&s.log, 1..=2);
+    let mut command = binary();
+    command
+        .arg("-p")
+        .arg(&s.log)
+        .arg("--state-file")
+        .arg(&s.state);
+    let mut first = Tail::spawn(command);
+    assert_eq!(first.seqs(2), [1, 2]);
+    let second = s.run(&["--no-follow"]);
+    assert_eq!(second.status.code(), Some(1));
+    assert!(
+        stderr(&second).contains("in use by another process"),
+        "{}",
+        stderr(&second)
+    );
+    first.signal(libc::SIGTERM);
+    assert_eq!(first.wait_end().code(), Some(143));
+    assert_eq!(
+        s.saved_seq(),
+        2,
+        "the first run saved its state on the way out"
+    );
+}
+
+#[test]
+fn state_file_and_after_seq_do_not_mix() {
+    let s = setup();
+    let out = s.run(&["--after-seq", "3"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn an_idle_follower_saves_its_state_soon_after_the_last_event() {
+    let s = setup();
+    let mut writer = Writer::new(&s.log);
+    writer.events(3);
+    let mut command = binary();
+    command
+        .arg("-p")
+        .arg(&s.log)
+        .arg("--state-file")
+        .arg(&s.state);
+    let mut tail = Tail::spawn(command);
+    assert_eq!(tail.seqs(3), [1, 2, 3]);
+    let deadline = std::time::Instant::now() + crate::harness::PATIENCE;
+    while !(s.state.exists() && s.saved_seq() == 3) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "state never saved while idle"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // …and then it is idle for good: no timer left behind.
+    tail.wait_until_waiting(&s.log);
+    let before = crate::harness::wakeups(tail.pid());
+    std::thread::sleep(std::time::Duration::from_millis(1500)); // the window measured
+    assert_eq!(crate::harness::wakeups(tail.pid()), before);
+}
