@@ -11,7 +11,9 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::fmt;
+use std::io::{self, Write};
 
 /// One row change read from the changelog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,11 +100,6 @@ impl KeyValue {
         RawValue::from_string(json.to_owned()).map(KeyValue)
     }
 
-    /// Copies a borrowed raw value (as decoded from a line).
-    pub(crate) fn from_raw(raw: &RawValue) -> Self {
-        KeyValue(raw.to_owned())
-    }
-
     /// The value's JSON text, exactly as written (strings keep quotes and
     /// escapes, numbers every digit).
     pub fn json(&self) -> &str {
@@ -111,17 +108,8 @@ impl KeyValue {
 
     /// The value as text for matching: a string's content (escapes decoded),
     /// anything else as its JSON text.
-    pub fn text(&self) -> std::borrow::Cow<'_, str> {
-        let json = self.json();
-        if json.starts_with('"') {
-            if !json.contains('\\') {
-                return json[1..json.len() - 1].into();
-            }
-            if let Ok(s) = serde_json::from_str::<String>(json) {
-                return s.into();
-            }
-        }
-        json.into()
+    pub fn text(&self) -> Cow<'_, str> {
+        json_text(self.json())
     }
 }
 
@@ -143,6 +131,229 @@ impl fmt::Display for KeyValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.json())
     }
+}
+
+/// An event borrowed from the line it was read from: what the hot path
+/// works with, without allocating. [`to_event`](Self::to_event) makes an
+/// owned [`Event`].
+#[derive(Debug, Clone)]
+pub struct EventRef<'a> {
+    /// The writer's sequence number.
+    pub seq: i64,
+    /// The table's family (borrowed unless it had escapes).
+    pub family: Cow<'a, str>,
+    /// The table's name (borrowed unless it had escapes).
+    pub table: Cow<'a, str>,
+    keys: KeysRef<'a>,
+}
+
+/// The key columns of an [`EventRef`].
+#[derive(Debug, Clone)]
+enum KeysRef<'a> {
+    /// The key array exactly as the writer writes it, already checked by
+    /// the fast path (`[{"name":"…","type":"…","value":…},…]`; empty for
+    /// none): read when asked for, so that an event the filter drops costs
+    /// no more than the check. `head` is the line up to the end of the
+    /// table name (`{"seq":…,"family":"…","table":"…"`): with the keys it
+    /// makes the NDJSON output without re-serialising.
+    Compact { head: &'a str, keys: &'a str },
+    /// Decoded by serde_json.
+    Decoded(Vec<KeyRef<'a>>),
+}
+
+/// A key column borrowed from its line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRef<'a> {
+    /// The column's name.
+    pub name: Cow<'a, str>,
+    /// The column's SQL type.
+    pub type_name: Cow<'a, str>,
+    /// The value's JSON text, exactly as written.
+    pub value: &'a str,
+}
+
+impl KeyRef<'_> {
+    /// The value as text for matching: a string's content (escapes
+    /// decoded), anything else as its JSON text.
+    pub fn value_text(&self) -> Cow<'_, str> {
+        json_text(self.value)
+    }
+}
+
+impl<'a> EventRef<'a> {
+    /// An event with these parts.
+    pub fn new(
+        seq: i64,
+        family: impl Into<Cow<'a, str>>,
+        table: impl Into<Cow<'a, str>>,
+        keys: Vec<KeyRef<'a>>,
+    ) -> Self {
+        EventRef {
+            seq,
+            family: family.into(),
+            table: table.into(),
+            keys: KeysRef::Decoded(keys),
+        }
+    }
+
+    /// An event whose key array `keys` has the writer's exact shape and has
+    /// been checked (see `entry::fast`).
+    pub(crate) fn compact(
+        seq: i64,
+        family: &'a str,
+        table: &'a str,
+        head: &'a str,
+        keys: &'a str,
+    ) -> Self {
+        EventRef {
+            seq,
+            family: family.into(),
+            table: table.into(),
+            keys: KeysRef::Compact { head, keys },
+        }
+    }
+
+    /// The key columns, in the writer's order.
+    pub fn keys(&self) -> impl Iterator<Item = KeyRef<'a>> + '_ {
+        let (compact, decoded) = match &self.keys {
+            KeysRef::Compact { keys, .. } => (Some(CompactKeys { rest: keys }), None),
+            KeysRef::Decoded(keys) => (None, Some(keys.iter().cloned())),
+        };
+        compact
+            .into_iter()
+            .flatten()
+            .chain(decoded.into_iter().flatten())
+    }
+
+    /// An owned copy.
+    pub fn to_event(&self) -> Event {
+        Event {
+            seq: self.seq,
+            row_update: RowUpdate {
+                family_name: self.family.clone().into_owned(),
+                table_name: self.table.clone().into_owned(),
+                keys: self
+                    .keys()
+                    .map(|k| Key {
+                        name: k.name.into_owned(),
+                        type_name: k.type_name.into_owned(),
+                        value: KeyValue::from_json(k.value)
+                            .expect("a decoded line's values are valid JSON"),
+                    })
+                    .collect(),
+            },
+        }
+    }
+}
+
+impl EventRef<'_> {
+    /// Writes the event as one line of SPEC §4's NDJSON (without the
+    /// newline): the same bytes serde_json writes for [`Event`]. An event in
+    /// the writer's exact shape is copied, not re-serialised: only the
+    /// field name `key` becomes `keys`.
+    pub fn write_json(&self, w: &mut impl Write) -> io::Result<()> {
+        if let KeysRef::Compact { head, keys } = self.keys {
+            w.write_all(head.as_bytes())?;
+            w.write_all(b",\"keys\":")?;
+            w.write_all(if keys.is_empty() {
+                b"[]"
+            } else {
+                keys.as_bytes()
+            })?;
+            return w.write_all(b"}");
+        }
+        w.write_all(b"{\"seq\":")?;
+        w.write_all(itoa::Buffer::new().format(self.seq).as_bytes())?;
+        w.write_all(b",\"family\":")?;
+        write_json_string(w, &self.family)?;
+        w.write_all(b",\"table\":")?;
+        write_json_string(w, &self.table)?;
+        w.write_all(b",\"keys\":[")?;
+        for (i, key) in self.keys().enumerate() {
+            w.write_all(if i == 0 {
+                b"{\"name\":"
+            } else {
+                b",{\"name\":"
+            })?;
+            write_json_string(w, &key.name)?;
+            w.write_all(b",\"type\":")?;
+            write_json_string(w, &key.type_name)?;
+            w.write_all(b",\"value\":")?;
+            w.write_all(key.value.as_bytes())?;
+            w.write_all(b"}")?;
+        }
+        w.write_all(b"]}")
+    }
+}
+
+/// A JSON string: quoted as it is when nothing needs escaping (the common
+/// case), else escaped by serde_json.
+fn write_json_string(w: &mut impl Write, s: &str) -> io::Result<()> {
+    if s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        return serde_json::to_writer(w, s).map_err(io::Error::from);
+    }
+    w.write_all(b"\"")?;
+    w.write_all(s.as_bytes())?;
+    w.write_all(b"\"")
+}
+
+impl PartialEq for EventRef<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.seq == other.seq
+            && self.family == other.family
+            && self.table == other.table
+            && self.keys().eq(other.keys())
+    }
+}
+
+impl Eq for EventRef<'_> {}
+
+/// Reads a checked compact key array: every name and type is a string
+/// without escapes, every value a scalar whose strings have no backslash,
+/// so the next `"` always closes a string and a `}` always ends a key.
+struct CompactKeys<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for CompactKeys<'a> {
+    type Item = KeyRef<'a>;
+
+    fn next(&mut self) -> Option<KeyRef<'a>> {
+        const NAME: &str = r#"{"name":""#;
+        const TYPE: &str = r#"","type":""#;
+        const VALUE: &str = r#"","value":"#;
+        let rest = self.rest.trim_start_matches(['[', ',']);
+        let rest = rest.strip_prefix(NAME)?;
+        let (name, rest) = rest.split_at(rest.find('"')?);
+        let rest = rest.strip_prefix(TYPE)?;
+        let (type_name, rest) = rest.split_at(rest.find('"')?);
+        let rest = rest.strip_prefix(VALUE)?;
+        let value_len = if let Some(string) = rest.strip_prefix('"') {
+            string.find('"')? + 2
+        } else {
+            rest.find('}')?
+        };
+        let (value, rest) = rest.split_at(value_len);
+        self.rest = rest.strip_prefix('}')?;
+        Some(KeyRef {
+            name: name.into(),
+            type_name: type_name.into(),
+            value,
+        })
+    }
+}
+
+/// A string's content, or any other value's JSON text.
+fn json_text(json: &str) -> Cow<'_, str> {
+    if json.starts_with('"') {
+        if !json.contains('\\') {
+            return json[1..json.len() - 1].into();
+        }
+        if let Ok(s) = serde_json::from_str::<String>(json) {
+            return s.into();
+        }
+    }
+    json.into()
 }
 
 #[cfg(test)]
@@ -174,6 +385,29 @@ mod tests {
         let json = r#"{"seq":1,"family":"f","table":"t","keys":[{"name":"id","type":"INT","value":18446744073709551617}]}"#;
         let event: Event = serde_json::from_str(json).unwrap();
         assert_eq!(serde_json::to_string(&event).unwrap(), json);
+    }
+
+    fn json_of(line: &str) -> (String, String) {
+        let event = crate::entry::decode(line.as_bytes()).unwrap().unwrap();
+        let mut ours = Vec::new();
+        event.write_json(&mut ours).unwrap();
+        let theirs = serde_json::to_string(&event.to_event()).unwrap();
+        (String::from_utf8(ours).unwrap(), theirs)
+    }
+
+    #[test]
+    fn write_json_is_what_serde_writes_on_both_paths() {
+        for line in [
+            r#"{"seq":1,"family":"f","table":"t","key":[{"name":"id","type":"INT","value":18446744073709551617},{"name":"s","type":"TEXT","value":"a b"}]}"#,
+            r#"{"seq":-2,"family":"f","table":"t"}"#,
+            r#"{"seq":3,"family":"f","table":"t","key":null}"#,
+            r#"{"seq":4,"family":"f","table":"t","key":[]}"#,
+            r#"{"table":"t\"\n\u0001é","seq":5,"family":"f","key":[{"value":"\u0041","type":"T","name":"n\\"}]}"#,
+            r#" {"seq":6,"family":"f","table":"t","key":[{"name":"n","type":"T","value": [1, {"a":2}] }]} "#,
+        ] {
+            let (ours, theirs) = json_of(line);
+            assert_eq!(ours, theirs, "{line}");
+        }
     }
 
     #[test]

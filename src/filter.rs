@@ -1,6 +1,6 @@
 //! Which events a consumer wants: by family, table and key values.
 
-use crate::event::Event;
+use crate::event::EventRef;
 
 /// A predicate on events. An empty filter matches everything.
 ///
@@ -52,18 +52,16 @@ impl Filter {
     }
 
     /// Whether `event` passes.
-    pub fn matches(&self, event: &Event) -> bool {
-        let update = &event.row_update;
+    pub fn matches(&self, event: &EventRef<'_>) -> bool {
         let any = |names: &[String], value: &str| {
             names.is_empty() || names.iter().any(|n| n.eq_ignore_ascii_case(value))
         };
-        any(&self.families, &update.family_name)
-            && any(&self.tables, &update.table_name)
+        any(&self.families, &event.family)
+            && any(&self.tables, &event.table)
             && self.keys.iter().all(|(name, value)| {
-                update
-                    .keys
-                    .iter()
-                    .any(|k| k.name.eq_ignore_ascii_case(name) && k.value.text() == value.as_str())
+                event
+                    .keys()
+                    .any(|k| k.name.eq_ignore_ascii_case(name) && k.value_text() == value.as_str())
             })
     }
 }
@@ -71,24 +69,18 @@ impl Filter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Key, KeyValue, RowUpdate};
+    use crate::event::KeyRef;
 
-    fn event(family: &str, table: &str, keys: &[(&str, &str)]) -> Event {
-        Event {
-            seq: 1,
-            row_update: RowUpdate {
-                family_name: family.into(),
-                table_name: table.into(),
-                keys: keys
-                    .iter()
-                    .map(|(n, v)| Key {
-                        name: (*n).into(),
-                        type_name: "INT".into(),
-                        value: KeyValue::from_json(v).unwrap(),
-                    })
-                    .collect(),
-            },
-        }
+    fn event<'a>(family: &'a str, table: &'a str, keys: &[(&'a str, &'a str)]) -> EventRef<'a> {
+        let keys = keys
+            .iter()
+            .map(|&(name, value)| KeyRef {
+                name: name.into(),
+                type_name: "INT".into(),
+                value,
+            })
+            .collect();
+        EventRef::new(1, family, table, keys)
     }
 
     #[test]

@@ -10,9 +10,9 @@
 //! consumer is out of sync (SPEC §5).
 
 use crate::checkpoint::{Checkpoint, line_hash};
-use crate::entry::{self, Decoded, InvalidEntry, Location};
+use crate::entry::{self, InvalidEntry, Location};
 use crate::error::Error;
-use crate::event::Event;
+use crate::event::{Event, EventRef};
 use crate::filter::Filter;
 use crate::follow::{FollowOptions, Follower, StartAt};
 use crate::source::{Item, LineInfo, Next, Source};
@@ -76,8 +76,8 @@ impl Gap {
 /// An event with everything known about the line it came from.
 #[derive(Debug)]
 pub struct Record<'a> {
-    /// The decoded event.
-    pub event: Event,
+    /// The decoded event, borrowed from its line.
+    pub event: EventRef<'a>,
     /// The line exactly as read, without its `\n`.
     pub line: &'a [u8],
     /// Where the line was.
@@ -98,8 +98,8 @@ struct Skip {
     through: i64,
     /// Its line's fingerprint, when known (a state file).
     hash: Option<u64>,
-    /// The last event of the run skipped so far.
-    run: Option<Event>,
+    /// The `seq` of the last event of the run skipped so far.
+    run: Option<i64>,
 }
 
 /// The last valid line read: the checkpoint, and the revealing line when a
@@ -122,10 +122,11 @@ enum Skipping {
 
 /// Where the record to hand out has its line.
 enum Found {
-    /// The source's current line.
-    Current(Event, LineInfo, Option<Gap>),
-    /// The kept copy of the last line.
-    Kept(Event, Option<Gap>),
+    /// The source's current line (decoded again to be handed out: the
+    /// borrow checker cannot yet let a borrow leave a loop that reborrows).
+    Current(LineInfo, Option<Gap>),
+    /// The kept copy of the last line, with the gap it revealed.
+    Kept(Gap),
 }
 
 /// Follows a changelog and hands out its events in order.
@@ -218,14 +219,18 @@ impl<S: Source> ChangelogIterator<S> {
             last_line: LastLine::default(),
             done: false,
         };
-        if let Some((line, info)) = events.source.take_baseline()
-            && let Ok(Decoded::Event(event)) = entry::decode(&line)
-        {
-            events.last_seq = Some(event.seq);
-            events.last_line = LastLine {
-                bytes: line,
-                info: Some(info),
+        if let Some((line, info)) = events.source.take_baseline() {
+            let seq = match entry::decode(&line) {
+                Ok(Some(event)) => Some(event.seq),
+                _ => None,
             };
+            if let Some(seq) = seq {
+                events.last_seq = Some(seq);
+                events.last_line = LastLine {
+                    bytes: line,
+                    info: Some(info),
+                };
+            }
         }
         Ok(events)
     }
@@ -295,50 +300,6 @@ impl<S: Source> ChangelogIterator<S> {
     /// dropping the iterator does).
     pub fn close(self) {}
 
-    fn keep_line(&mut self, info: &LineInfo) {
-        if self.keep_lines {
-            self.last_line.bytes.clear();
-            self.last_line.bytes.extend_from_slice(self.source.line());
-            self.last_line.info = Some(info.clone());
-        }
-    }
-
-    /// What a resume's skipping makes of `event`.
-    fn skip(&mut self, event: &Event) -> Skipping {
-        let Some(skip) = self.skip.as_mut() else {
-            return Skipping::Past;
-        };
-        let in_run = event.seq <= skip.through
-            && skip
-                .run
-                .as_ref()
-                .is_none_or(|last| event.seq == last.seq + 1);
-        if !in_run {
-            // Past the run (or the run broke): what came before is the baseline.
-            self.last_seq = Some(skip.run.as_ref().map_or(skip.through, |e| e.seq));
-            self.skip = None;
-            return Skipping::Past;
-        }
-        self.last_seq = Some(event.seq);
-        if event.seq < skip.through {
-            skip.run = Some(event.clone());
-            return Skipping::Skip;
-        }
-        let rewritten = skip
-            .hash
-            .is_some_and(|hash| hash != line_hash(self.source.line()));
-        let expected = skip.through + 1;
-        self.skip = None;
-        if rewritten {
-            Skipping::Revealed(Gap {
-                expected,
-                kind: GapKind::Rewritten,
-            })
-        } else {
-            Skipping::Skip
-        }
-    }
-
     /// The next matching event, or one that revealed a gap, with its line.
     /// Invalid lines come back as [`Error::InvalidEntry`]; call again to go
     /// on. Blocks until `deadline` (`None`: no limit).
@@ -346,6 +307,8 @@ impl<S: Source> ChangelogIterator<S> {
         if self.done {
             return Ok(Next::End);
         }
+        // The fields are used one by one below (not through `&mut self`
+        // methods) so that the event can borrow the source's line.
         let found = loop {
             let info = match self.source.next_item(deadline) {
                 Ok(Next::Item(Item::Line(info))) => info,
@@ -354,12 +317,10 @@ impl<S: Source> ChangelogIterator<S> {
                     // A resume whose run stops short of its point: the file
                     // was started again by a restarted writer.
                     if let Some(skip) = self.skip.take_if(|s| s.run.is_some()) {
-                        let event = skip.run.expect("a run");
-                        let gap = Gap {
+                        break Found::Kept(Gap {
                             expected: skip.through + 1,
                             kind: GapKind::EndsEarly,
-                        };
-                        break Found::Kept(event, Some(gap));
+                        });
                     }
                     continue;
                 }
@@ -371,20 +332,23 @@ impl<S: Source> ChangelogIterator<S> {
                     return Err(e);
                 }
             };
-            let event = match entry::decode(self.source.line()) {
-                Ok(Decoded::Event(event)) => event,
-                Ok(Decoded::Blank) => continue,
+            let line = self.source.line();
+            let event = match entry::decode(line) {
+                Ok(Some(event)) => event,
+                Ok(None) => continue,
                 Err(reason) => {
-                    let location = self.location(&info);
+                    let location = location(self.source.path(), &info);
                     return Err(Error::InvalidEntry(InvalidEntry::new(
-                        location,
-                        reason,
-                        self.source.line(),
+                        location, reason, line,
                     )));
                 }
             };
-            self.keep_line(&info);
-            let gap = match self.skip(&event) {
+            if self.keep_lines {
+                self.last_line.bytes.clear();
+                self.last_line.bytes.extend_from_slice(line);
+                self.last_line.info = Some(info.clone());
+            }
+            let gap = match skip(&mut self.skip, &mut self.last_seq, event.seq, line) {
                 Skipping::Skip => continue,
                 Skipping::Revealed(gap) => Some(gap),
                 Skipping::Past => {
@@ -401,24 +365,26 @@ impl<S: Source> ChangelogIterator<S> {
                 }
             };
             if gap.is_some() || self.filter.matches(&event) {
-                break Found::Current(event, info, gap);
+                break Found::Current(info, gap);
             }
         };
-        let (event, info, line, gap) = match found {
-            Found::Current(event, info, gap) => (event, info, self.source.line(), gap),
-            Found::Kept(event, gap) => {
+        let (line, info, gap) = match found {
+            Found::Current(info, gap) => (self.source.line(), info, gap),
+            Found::Kept(gap) => {
                 let info = self.last_line.info.clone().expect("a kept line");
-                (event, info, self.last_line.bytes.as_slice(), gap)
+                (self.last_line.bytes.as_slice(), info, Some(gap))
             }
         };
-        let matches = self.filter.matches(&event);
+        let Ok(Some(event)) = entry::decode(line) else {
+            unreachable!("the line decoded a moment ago");
+        };
         Ok(Next::Item(Record {
+            matches: self.filter.matches(&event),
             event,
             line,
             path: self.source.path(),
             info,
             gap,
-            matches,
         }))
     }
 
@@ -426,7 +392,7 @@ impl<S: Source> ChangelogIterator<S> {
     /// carrying the revealing event (call again to go on after it).
     pub fn next_until(&mut self, deadline: Option<Instant>) -> Result<Next<Event>, Error> {
         let (event, info, gap, matches) = match self.next_record(deadline)? {
-            Next::Item(r) => (r.event, r.info, r.gap, r.matches),
+            Next::Item(r) => (r.event.to_event(), r.info, r.gap, r.matches),
             Next::TimedOut => return Ok(Next::TimedOut),
             Next::End => return Ok(Next::End),
             Next::Cancelled => return Ok(Next::Cancelled),
@@ -450,22 +416,57 @@ impl<S: Source> ChangelogIterator<S> {
 
     /// Where the line described by `info` starts.
     pub fn location(&self, info: &LineInfo) -> Location {
-        Location {
-            path: Arc::clone(self.source.path()),
-            line: info.line,
-            offset: info.offset,
-        }
+        location(self.source.path(), info)
+    }
+}
+
+fn location(path: &Arc<Path>, info: &LineInfo) -> Location {
+    Location {
+        path: Arc::clone(path),
+        line: info.line,
+        offset: info.offset,
+    }
+}
+
+/// What a resume's skipping makes of the event `seq` on `line`.
+fn skip(
+    skipping: &mut Option<Skip>,
+    last_seq: &mut Option<i64>,
+    seq: i64,
+    line: &[u8],
+) -> Skipping {
+    let Some(skip) = skipping.as_mut() else {
+        return Skipping::Past;
+    };
+    let in_run = seq <= skip.through && skip.run.is_none_or(|last| seq == last + 1);
+    if !in_run {
+        // Past the run (or the run broke): what came before is the baseline.
+        *last_seq = Some(skip.run.unwrap_or(skip.through));
+        *skipping = None;
+        return Skipping::Past;
+    }
+    *last_seq = Some(seq);
+    if seq < skip.through {
+        skip.run = Some(seq);
+        return Skipping::Skip;
+    }
+    let rewritten = skip.hash.is_some_and(|hash| hash != line_hash(line));
+    let expected = skip.through + 1;
+    *skipping = None;
+    if rewritten {
+        Skipping::Revealed(Gap {
+            expected,
+            kind: GapKind::Rewritten,
+        })
+    } else {
+        Skipping::Skip
     }
 }
 
 impl Record<'_> {
     /// Where the record's line starts.
     pub fn location(&self) -> Location {
-        Location {
-            path: Arc::clone(self.path),
-            line: self.info.line,
-            offset: self.info.offset,
-        }
+        location(self.path, &self.info)
     }
 }
 

@@ -29,7 +29,7 @@ mod wake;
 pub use checkpoint::{Checkpoint, line_hash};
 pub use entry::{InvalidEntry, InvalidReason, Location};
 pub use error::Error;
-pub use event::{Event, Key, KeyValue, RowUpdate};
+pub use event::{Event, EventRef, Key, KeyRef, KeyValue, RowUpdate};
 pub use filter::Filter;
 pub use follow::{
     DEFAULT_MAX_LINE_BYTES, FollowOptions, Follower, MAX_HELD_GENERATIONS, StartAt, WatchMode,

@@ -6,7 +6,7 @@
 
 use super::config::Format;
 use super::sanitize::sanitize;
-use changelog_tail::Record;
+use changelog_tail::{EventRef, Record};
 use owo_colors::{OwoColorize, Style};
 use std::io::{self, Write};
 
@@ -30,15 +30,14 @@ impl<W: Write> Output<W> {
     /// Writes one event.
     pub fn write(&mut self, record: &Record<'_>) -> io::Result<()> {
         match self.format {
-            Format::Ndjson => serde_json::to_writer(&mut self.writer, &record.event)?,
+            Format::Ndjson => record.event.write_json(&mut self.writer)?,
             Format::Raw => self.writer.write_all(record.line)?,
-            Format::Pretty => self.write_pretty(record)?,
+            Format::Pretty => self.write_pretty(&record.event)?,
         }
         self.writer.write_all(b"\n")
     }
 
-    fn write_pretty(&mut self, record: &Record<'_>) -> io::Result<()> {
-        let update = &record.event.row_update;
+    fn write_pretty(&mut self, event: &EventRef<'_>) -> io::Result<()> {
         let paint = |style: Style, text: &str| -> String {
             let text = sanitize(text);
             if self.color {
@@ -47,17 +46,17 @@ impl<W: Write> Output<W> {
                 text.into_owned()
             }
         };
-        let seq = paint(Style::new().yellow(), &record.event.seq.to_string());
+        let seq = paint(Style::new().yellow(), &event.seq.to_string());
         let table = paint(
             Style::new().bold(),
-            &format!("{}.{}", update.family_name, update.table_name),
+            &format!("{}.{}", event.family, event.table),
         );
         let mut line = format!("{seq} {table}");
-        for key in &update.keys {
+        for key in event.keys() {
             line.push(' ');
             line.push_str(&paint(Style::new().cyan(), &key.name));
             line.push('=');
-            line.push_str(&sanitize(key.value.json()));
+            line.push_str(&sanitize(key.value));
         }
         self.writer.write_all(line.as_bytes())
     }

@@ -120,6 +120,9 @@ fn follow<S: Source, W: Write>(
     }
     let mut printed = 0u64;
     let mut caught_up = false;
+    // Any instant in the past makes a read that does not block (and saves
+    // asking the clock on every event).
+    let no_wait = Instant::now();
     loop {
         // Look without blocking first; only when there is nothing to read
         // is the output flushed and the wait a real one (bounded only while
@@ -127,21 +130,49 @@ fn follow<S: Source, W: Write>(
         let deadline = if caught_up {
             saver.due(events)
         } else {
-            Some(Instant::now())
+            Some(no_wait)
         };
-        let record = match events.next_record(deadline) {
-            Ok(Next::Item(record)) => record,
-            Ok(Next::TimedOut) => {
-                if caught_up {
-                    saver.save(events)?;
-                } else {
-                    out.flush()?;
-                    caught_up = true;
-                    if saver.due(events).is_some_and(|due| due <= Instant::now()) {
-                        saver.save(events)?;
+        let mut save = Save::No;
+        // The record borrows `events`; state writes wait until after it.
+        match events.next_record(deadline) {
+            Ok(Next::Item(record)) => {
+                caught_up = false;
+                if let Some(gap) = record.gap {
+                    let lost = format!(
+                        "out of sync: {} at {}; events were lost",
+                        gap.describe(record.event.seq),
+                        record.location()
+                    );
+                    match config.on_out_of_sync {
+                        OnOutOfSync::Exit => {
+                            report.error(format_args!(
+                                "{lost}: drop everything cached from the database, then restart (exit 3)"
+                            ));
+                            return Ok(Exit::OutOfSync);
+                        }
+                        OnOutOfSync::Warn => report.warning(format_args!(
+                            "{lost}; going on from seq {}: drop everything cached from the database",
+                            record.event.seq
+                        )),
                     }
                 }
-                continue;
+                if record.matches {
+                    out.write(&record)?;
+                    printed += 1;
+                    saver.printed += 1;
+                    if Some(printed) == config.count {
+                        return Ok(Exit::Success);
+                    }
+                    if saver.state.is_some() && saver.printed >= STATE_EVENTS {
+                        save = Save::Now;
+                    }
+                }
+            }
+            Ok(Next::TimedOut) if caught_up => save = Save::Now,
+            Ok(Next::TimedOut) => {
+                out.flush()?;
+                caught_up = true;
+                save = Save::IfDue;
             }
             Ok(Next::End) => return Ok(Exit::Success),
             Ok(Next::Cancelled) => return Ok(signal_exit(received)),
@@ -151,43 +182,29 @@ fn follow<S: Source, W: Write>(
                 ));
                 return Ok(Exit::InvalidEntry);
             }
-            Err(Error::InvalidEntry(entry)) => {
-                report.warning(format_args!("{entry}; skipped"));
-                continue;
-            }
+            Err(Error::InvalidEntry(entry)) => report.warning(format_args!("{entry}; skipped")),
             Err(e) => return Err(e.into()),
-        };
-        caught_up = false;
-        if let Some(gap) = record.gap {
-            let lost = format!(
-                "out of sync: {} at {}; events were lost",
-                gap.describe(record.event.seq),
-                record.location()
-            );
-            match config.on_out_of_sync {
-                OnOutOfSync::Exit => {
-                    report.error(format_args!(
-                        "{lost}: drop everything cached from the database, then restart (exit 3)"
-                    ));
-                    return Ok(Exit::OutOfSync);
-                }
-                OnOutOfSync::Warn => report.warning(format_args!(
-                    "{lost}; going on from seq {}: drop everything cached from the database",
-                    record.event.seq
-                )),
-            }
         }
-        if record.matches {
-            out.write(&record)?;
-            printed += 1;
-            saver.printed += 1;
-            if Some(printed) == config.count {
-                return Ok(Exit::Success);
-            }
-            if saver.state.is_some() && saver.printed >= STATE_EVENTS {
+        match save {
+            Save::No => {}
+            Save::Now => {
                 out.flush()?;
                 saver.save(events)?;
             }
+            Save::IfDue => {
+                if saver.due(events).is_some_and(|due| due <= Instant::now()) {
+                    saver.save(events)?;
+                }
+            }
         }
     }
+}
+
+/// Whether a turn of the loop ends with a state write.
+enum Save {
+    No,
+    /// Flush and write now.
+    Now,
+    /// Write if the interval has passed (output already flushed).
+    IfDue,
 }

@@ -235,6 +235,21 @@ pub fn main_thread_sleeps(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
+/// The wake-up count once it has stopped changing for 300 ms.
+pub fn settled_wakeups(pid: u32) -> u64 {
+    let deadline = Instant::now() + PATIENCE;
+    let mut last = wakeups(pid);
+    loop {
+        std::thread::sleep(Duration::from_millis(300)); // a quiet window, measured
+        let now = wakeups(pid);
+        if now == last {
+            return now;
+        }
+        assert!(Instant::now() < deadline, "the process never went quiet");
+        last = now;
+    }
+}
+
 /// Whether the process has a thread named `name` (e.g. once signal
 /// handling is set up, `signals`).
 pub fn has_thread(pid: u32, name: &str) -> bool {

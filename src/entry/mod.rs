@@ -6,7 +6,9 @@
 //! their JSON text (see [`KeyValue`]). Anything that is not such an object is
 //! an [`InvalidEntry`] with a reason a person can act on (SPEC §2).
 
-use crate::event::{Event, Key, KeyValue, RowUpdate};
+mod fast;
+
+use crate::event::{EventRef, KeyRef};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -40,19 +42,20 @@ struct LineKey<'a> {
     value: &'a RawValue,
 }
 
-/// What a line is, once looked at.
-#[derive(Debug)]
-pub enum Decoded {
-    /// A valid event.
-    Event(Event),
-    /// Empty or white space only: skipped without a word.
-    Blank,
+/// Decodes one line (without its `\n`): the writer's exact shape on a fast
+/// path, anything else through serde_json. `Ok(None)` is a blank line
+/// (empty or white space only), skipped without a word.
+pub fn decode(line: &[u8]) -> Result<Option<EventRef<'_>>, InvalidReason> {
+    match fast::parse(line) {
+        Some(event) => Ok(Some(event)),
+        None => decode_json(line),
+    }
 }
 
-/// Decodes one line (without its `\n`).
-pub fn decode(line: &[u8]) -> Result<Decoded, InvalidReason> {
+/// The full decoder: any JSON serde_json accepts, in any field order.
+pub fn decode_json(line: &[u8]) -> Result<Option<EventRef<'_>>, InvalidReason> {
     if line.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Decoded::Blank);
+        return Ok(None);
     }
     let text = std::str::from_utf8(line).map_err(|e| InvalidReason::NotUtf8 {
         at: e.valid_up_to(),
@@ -63,20 +66,18 @@ pub fn decode(line: &[u8]) -> Result<Decoded, InvalidReason> {
         .key
         .unwrap_or_default()
         .into_iter()
-        .map(|k| Key {
-            name: k.name.into_owned(),
-            type_name: k.type_name.into_owned(),
-            value: KeyValue::from_raw(k.value),
+        .map(|k| KeyRef {
+            name: k.name,
+            type_name: k.type_name,
+            value: k.value.get(),
         })
         .collect();
-    Ok(Decoded::Event(Event {
-        seq: parsed.seq,
-        row_update: RowUpdate {
-            family_name: parsed.family.into_owned(),
-            table_name: parsed.table.into_owned(),
-            keys,
-        },
-    }))
+    Ok(Some(EventRef::new(
+        parsed.seq,
+        parsed.family,
+        parsed.table,
+        keys,
+    )))
 }
 
 /// Why a line could not be read as an event.
@@ -198,11 +199,11 @@ fn preview(line: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    fn event(line: &str) -> Event {
-        match decode(line.as_bytes()).unwrap() {
-            Decoded::Event(e) => e,
-            Decoded::Blank => panic!("blank"),
-        }
+    fn event(line: &str) -> crate::Event {
+        decode(line.as_bytes())
+            .unwrap()
+            .expect("not blank")
+            .to_event()
     }
 
     fn reason(line: &[u8]) -> InvalidReason {
@@ -251,8 +252,8 @@ mod tests {
 
     #[test]
     fn blank_lines_are_blank() {
-        assert!(matches!(decode(b"").unwrap(), Decoded::Blank));
-        assert!(matches!(decode(b" \t\r").unwrap(), Decoded::Blank));
+        assert!(decode(b"").unwrap().is_none());
+        assert!(decode(b" \t\r").unwrap().is_none());
     }
 
     #[test]

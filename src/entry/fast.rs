@@ -1,0 +1,241 @@
+//! The fast path: the exact shape Go's `json.Marshal` writes, read in one
+//! pass without allocating.
+//!
+//! `{"seq":N,"family":"F","table":"T","key":[{"name":"N","type":"T","value":V},...]}`
+//! (or without `"key"`, or with `"key":null`), no white space, no escapes in
+//! names, and values that are numbers, `null`, `true`, `false` or strings
+//! without backslashes. Anything else, valid or not, returns `None` and goes
+//! to the full JSON decoder, which is the authority: on every line this path
+//! accepts, the two agree (a property test holds them to it).
+
+use crate::event::EventRef;
+
+/// Reads `line` if it has the writer's exact shape.
+pub(super) fn parse(line: &[u8]) -> Option<EventRef<'_>> {
+    // Validated once here; every slice below starts and ends at an ASCII
+    // byte, so it is valid UTF-8 too.
+    let text = std::str::from_utf8(line).ok()?;
+    let mut p = Parser { text, at: 0 };
+    p.literal(br#"{"seq":"#)?;
+    let seq = p.integer()?;
+    p.literal(br#","family":""#)?;
+    let family = p.plain_string()?;
+    p.literal(br#","table":""#)?;
+    let table = p.plain_string()?;
+    let head = &text[..p.at];
+    let mut keys = "";
+    if p.literal(br#","key":"#).is_some() && p.literal(b"null").is_none() {
+        let start = p.at;
+        p.keys()?;
+        keys = &text[start..p.at];
+    }
+    p.literal(b"}")?;
+    (p.at == line.len()).then(|| EventRef::compact(seq, family, table, head, keys))
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes().get(self.at).copied()
+    }
+
+    /// Reads `expected` (a constant: compared as one array, not a call).
+    fn literal<const N: usize>(&mut self, expected: &[u8; N]) -> Option<()> {
+        let found = self.bytes().get(self.at..self.at + N)?;
+        (found == expected).then(|| {
+            self.at += N;
+        })
+    }
+
+    /// An `i64` as JSON writes it: no leading zeros, no fraction.
+    fn integer(&mut self) -> Option<i64> {
+        let negative = self.literal(b"-").is_some();
+        let start = self.at;
+        let mut value: i64 = 0;
+        while let Some(digit @ b'0'..=b'9') = self.peek() {
+            let digit = i64::from(digit - b'0');
+            value = value.checked_mul(10)?;
+            value = if negative {
+                value.checked_sub(digit)?
+            } else {
+                value.checked_add(digit)?
+            };
+            self.at += 1;
+        }
+        let digits = self.at - start;
+        if digits == 0 || (digits > 1 && self.bytes()[start] == b'0') {
+            return None;
+        }
+        Some(value)
+    }
+
+    /// The content of a string with nothing to unescape (the opening quote
+    /// already read; reads the closing one).
+    fn plain_string(&mut self) -> Option<&'a str> {
+        let start = self.at;
+        for (i, &b) in self.bytes()[start..].iter().enumerate() {
+            match b {
+                b'"' => {
+                    self.at = start + i + 1;
+                    return Some(&self.text[start..start + i]);
+                }
+                b'\\' | 0..0x20 => return None,
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// Checks `[{"name":…,"type":…,"value":…},…]` (read later by
+    /// `CompactKeys`, which relies on exactly this shape).
+    fn keys(&mut self) -> Option<()> {
+        self.literal(b"[")?;
+        if self.literal(b"]").is_some() {
+            return Some(());
+        }
+        loop {
+            self.literal(br#"{"name":""#)?;
+            self.plain_string()?;
+            self.literal(br#","type":""#)?;
+            self.plain_string()?;
+            self.literal(br#","value":"#)?;
+            self.value()?;
+            self.literal(b"}")?;
+            if self.literal(b"]").is_some() {
+                return Some(());
+            }
+            self.literal(b",")?;
+        }
+    }
+
+    /// A scalar JSON value's text.
+    fn value(&mut self) -> Option<&'a str> {
+        let start = self.at;
+        match self.peek()? {
+            b'"' => {
+                self.at += 1;
+                self.plain_string()?;
+            }
+            b'-' | b'0'..=b'9' => self.number()?,
+            b'n' => self.literal(b"null")?,
+            b't' => self.literal(b"true")?,
+            b'f' => self.literal(b"false")?,
+            _ => return None,
+        }
+        Some(&self.text[start..self.at])
+    }
+
+    /// JSON's number grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+    fn number(&mut self) -> Option<()> {
+        self.literal(b"-");
+        match self.peek()? {
+            b'0' => self.at += 1,
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        if self.literal(b".").is_some() {
+            self.some_digits()?;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.at += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.at += 1;
+            }
+            self.some_digits()?;
+        }
+        Some(())
+    }
+
+    fn digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.at += 1;
+        }
+    }
+
+    fn some_digits(&mut self) -> Option<()> {
+        let start = self.at;
+        self.digits();
+        (self.at > start).then_some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_writers_shape() {
+        let line = br#"{"seq":42,"family":"fam","table":"foo","key":[{"name":"id","type":"INT","value":-1.5e3},{"name":"s","type":"TEXT","value":"x y"},{"name":"n","type":"BLOB","value":null}]}"#;
+        let event = parse(line).unwrap();
+        assert_eq!(event.seq, 42);
+        assert_eq!((&*event.family, &*event.table), ("fam", "foo"));
+        let values: Vec<&str> = event.keys().map(|k| k.value).collect();
+        assert_eq!(values, ["-1.5e3", "\"x y\"", "null"]);
+    }
+
+    #[test]
+    fn takes_no_key_null_key_and_empty_keys() {
+        assert!(
+            parse(br#"{"seq":1,"family":"f","table":"t"}"#)
+                .unwrap()
+                .keys()
+                .next()
+                .is_none()
+        );
+        assert!(
+            parse(br#"{"seq":1,"family":"f","table":"t","key":null}"#)
+                .unwrap()
+                .keys()
+                .next()
+                .is_none()
+        );
+        assert!(
+            parse(br#"{"seq":1,"family":"f","table":"t","key":[]}"#)
+                .unwrap()
+                .keys()
+                .next()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn keeps_seq_limits() {
+        let max = format!(r#"{{"seq":{},"family":"f","table":"t"}}"#, i64::MAX);
+        assert_eq!(parse(max.as_bytes()).unwrap().seq, i64::MAX);
+        let min = format!(r#"{{"seq":{},"family":"f","table":"t"}}"#, i64::MIN);
+        assert_eq!(parse(min.as_bytes()).unwrap().seq, i64::MIN);
+        let over = r#"{"seq":9223372036854775808,"family":"f","table":"t"}"#;
+        assert!(parse(over.as_bytes()).is_none());
+    }
+
+    #[test]
+    fn leaves_everything_else_to_the_full_decoder() {
+        for line in [
+            r#"{"seq":01,"family":"f","table":"t"}"#,
+            r#"{"seq":1.0,"family":"f","table":"t"}"#,
+            r#"{"seq":-,"family":"f","table":"t"}"#,
+            r#"{ "seq":1,"family":"f","table":"t"}"#,
+            r#"{"family":"f","seq":1,"table":"t"}"#,
+            r#"{"seq":1,"family":"f\"","table":"t"}"#,
+            r#"{"seq":1,"family":"f","table":"t","extra":1}"#,
+            r#"{"seq":1,"family":"f","table":"t"} "#,
+            r#"{"seq":1,"family":"f","table":"t","key":[{"name":"a","type":"b","value":[1]}]}"#,
+            r#"{"seq":1,"family":"f","table":"t","key":[{"name":"a","type":"b","value":"\u0041"}]}"#,
+            r#"{"seq":1,"family":"f","table":"t","key":[{"name":"a","type":"b","value":1.}]}"#,
+            r#"{"seq":1,"family":"f","table":"t","key":[{"name":"a","type":"b","value":01}]}"#,
+            r#"{"seq":1,"family":"f","table":"t","key":[{"name":"a","type":"b","value":1e}]}"#,
+            r#"{"seq":1,"family":"f","table":"t","key":[{"name":"a","type":"b","value":nul}]}"#,
+            r#"{"seq":1,"family":"f","table":"t","key":[{"name":"a","type":"b","value":1},]}"#,
+        ] {
+            assert!(parse(line.as_bytes()).is_none(), "{line}");
+        }
+    }
+}
