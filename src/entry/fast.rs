@@ -12,9 +12,21 @@ use crate::event::EventRef;
 
 /// Reads `line` if it has the writer's exact shape.
 pub(super) fn parse(line: &[u8]) -> Option<EventRef<'_>> {
-    // Validated once here; every slice below starts and ends at an ASCII
-    // byte, so it is valid UTF-8 too.
-    let text = std::str::from_utf8(line).ok()?;
+    // The shape has no escapes and no control characters anywhere: checked
+    // once for the whole line (in SIMD-sized blocks), so that reading a
+    // string below is just finding its closing quote.
+    let bytes = classify(line);
+    if bytes.escape_or_control {
+        return None;
+    }
+    let text = if bytes.non_ascii {
+        std::str::from_utf8(line).ok()?
+    } else {
+        // SAFETY: every byte is below 0x80, and ASCII is valid UTF-8.
+        unsafe { std::str::from_utf8_unchecked(line) }
+    };
+    // Every slice below starts and ends at an ASCII byte (a quote, a
+    // bracket, a digit), so it is valid UTF-8 too.
     let mut p = Parser { text, at: 0 };
     p.literal(br#"{"seq":"#)?;
     let seq = p.integer()?;
@@ -33,6 +45,50 @@ pub(super) fn parse(line: &[u8]) -> Option<EventRef<'_>> {
     (p.at == line.len()).then(|| EventRef::compact(seq, family, table, head, keys))
 }
 
+/// What kinds of byte a line holds.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Classes {
+    /// A backslash or a byte below 0x20.
+    escape_or_control: bool,
+    /// A byte of 0x80 or more (then the line needs UTF-8 validation).
+    non_ascii: bool,
+}
+
+/// Classifies a line's bytes in one pass. Written as fixed-size blocks with
+/// no early exit inside a block, which the compiler turns into vector
+/// compares; the last partial block is checked as an overlapping full one.
+fn classify(bytes: &[u8]) -> Classes {
+    const BLOCK: usize = 32;
+    let block_classes = |block: &[u8]| {
+        block.iter().fold((0u8, 0u8), |(bad, high), &b| {
+            (
+                bad | u8::from(b < 0x20) | u8::from(b == b'\\'),
+                high | (b & 0x80),
+            )
+        })
+    };
+    let (mut bad, mut high) = (0u8, 0u8);
+    if bytes.len() < BLOCK {
+        (bad, high) = block_classes(bytes);
+    } else {
+        let mut blocks = bytes.chunks_exact(BLOCK);
+        for block in &mut blocks {
+            let (b, h) = block_classes(block);
+            bad |= b;
+            high |= h;
+        }
+        if !blocks.remainder().is_empty() {
+            let (b, h) = block_classes(&bytes[bytes.len() - BLOCK..]);
+            bad |= b;
+            high |= h;
+        }
+    }
+    Classes {
+        escape_or_control: bad != 0,
+        non_ascii: high != 0,
+    }
+}
+
 struct Parser<'a> {
     text: &'a str,
     at: usize,
@@ -49,7 +105,7 @@ impl<'a> Parser<'a> {
 
     /// Reads `expected` (a constant: compared as one array, not a call).
     fn literal<const N: usize>(&mut self, expected: &[u8; N]) -> Option<()> {
-        let found = self.bytes().get(self.at..self.at + N)?;
+        let found: &[u8; N] = self.bytes().get(self.at..self.at + N)?.try_into().ok()?;
         (found == expected).then(|| {
             self.at += N;
         })
@@ -77,21 +133,13 @@ impl<'a> Parser<'a> {
         Some(value)
     }
 
-    /// The content of a string with nothing to unescape (the opening quote
-    /// already read; reads the closing one).
+    /// The content of a string (the opening quote already read; reads the
+    /// closing one). The line has no escapes, so the next quote closes it.
     fn plain_string(&mut self) -> Option<&'a str> {
         let start = self.at;
-        for (i, &b) in self.bytes()[start..].iter().enumerate() {
-            match b {
-                b'"' => {
-                    self.at = start + i + 1;
-                    return Some(&self.text[start..start + i]);
-                }
-                b'\\' | 0..0x20 => return None,
-                _ => {}
-            }
-        }
-        None
+        let len = self.bytes()[start..].iter().position(|&b| b == b'"')?;
+        self.at = start + len + 1;
+        Some(&self.text[start..start + len])
     }
 
     /// Checks `[{"name":…,"type":…,"value":…},…]` (read later by
@@ -217,6 +265,42 @@ mod tests {
     }
 
     #[test]
+    fn classifies_bytes_in_any_block() {
+        for len in [1, 20, 32, 71] {
+            for at in (0..len).step_by(7).chain([len - 1]) {
+                let mut line = vec![b'a'; len];
+                assert_eq!(classify(&line), Classes::default());
+                line[at] = b'\\';
+                assert!(
+                    classify(&line).escape_or_control,
+                    "backslash at {at} of {len}"
+                );
+                line[at] = 0x1f;
+                assert!(
+                    classify(&line).escape_or_control,
+                    "control at {at} of {len}"
+                );
+                line[at] = 0xc3;
+                assert_eq!(
+                    classify(&line),
+                    Classes {
+                        escape_or_control: false,
+                        non_ascii: true
+                    },
+                    "high byte at {at} of {len}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn non_utf8_is_left_to_the_full_decoder() {
+        assert!(parse(b"{\"seq\":1,\"family\":\"\xc3\x28\",\"table\":\"t\"}").is_none());
+        let e = parse("{\"seq\":1,\"family\":\"caf\u{e9}\",\"table\":\"t\"}".as_bytes()).unwrap();
+        assert_eq!(e.family, "caf\u{e9}");
+    }
+
+    #[test]
     fn leaves_everything_else_to_the_full_decoder() {
         for line in [
             r#"{"seq":01,"family":"f","table":"t"}"#,
@@ -234,6 +318,7 @@ mod tests {
             r#"{"seq":1,"family":"f","table":"t","key":[{"name":"a","type":"b","value":1e}]}"#,
             r#"{"seq":1,"family":"f","table":"t","key":[{"name":"a","type":"b","value":nul}]}"#,
             r#"{"seq":1,"family":"f","table":"t","key":[{"name":"a","type":"b","value":1},]}"#,
+            "{\"seq\":1,\"family\":\"f\u{1}\",\"table\":\"t\"}",
         ] {
             assert!(parse(line.as_bytes()).is_none(), "{line}");
         }
