@@ -11,7 +11,8 @@
 //! `--rotate-bytes` rotates as ctlstore's SizedLogWriter does (close,
 //! delete, create) before a line would pass the size; `--flush-each` writes
 //! each line with its own write call, as the reflector does; `--start-seq`
-//! sets the first seq. Prints lines/s to stderr.
+//! sets the first seq; `--rate N` paces the writer to N lines/s. Prints
+//! lines/s to stderr.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -42,6 +43,7 @@ struct Args {
     rotate_bytes: Option<u64>,
     flush_each: bool,
     start_seq: i64,
+    rate: Option<f64>,
 }
 
 fn parse_args() -> Args {
@@ -51,6 +53,7 @@ fn parse_args() -> Args {
         rotate_bytes: None,
         flush_each: false,
         start_seq: 1,
+        rate: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -63,6 +66,7 @@ fn parse_args() -> Args {
             }
             "--start-seq" => args.start_seq = value().parse().expect("--start-seq N"),
             "--flush-each" => args.flush_each = true,
+            "--rate" => args.rate = Some(value().parse().expect("--rate LINES_PER_SECOND")),
             other => panic!("unknown option {other}"),
         }
     }
@@ -84,7 +88,16 @@ fn main() {
     let mut batch = Vec::with_capacity(1 << 20);
     let mut one = Vec::with_capacity(256);
     let started = Instant::now();
-    for seq in args.start_seq..args.start_seq + args.events {
+    for (n, seq) in (args.start_seq..args.start_seq + args.events).enumerate() {
+        if let Some(rate) = args.rate
+            && n % 64 == 0
+        {
+            // Keep to the schedule in small steps: ahead of it, wait.
+            let due = std::time::Duration::from_secs_f64(n as f64 / rate);
+            while started.elapsed() < due {
+                std::thread::yield_now();
+            }
+        }
         one.clear();
         line(seq, &mut one);
         let len = one.len() as u64;

@@ -69,9 +69,9 @@ pub enum Error {
     Watch {
         /// The directory that could not be watched.
         path: Arc<Path>,
-        /// What the notification backend said.
+        /// What inotify said.
         #[source]
-        source: notify::Error,
+        source: io::Error,
     },
 
     /// Reading was cancelled before the changelog could be opened.

@@ -6,7 +6,7 @@
 
 use crate::entry::InvalidEntry;
 use crate::error::Error;
-use crate::wake::{self, CancelHandle, WakeReceiver, Waker, Woken};
+use crate::wake::{CancelHandle, Sleeper, Woken};
 use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::Arc;
@@ -113,14 +113,17 @@ pub struct MemorySource {
     told_caught_up: bool,
     start_error: Option<String>,
     path: Arc<Path>,
-    wake: WakeReceiver,
-    _waker: Waker,
+    sleeper: Sleeper,
 }
 
 impl MemorySource {
     /// A source that ends after `lines`.
+    ///
+    /// # Panics
+    ///
+    /// If the process has no file descriptor left for the pipe that
+    /// cancellation uses.
     pub fn new<L: Into<Vec<u8>>>(lines: impl IntoIterator<Item = L>) -> Self {
-        let (waker, wake) = wake::channel();
         MemorySource {
             lines: lines.into_iter().map(Into::into).collect(),
             current: Vec::new(),
@@ -130,8 +133,7 @@ impl MemorySource {
             told_caught_up: false,
             start_error: None,
             path: Arc::from(Path::new("<memory>")),
-            wake,
-            _waker: waker,
+            sleeper: Sleeper::new().expect("a pipe for cancellation"),
         }
     }
 
@@ -162,7 +164,7 @@ impl Source for MemorySource {
     }
 
     fn next_item(&mut self, deadline: Option<Instant>) -> Result<Next<Item>, Error> {
-        if self.wake.is_cancelled() {
+        if self.sleeper.is_cancelled() {
             return Ok(Next::Cancelled);
         }
         let Some(line) = self.lines.pop_front() else {
@@ -172,7 +174,11 @@ impl Source for MemorySource {
             if !self.follow {
                 return Ok(Next::End);
             }
-            return Ok(match self.wake.wait(deadline, None) {
+            let woken = self
+                .sleeper
+                .wait(None, deadline, None)
+                .map_err(|e| Error::Source(e.to_string()))?;
+            return Ok(match woken {
                 Woken::Cancelled => Next::Cancelled,
                 _ => Next::TimedOut,
             });
@@ -199,6 +205,6 @@ impl Source for MemorySource {
     }
 
     fn cancel_handle(&self) -> CancelHandle {
-        self.wake.cancel_handle()
+        self.sleeper.cancel_handle()
     }
 }

@@ -1,30 +1,27 @@
-//! The one place a follower sleeps, and everything that can wake it.
+//! The one place a reader sleeps, and what can wake it.
 //!
-//! Filesystem notifications, cancellation from another thread and (in the
-//! command line) signals all arrive on one channel, so a follower blocks in a
-//! single `recv` and costs nothing while nothing happens: no timer, no
-//! periodic wake-up (SPEC §2, FOLLOWING.md "The process").
-//!
-//! Notifications are coalesced: a burst of writes queues one message, not
-//! one per write, so the channel cannot grow while the reader is busy.
+//! A reader blocks in a single `poll(2)` on the inotify descriptor of its
+//! watches (if any) and the read end of a pipe that cancellation writes to:
+//! no timer, no periodic wake-up, so an idle follower costs nothing (SPEC
+//! §2). Cancellation (and so SIGINT/SIGTERM in the command line) reaches the
+//! same wait. While the reader is busy, notifications wait in the kernel,
+//! where identical ones merge: a burst of writes costs one wake-up, not one
+//! per write.
 
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use std::io::{self, PipeReader, PipeWriter, Write};
+use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
-#[derive(Debug)]
-enum Message {
-    Changed,
-    Cancel,
-}
-
-/// Why a [`WakeReceiver::wait`] returned.
+/// Why a [`Sleeper::wait`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Woken {
-    /// Something may have changed on disk: look again.
+    /// Something may have changed (a notification, or a poll interval
+    /// passed): look again.
     Changed,
-    /// The deadline (or poll interval) passed with no news.
+    /// The deadline passed with no news.
     TimedOut,
     /// [`CancelHandle::cancel`] was called.
     Cancelled,
@@ -41,71 +38,54 @@ pub(crate) enum Woken {
 /// ```
 #[derive(Debug, Clone)]
 pub struct CancelHandle {
-    tx: Sender<Message>,
-    cancelled: Arc<AtomicBool>,
+    inner: Arc<Cancel>,
+}
+
+#[derive(Debug)]
+struct Cancel {
+    cancelled: AtomicBool,
+    writer: PipeWriter,
 }
 
 impl CancelHandle {
     /// Makes every current and later `next` call return `Cancelled`.
     pub fn cancel(&self) {
-        self.cancelled.store(true, Ordering::SeqCst);
-        // The receiver lives as long as the iterator; once it is gone there
-        // is nobody left to tell.
-        let _ = self.tx.send(Message::Cancel);
+        if !self.inner.cancelled.swap(true, Ordering::SeqCst) {
+            // The byte is never read: the pipe stays readable, so every
+            // later wait returns at once too. If the reader is gone there
+            // is nobody left to tell.
+            let _ = (&self.inner.writer).write(&[1]);
+        }
     }
 
     /// Whether [`cancel`](Self::cancel) has been called.
     pub fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::SeqCst)
+        self.inner.cancelled.load(Ordering::SeqCst)
     }
 }
 
-/// Tells a follower that the filesystem may have changed. Cheap to call
-/// from a notification thread at any rate.
-#[derive(Debug, Clone)]
-pub(crate) struct Waker {
-    tx: Sender<Message>,
-    pending: Arc<AtomicBool>,
-}
-
-impl Waker {
-    pub(crate) fn wake(&self) {
-        if !self.pending.swap(true, Ordering::AcqRel) {
-            let _ = self.tx.send(Message::Changed);
-        }
-    }
-}
-
-/// The receiving end: owned by the follower.
+/// The receiving end: owned by a source.
 #[derive(Debug)]
-pub(crate) struct WakeReceiver {
-    rx: Receiver<Message>,
-    pending: Arc<AtomicBool>,
+pub(crate) struct Sleeper {
+    reader: PipeReader,
     cancel: CancelHandle,
 }
 
-/// Creates the channel a follower sleeps on.
-pub(crate) fn channel() -> (Waker, WakeReceiver) {
-    let (tx, rx) = mpsc::channel();
-    let pending = Arc::new(AtomicBool::new(false));
-    let cancel = CancelHandle {
-        tx: tx.clone(),
-        cancelled: Arc::new(AtomicBool::new(false)),
-    };
-    (
-        Waker {
-            tx,
-            pending: Arc::clone(&pending),
-        },
-        WakeReceiver {
-            rx,
-            pending,
-            cancel,
-        },
-    )
-}
+impl Sleeper {
+    /// A sleeper and its cancellation pipe.
+    pub(crate) fn new() -> io::Result<Self> {
+        let (reader, writer) = std::io::pipe()?;
+        Ok(Sleeper {
+            reader,
+            cancel: CancelHandle {
+                inner: Arc::new(Cancel {
+                    cancelled: AtomicBool::new(false),
+                    writer,
+                }),
+            },
+        })
+    }
 
-impl WakeReceiver {
     pub(crate) fn cancel_handle(&self) -> CancelHandle {
         self.cancel.clone()
     }
@@ -114,44 +94,56 @@ impl WakeReceiver {
         self.cancel.is_cancelled()
     }
 
-    /// Blocks until woken, cancelled, `deadline` or `poll` (whichever is
-    /// first). Takes every message already queued, so one look at the
-    /// filesystem answers a whole batch of notifications.
-    pub(crate) fn wait(&self, deadline: Option<Instant>, poll: Option<Duration>) -> Woken {
-        if self.is_cancelled() {
-            return Woken::Cancelled;
-        }
-        let now = Instant::now();
-        let timeout = match (deadline.map(|d| d.saturating_duration_since(now)), poll) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let first = match timeout {
-            None => self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            Some(t) => self.rx.recv_timeout(t),
-        };
-        let mut woken = match first {
-            Ok(Message::Cancel) => return Woken::Cancelled,
-            Ok(Message::Changed) => Woken::Changed,
-            // A poll interval that ran out is a reason to look, a deadline
-            // is a reason to return.
-            Err(RecvTimeoutError::Timeout) if deadline.is_some_and(|d| Instant::now() >= d) => {
-                Woken::TimedOut
+    /// Blocks until `watch` is readable, cancellation, `deadline` or the
+    /// `poll` interval, whichever is first. A deadline in the past does
+    /// not block.
+    pub(crate) fn wait(
+        &self,
+        watch: Option<BorrowedFd<'_>>,
+        deadline: Option<Instant>,
+        poll_interval: Option<Duration>,
+    ) -> io::Result<Woken> {
+        loop {
+            if self.is_cancelled() {
+                return Ok(Woken::Cancelled);
             }
-            Err(_) => Woken::Changed,
-        };
-        while let Ok(message) = self.rx.try_recv() {
-            if let Message::Cancel = message {
-                woken = Woken::Cancelled;
+            let until_deadline = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let timeout = match (until_deadline, poll_interval) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let timespec = timeout.map(|t| {
+                Timespec::try_from(t).unwrap_or(Timespec {
+                    tv_sec: i64::MAX,
+                    tv_nsec: 0,
+                })
+            });
+            let mut fds = [
+                PollFd::new(&self.reader, PollFlags::IN),
+                match watch {
+                    Some(fd) => PollFd::from_borrowed_fd(fd, PollFlags::IN),
+                    None => PollFd::new(&self.reader, PollFlags::empty()),
+                },
+            ];
+            let ready = match poll(&mut fds, timespec.as_ref()) {
+                Ok(ready) => ready,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if self.is_cancelled() {
+                return Ok(Woken::Cancelled);
             }
-        }
-        // Cleared before the caller looks, so a change after this point sends
-        // a fresh message instead of being absorbed.
-        self.pending.store(false, Ordering::Release);
-        if self.is_cancelled() {
-            Woken::Cancelled
-        } else {
-            woken
+            if ready > 0 {
+                return Ok(Woken::Changed);
+            }
+            // Timed out: a passed deadline ends the wait, a poll interval
+            // is a reason to look.
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(Woken::TimedOut);
+            }
+            if poll_interval.is_some() {
+                return Ok(Woken::Changed);
+            }
         }
     }
 }
@@ -159,42 +151,49 @@ impl WakeReceiver {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsFd;
 
     #[test]
-    fn a_burst_of_wakes_queues_one_message() {
-        let (waker, rx) = channel();
-        for _ in 0..1000 {
-            waker.wake();
-        }
-        assert_eq!(rx.wait(None, None), Woken::Changed);
+    fn a_readable_watch_wakes_and_a_quiet_one_times_out() {
+        let sleeper = Sleeper::new().unwrap();
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        let soon = || Some(Instant::now() + Duration::from_millis(5));
         assert_eq!(
-            rx.wait(Some(Instant::now() + Duration::from_millis(1)), None),
+            sleeper.wait(Some(reader.as_fd()), soon(), None).unwrap(),
             Woken::TimedOut
         );
-        waker.wake();
-        assert_eq!(rx.wait(None, None), Woken::Changed);
+        writer.write_all(b"x").unwrap();
+        assert_eq!(
+            sleeper.wait(Some(reader.as_fd()), None, None).unwrap(),
+            Woken::Changed
+        );
     }
 
     #[test]
-    fn cancel_wins_over_changes_and_sticks() {
-        let (waker, rx) = channel();
-        waker.wake();
-        rx.cancel_handle().cancel();
-        assert_eq!(rx.wait(None, None), Woken::Cancelled);
-        assert_eq!(rx.wait(None, None), Woken::Cancelled);
+    fn cancel_wins_and_sticks() {
+        let sleeper = Sleeper::new().unwrap();
+        let cancel = sleeper.cancel_handle();
+        std::thread::spawn(move || cancel.cancel());
+        assert_eq!(sleeper.wait(None, None, None).unwrap(), Woken::Cancelled);
+        assert_eq!(sleeper.wait(None, None, None).unwrap(), Woken::Cancelled);
     }
 
     #[test]
     fn a_passed_deadline_does_not_block() {
-        let (_waker, rx) = channel();
-        assert_eq!(rx.wait(Some(Instant::now()), None), Woken::TimedOut);
+        let sleeper = Sleeper::new().unwrap();
+        assert_eq!(
+            sleeper.wait(None, Some(Instant::now()), None).unwrap(),
+            Woken::TimedOut
+        );
     }
 
     #[test]
     fn a_poll_interval_returns_as_a_change() {
-        let (_waker, rx) = channel();
+        let sleeper = Sleeper::new().unwrap();
         assert_eq!(
-            rx.wait(None, Some(Duration::from_millis(1))),
+            sleeper
+                .wait(None, None, Some(Duration::from_millis(1)))
+                .unwrap(),
             Woken::Changed
         );
     }

@@ -23,7 +23,7 @@ use crate::checkpoint::{Checkpoint, line_hash};
 use crate::entry::{InvalidEntry, InvalidReason, Location};
 use crate::error::Error;
 use crate::source::{FileId, Item, LineInfo, Next, Source};
-use crate::wake::{self, CancelHandle, WakeReceiver, Waker, Woken};
+use crate::wake::{CancelHandle, Sleeper, Woken};
 use buffer::LineBuffer;
 use discovery::{Discovery, Opened};
 use std::fs::File;
@@ -154,7 +154,7 @@ pub struct Follower {
     final_drain: bool,
     /// [`Item::CaughtUp`] was handed out since the last line.
     told_caught_up: bool,
-    wake: WakeReceiver,
+    sleeper: Sleeper,
     watch: Option<Watch>,
     baseline: Option<(Vec<u8>, LineInfo)>,
 }
@@ -165,10 +165,10 @@ impl Follower {
     /// set before the first read so that nothing between the two is missed.
     pub fn new(path: impl AsRef<Path>, options: FollowOptions) -> Result<Self, Error> {
         let path: Arc<Path> = Arc::from(path.as_ref());
-        let (waker, wake): (Waker, WakeReceiver) = wake::channel();
+        let sleeper = Sleeper::new().map_err(|e| Error::io(&path, e))?;
         let discovery = Arc::new(Mutex::new(Discovery::new(Arc::clone(&path))));
         let watch = match options.watch {
-            WatchMode::Notify => Some(Watch::new(&path, Arc::clone(&discovery), waker)?),
+            WatchMode::Notify => Some(Watch::new(&path, Arc::clone(&discovery))?),
             WatchMode::Poll(_) => None,
         };
         Ok(Follower {
@@ -180,7 +180,7 @@ impl Follower {
             last_line: (0, 0),
             final_drain: false,
             told_caught_up: false,
-            wake,
+            sleeper,
             watch,
             baseline: None,
         })
@@ -197,6 +197,22 @@ impl Follower {
         // A panic while holding this lock cannot leave the queue half
         // changed, so a poisoned lock is still good to use.
         self.discovery.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sleeps until a notification, `deadline`, the poll interval or
+    /// cancellation; takes every pending notification.
+    fn wait(&mut self, deadline: Option<Instant>) -> Result<Woken, Error> {
+        let poll = self.poll_interval();
+        let woken = self
+            .sleeper
+            .wait(self.watch.as_ref().map(Watch::fd), deadline, poll)
+            .map_err(|e| Error::io(&self.path, e))?;
+        if woken == Woken::Changed
+            && let Some(watch) = &mut self.watch
+        {
+            watch.drain().map_err(|e| Error::io(&self.path, e))?;
+        }
+        Ok(woken)
     }
 
     fn refresh_watch(&mut self) -> Result<(), Error> {
@@ -449,7 +465,7 @@ impl Follower {
         if !std::mem::replace(&mut self.told_caught_up, true) {
             return Ok(Step::Done(Next::Item(Item::CaughtUp)));
         }
-        Ok(match self.wake.wait(deadline, self.poll_interval()) {
+        Ok(match self.wait(deadline)? {
             Woken::Changed => Step::Again,
             Woken::TimedOut => Step::Done(Next::TimedOut),
             Woken::Cancelled => Step::Done(Next::Cancelled),
@@ -472,7 +488,7 @@ impl Source for Follower {
                 break first;
             }
             self.refresh_watch()?;
-            match self.wake.wait(deadline, self.poll_interval()) {
+            match self.wait(deadline)? {
                 Woken::Changed => continue,
                 Woken::TimedOut => {
                     return Err(Error::NotFound {
@@ -493,7 +509,7 @@ impl Source for Follower {
 
     fn next_item(&mut self, deadline: Option<Instant>) -> Result<Next<Item>, Error> {
         loop {
-            if self.wake.is_cancelled() {
+            if self.sleeper.is_cancelled() {
                 return Ok(Next::Cancelled);
             }
             match self.step(deadline)? {
@@ -518,7 +534,7 @@ impl Source for Follower {
     }
 
     fn cancel_handle(&self) -> CancelHandle {
-        self.wake.cancel_handle()
+        self.sleeper.cancel_handle()
     }
 
     fn take_baseline(&mut self) -> Option<(Vec<u8>, LineInfo)> {
