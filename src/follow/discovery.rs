@@ -54,16 +54,17 @@ impl Discovery {
         }
     }
 
-    /// Opens the file the path names now, if it is new. A missing path is
-    /// not an error (the writer may be between delete and create).
-    pub(super) fn look(&mut self) -> Result<(), Error> {
+    /// Opens the file the path names now, if it is new. Says whether the
+    /// path names anything: a missing path is not an error (the writer may
+    /// be between delete and create).
+    pub(super) fn look(&mut self) -> Result<bool, Error> {
         let meta = match fs::metadata(&self.path) {
             Ok(meta) => meta,
-            Err(e) if is_missing(&e) => return Ok(()),
+            Err(e) if is_missing(&e) => return Ok(false),
             Err(e) => return Err(Error::io(&self.path, e)),
         };
         if Some(file_id(&meta)) == self.newest {
-            return Ok(());
+            return Ok(true);
         }
         if meta.is_dir() {
             return Err(Error::IsADirectory {
@@ -71,11 +72,11 @@ impl Discovery {
             });
         }
         if self.queue.len() >= MAX_HELD_GENERATIONS {
-            return Ok(());
+            return Ok(true);
         }
         let file = match File::open(&self.path) {
             Ok(file) => file,
-            Err(e) if is_missing(&e) => return Ok(()),
+            Err(e) if is_missing(&e) => return Ok(false),
             Err(e) => return Err(Error::io(&self.path, e)),
         };
         // The path may have moved on between stat and open: the opened file
@@ -83,7 +84,7 @@ impl Discovery {
         let meta = file.metadata().map_err(|e| Error::io(&self.path, e))?;
         let id = file_id(&meta);
         if Some(id) == self.newest {
-            return Ok(());
+            return Ok(true);
         }
         if meta.is_dir() {
             return Err(Error::IsADirectory {
@@ -92,7 +93,7 @@ impl Discovery {
         }
         self.newest = Some(id);
         self.queue.push_back(Opened { file, id });
-        Ok(())
+        Ok(true)
     }
 
     /// The oldest generation not yet read.

@@ -154,6 +154,9 @@ pub struct Follower {
     final_drain: bool,
     /// [`Item::CaughtUp`] was handed out since the last line.
     told_caught_up: bool,
+    /// Everything was read and the filesystem looked at: until a wake-up,
+    /// the next call can go straight to sleep (no system calls on the way).
+    settled: bool,
     sleeper: Sleeper,
     watch: Option<Watch>,
     baseline: Option<(Vec<u8>, LineInfo)>,
@@ -180,6 +183,7 @@ impl Follower {
             last_line: (0, 0),
             final_drain: false,
             told_caught_up: false,
+            settled: false,
             sleeper,
             watch,
             baseline: None,
@@ -341,6 +345,9 @@ impl Follower {
     /// One turn: a line from the buffer, else a read, else a look at the
     /// filesystem, else a wait.
     fn step(&mut self, deadline: Option<Instant>) -> Result<Step, Error> {
+        if self.settled {
+            return self.sleep(deadline);
+        }
         let max = self.options.max_line_bytes;
         let generation = self.current.as_mut().expect("started");
         if let Some(range) = self.buffer.take_line() {
@@ -437,13 +444,13 @@ impl Follower {
             generation.restart().map_err(|e| Error::io(&self.path, e))?;
             return Ok(fragment.map_or(Step::Again, Step::Invalid));
         }
-        let (ready, queued) = {
+        let (ready, queued, present) = {
             let mut discovery = self.discovery();
-            discovery.look()?;
+            let present = discovery.look()?;
             let ready = discovery
                 .next_is_ready()
                 .map_err(|e| Error::io(&self.path, e))?;
-            (ready, discovery.has_queued())
+            (ready, discovery.has_queued(), present)
         };
         if ready {
             if !std::mem::replace(&mut self.final_drain, true) {
@@ -456,17 +463,26 @@ impl Follower {
             self.refresh_watch()?;
             return Ok(fragment.map_or(Step::Again, Step::Invalid));
         }
-        if queued || !self.path.exists() {
+        if queued || !present {
             // A new symlink target may live in a directory not watched yet
             // (its first lines must wake us), or the directory itself may
             // be gone and come back.
             self.refresh_watch()?;
         }
+        self.settled = true;
         if !std::mem::replace(&mut self.told_caught_up, true) {
             return Ok(Step::Done(Next::Item(Item::CaughtUp)));
         }
+        self.sleep(deadline)
+    }
+
+    /// Waits for a change; after one, the next turn reads and looks again.
+    fn sleep(&mut self, deadline: Option<Instant>) -> Result<Step, Error> {
         Ok(match self.wait(deadline)? {
-            Woken::Changed => Step::Again,
+            Woken::Changed => {
+                self.settled = false;
+                Step::Again
+            }
             Woken::TimedOut => Step::Done(Next::TimedOut),
             Woken::Cancelled => Step::Done(Next::Cancelled),
         })
