@@ -27,7 +27,7 @@ mod state;
 mod wake;
 
 pub use checkpoint::{Checkpoint, line_hash};
-pub use entry::{InvalidEntry, InvalidReason, Location};
+pub use entry::{InvalidEntry, InvalidReason, Location, decode, decode_json};
 pub use error::Error;
 pub use event::{Event, EventRef, Key, KeyRef, KeyValue, RowUpdate};
 pub use filter::Filter;

@@ -170,9 +170,11 @@ impl Follower {
         let path: Arc<Path> = Arc::from(path.as_ref());
         let sleeper = Sleeper::new().map_err(|e| Error::io(&path, e))?;
         let discovery = Arc::new(Mutex::new(Discovery::new(Arc::clone(&path))));
+        // Reading to the end once needs no notifications (unless the file
+        // has to be waited for: see `start`).
         let watch = match options.watch {
-            WatchMode::Notify => Some(Watch::new(&path, Arc::clone(&discovery))?),
-            WatchMode::Poll(_) => None,
+            WatchMode::Notify if options.follow => Some(Watch::new(&path, Arc::clone(&discovery))?),
+            _ => None,
         };
         Ok(Follower {
             path,
@@ -502,6 +504,12 @@ impl Source for Follower {
             };
             if let Some(first) = found {
                 break first;
+            }
+            if self.watch.is_none() && self.options.watch == WatchMode::Notify {
+                // --no-follow on a missing file: watch, then look again
+                // before sleeping, so that a file created in between counts.
+                self.watch = Some(Watch::new(&self.path, Arc::clone(&self.discovery))?);
+                continue;
             }
             self.refresh_watch()?;
             match self.wait(deadline)? {

@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""Whole-tool benchmark: issue #4's goals, measured against cat, grep, jq and
+GNU tail -F in the same run, printed as a table of ratios.
+
+    python3 bench/run.py            # full run (2,000,000 events, ~5 minutes)
+    python3 bench/run.py --quick    # smaller and shorter, for a smoke test
+
+Needs: cargo, grep, cat; jq and tail if present (rows are skipped otherwise).
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "changelog-tail")
+GENERATE = os.path.join(ROOT, "target", "release", "examples", "generate")
+LATENCY = os.path.join(ROOT, "target", "release", "examples", "latency")
+PATTERN = '"family":"fam3","table":"table7"'
+
+
+def build():
+    subprocess.run(
+        ["cargo", "build", "--release", "--quiet", "--bin", "changelog-tail",
+         "--example", "generate", "--example", "latency"],
+        cwd=ROOT, check=True)
+
+
+def best_of(runs, command, stdout):
+    """Wall time of the fastest of `runs` runs, and the last exit code."""
+    best, code = None, None
+    for _ in range(runs):
+        with open(stdout, "wb") as out:
+            start = time.perf_counter()
+            code = subprocess.run(command, stdout=out, stderr=subprocess.DEVNULL).returncode
+            elapsed = time.perf_counter() - start
+        best = elapsed if best is None else min(best, elapsed)
+    return best, code
+
+
+def peak_rss_after_catch_up(path):
+    """Peak resident set (VmHWM, KiB) of a follower that has read all of
+    `path` and is waiting for more. (Read from /proc while it runs: the
+    rusage of a forked child would count the forking Python's pages.)"""
+    size = os.path.getsize(path)
+    follower = subprocess.Popen([BIN, "-p", path], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    try:
+        while time.time() < deadline:
+            if caught_up(follower.pid, path, size):
+                with open(f"/proc/{follower.pid}/status") as status:
+                    return next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
+            time.sleep(0.05)
+        raise RuntimeError("the follower never caught up")
+    finally:
+        follower.kill()
+        follower.wait()
+
+
+def caught_up(pid, path, size):
+    """Whether `pid` has read `path` to `size` and its main thread sleeps."""
+    real = os.path.realpath(path)
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") != real:
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}") as info:
+                pos = int(next(l for l in info if l.startswith("pos:")).split()[1])
+        except (OSError, StopIteration):
+            continue
+        if pos >= size:
+            with open(f"/proc/{pid}/stat") as stat:
+                return stat.read().rsplit(")", 1)[1].split()[0] == "S"
+    return False
+
+
+def wakeups_and_cpu(pid):
+    """Voluntary context switches of all threads, and CPU ticks used."""
+    switches = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/status") as status:
+            for line in status:
+                if line.startswith("voluntary_ctxt_switches:"):
+                    switches += int(line.split()[1])
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return switches, int(fields[11]) + int(fields[12])
+
+
+def latency(command, events):
+    out = subprocess.run([LATENCY, "--events", str(events), "--interval-ms", "2", "--", *command],
+                         capture_output=True, text=True, check=True, timeout=600)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def rotation_runs(tmp, size, runs, events):
+    """Runs where a writer at 400,000 lines/s rotating every `size` bytes
+    delivered every event once, in order (--after-seq 0: the first must be 1;
+    the seq check sees any gap; --count: all of them)."""
+    ok = 0
+    for _ in range(runs):
+        directory = tempfile.mkdtemp(dir=tmp)
+        path = os.path.join(directory, "change.log")
+        reader = subprocess.Popen(
+            [BIN, "-p", path, "--wait", "--after-seq", "0", "--count", str(events)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # The reader waits for the file before the writer starts.
+        deadline = time.time() + 10
+        while time.time() < deadline and not any(
+                t for t in os.listdir(f"/proc/{reader.pid}/task")
+                if open(f"/proc/{reader.pid}/task/{t}/comm").read().strip() == "signals"):
+            time.sleep(0.01)
+        subprocess.run([GENERATE, "--events", str(events), "--out", path,
+                        "--rotate-bytes", str(size), "--flush-each", "--rate", "400000"],
+                       check=True, stderr=subprocess.DEVNULL)
+        try:
+            code = reader.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            reader.kill()
+            code = None
+        error = reader.stderr.read().decode(errors="replace").strip()
+        if code == 0:
+            ok += 1
+        elif error:
+            print(f"  rotation {size}: exit {code}: {error[:160]}", file=sys.stderr)
+        shutil.rmtree(directory)
+    return ok
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, short idle window")
+    args = parser.parse_args()
+    events = 200_000 if args.quick else 2_000_000
+    idle_seconds = 5 if args.quick else 60
+    rotation_events = 100_000 if args.quick else 1_000_000
+    rotation_runs_each = 2 if args.quick else 10
+    latency_events = 200 if args.quick else 1000
+
+    build()
+    rows = []
+
+    def row(goal, measure, ours, baseline, ratio, target, met):
+        rows.append((goal, measure, ours, baseline, ratio, target, "yes" if met else "NO"))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        log = os.path.join(tmp, "change.log")
+        subprocess.run([GENERATE, "--events", str(events), "--out", log],
+                       check=True, stderr=subprocess.DEVNULL)
+        size = os.path.getsize(log)
+        out = os.path.join(tmp, "out")
+        best_of(1, ["cat", log], os.devnull)  # into the page cache
+
+        # 1. Catch-up.
+        cat, _ = best_of(3, ["cat", log], os.devnull)
+        grep, _ = best_of(3, ["grep", "-c", "-F", PATTERN, log], out)
+        ours, code = best_of(3, [BIN, "--no-follow", "-p", log, "--family", "fam3",
+                                 "--table", "table7"], out)
+        assert code == 0, f"changelog-tail exited {code}"
+        row("1 catch-up", f"filtered, {events:,} events ({size / 1e6:.0f} MB)",
+            f"{ours:.3f} s", f"grep -c -F {grep:.3f} s", f"{ours / grep:.2f}x grep", "<= 2x grep",
+            ours <= 2 * grep)
+        if shutil.which("jq"):
+            jq, _ = best_of(1, ["jq", "-c", 'select(.family=="fam3" and .table=="table7")', log], out)
+            row("", "filtered, vs jq", f"{ours:.3f} s", f"jq {jq:.2f} s",
+                f"{jq / ours:.0f}x faster", "(reference)", True)
+        unfiltered, code = best_of(3, [BIN, "--no-follow", "-p", log], os.devnull)
+        rate = size / unfiltered / 1e6
+        row("1 catch-up", "all events as NDJSON to /dev/null", f"{rate:.0f} MB/s",
+            f"cat {size / cat / 1e6:.0f} MB/s", f"{unfiltered / cat:.1f}x cat time", ">= 400 MB/s",
+            rate >= 400)
+
+        # 2. Latency.
+        ours_lat = latency([BIN, "-p", "{}", "--format", "ndjson"], latency_events)
+        tail_lat = latency(["tail", "-F", "-n", "+1", "{}"], latency_events) if shutil.which("tail") else None
+        for q, target in (("p50", 80), ("p99", 300)):
+            mine = ours_lat[f"{q}_us"]
+            theirs = tail_lat[f"{q}_us"] if tail_lat else None
+            row("2 latency", f"{q}, {latency_events} events 2 ms apart, ndjson into a pipe",
+                f"{mine:.0f} us", f"tail -F {theirs:.0f} us" if theirs else "-",
+                f"{mine / theirs:.2f}x tail -F" if theirs else "-", f"<= {target} us", mine <= target)
+
+        # 3. Idle.
+        small = os.path.join(tmp, "small.log")
+        subprocess.run([GENERATE, "--events", "1000", "--out", small], check=True,
+                       stderr=subprocess.DEVNULL)
+        follower = subprocess.Popen([BIN, "-p", small], stdout=subprocess.PIPE,
+                                    stderr=subprocess.DEVNULL)
+        for _ in range(1000):
+            follower.stdout.readline()
+        time.sleep(0.5)
+        before = wakeups_and_cpu(follower.pid)
+        time.sleep(idle_seconds)
+        after = wakeups_and_cpu(follower.pid)
+        follower.kill()
+        follower.wait()
+        woke, ticks = after[0] - before[0], after[1] - before[1]
+        row("3 idle", f"{idle_seconds} s with no writes", f"{woke} wake-ups, {ticks} ticks CPU",
+            "-", "-", "0 and 0", woke == 0 and ticks == 0)
+
+        # 4. Memory.
+        big_rss = peak_rss_after_catch_up(log)
+        small_rss = peak_rss_after_catch_up(small)
+        row("4 memory", f"peak RSS after {events:,} events", f"{big_rss / 1024:.1f} MiB",
+            f"after 1,000: {small_rss / 1024:.1f} MiB", f"{big_rss / small_rss:.2f}x",
+            "<= 4 MiB, flat", big_rss <= 4096 and big_rss <= small_rss * 1.1)
+
+        # 5. Rotation under load.
+        for rotate in (128 * 1024, 1024 * 1024):
+            ok = rotation_runs(tmp, rotate, rotation_runs_each, rotation_events)
+            row("5 rotation", f"400k lines/s, rotate every {rotate // 1024} KiB, "
+                f"{rotation_events:,} events", f"{ok}/{rotation_runs_each} runs complete",
+                "-", "-", "all runs", ok == rotation_runs_each)
+
+    with open("/proc/cpuinfo") as cpuinfo:
+        model = next((l.split(":", 1)[1].strip() for l in cpuinfo if l.startswith("model name")), "?")
+    print(f"\nchangelog-tail benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, {model}\n")
+    headers = ("goal", "measure", "changelog-tail", "baseline (same run)", "ratio", "target", "met")
+    print("| " + " | ".join(headers) + " |")
+    print("|" + "---|" * len(headers))
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+    return 0 if all(r[-1] == "yes" for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
