@@ -107,11 +107,6 @@ impl Sleeper {
             if self.is_cancelled() {
                 return Ok(Woken::Cancelled);
             }
-            // A deadline already passed asks "anything new?" of a caller
-            // that has just looked: no need to ask the kernel as well.
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Ok(Woken::TimedOut);
-            }
             let until_deadline = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             let timeout = match (until_deadline, poll_interval) {
                 (Some(a), Some(b)) => Some(a.min(b)),
