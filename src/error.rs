@@ -1,13 +1,14 @@
 //! The library's error type.
 //!
 //! Two kinds of error come out of an iterator: *recoverable* ones
-//! ([`Error::OutOfSync`], [`Error::InvalidEntry`]), after which `next` may be
+//! ([`Error::OutOfSync`], [`Error::InvalidEntry`], [`Error::Notice`]), after which `next` may be
 //! called again and reading goes on, and fatal ones (everything else), after
 //! which the iterator is done.
 
 use crate::entry::{InvalidEntry, Location};
 use crate::event::Event;
 use crate::iterator::{Gap, GapKind};
+use crate::notice::Notice;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
@@ -39,6 +40,11 @@ pub enum Error {
     /// A line that is not an event; reading goes on after it.
     #[error("{0}")]
     InvalidEntry(InvalidEntry),
+
+    /// Something worth a warning (a truncation, a fallback to polling…);
+    /// reading goes on.
+    #[error("{0}")]
+    Notice(Notice),
 
     /// The changelog does not exist (after waiting for it, if asked to).
     #[error("{}: no such file", path.display())]
@@ -96,7 +102,10 @@ impl Error {
     /// Whether reading can go on after this error (out of sync, invalid
     /// entry) or the iterator is done.
     pub fn is_recoverable(&self) -> bool {
-        matches!(self, Error::OutOfSync { .. } | Error::InvalidEntry(_))
+        matches!(
+            self,
+            Error::OutOfSync { .. } | Error::InvalidEntry(_) | Error::Notice(_)
+        )
     }
 
     pub(crate) fn io(path: &Arc<Path>, source: io::Error) -> Self {

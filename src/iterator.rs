@@ -313,6 +313,7 @@ impl<S: Source> ChangelogIterator<S> {
             let info = match self.source.next_item(deadline) {
                 Ok(Next::Item(Item::Line(info))) => info,
                 Ok(Next::Item(Item::Invalid(entry))) => return Err(Error::InvalidEntry(entry)),
+                Ok(Next::Item(Item::Notice(notice))) => return Err(Error::Notice(notice)),
                 Ok(Next::Item(Item::CaughtUp)) => {
                     // A resume whose run stops short of its point: the file
                     // was started again by a restarted writer.

@@ -22,6 +22,7 @@ mod event;
 mod filter;
 mod follow;
 mod iterator;
+mod notice;
 mod source;
 mod state;
 mod wake;
@@ -35,6 +36,7 @@ pub use follow::{
     DEFAULT_MAX_LINE_BYTES, FollowOptions, Follower, MAX_HELD_GENERATIONS, StartAt, WatchMode,
 };
 pub use iterator::{ChangelogIterator, Gap, GapKind, Record};
+pub use notice::Notice;
 pub use source::{FileId, Item, LineInfo, MemorySource, Next, Source};
 pub use state::StateFile;
 pub use wake::CancelHandle;

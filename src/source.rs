@@ -6,6 +6,7 @@
 
 use crate::entry::InvalidEntry;
 use crate::error::Error;
+use crate::notice::Notice;
 use crate::wake::{CancelHandle, Sleeper, Woken};
 use std::collections::VecDeque;
 use std::path::Path;
@@ -43,6 +44,8 @@ pub enum Item {
     /// Something that is not a line: a fragment left by a rotation, a line
     /// over the length limit.
     Invalid(InvalidEntry),
+    /// Something to warn about (see [`Notice`]); reading goes on.
+    Notice(Notice),
     /// Everything written so far has been read; the next call waits. Said
     /// once per catch-up, so that a resume can tell "the file ends here"
     /// from "more is coming".

@@ -183,6 +183,7 @@ fn follow<S: Source, W: Write>(
                 return Ok(Exit::InvalidEntry);
             }
             Err(Error::InvalidEntry(entry)) => report.warning(format_args!("{entry}; skipped")),
+            Err(Error::Notice(notice)) => report.warning(notice),
             Err(e) => return Err(e.into()),
         }
         match save {

@@ -36,6 +36,19 @@ pub(super) struct Discovery {
     /// The newest generation found (queued or being read).
     newest: Option<FileId>,
     queue: VecDeque<Opened>,
+    /// A new generation was left unopened because the queue was full.
+    capped: bool,
+}
+
+/// What the path names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Presence {
+    /// A file (opened, if it is new).
+    File,
+    /// Nothing (or a directory on the way is missing).
+    Missing,
+    /// A directory.
+    Directory,
 }
 
 pub(super) fn file_id(meta: &Metadata) -> FileId {
@@ -51,49 +64,51 @@ impl Discovery {
             path,
             newest: None,
             queue: VecDeque::new(),
+            capped: false,
         }
     }
 
-    /// Opens the file the path names now, if it is new. Says whether the
-    /// path names anything: a missing path is not an error (the writer may
-    /// be between delete and create).
-    pub(super) fn look(&mut self) -> Result<bool, Error> {
+    /// Opens the file the path names now, if it is new, and says what the
+    /// path names. A missing path is not an error (the writer may be between
+    /// delete and create).
+    pub(super) fn look(&mut self) -> Result<Presence, Error> {
         let meta = match fs::metadata(&self.path) {
             Ok(meta) => meta,
-            Err(e) if is_missing(&e) => return Ok(false),
+            Err(e) if is_missing(&e) => return Ok(Presence::Missing),
             Err(e) => return Err(Error::io(&self.path, e)),
         };
-        if Some(file_id(&meta)) == self.newest {
-            return Ok(true);
-        }
         if meta.is_dir() {
-            return Err(Error::IsADirectory {
-                path: Arc::clone(&self.path),
-            });
+            return Ok(Presence::Directory);
+        }
+        if Some(file_id(&meta)) == self.newest {
+            return Ok(Presence::File);
         }
         if self.queue.len() >= MAX_HELD_GENERATIONS {
-            return Ok(true);
+            self.capped = true;
+            return Ok(Presence::File);
         }
         let file = match File::open(&self.path) {
             Ok(file) => file,
-            Err(e) if is_missing(&e) => return Ok(false),
+            Err(e) if is_missing(&e) => return Ok(Presence::Missing),
             Err(e) => return Err(Error::io(&self.path, e)),
         };
         // The path may have moved on between stat and open: the opened file
         // is what counts.
         let meta = file.metadata().map_err(|e| Error::io(&self.path, e))?;
-        let id = file_id(&meta);
-        if Some(id) == self.newest {
-            return Ok(true);
-        }
         if meta.is_dir() {
-            return Err(Error::IsADirectory {
-                path: Arc::clone(&self.path),
-            });
+            return Ok(Presence::Directory);
         }
-        self.newest = Some(id);
-        self.queue.push_back(Opened { file, id });
-        Ok(true)
+        let id = file_id(&meta);
+        if Some(id) != self.newest {
+            self.newest = Some(id);
+            self.queue.push_back(Opened { file, id });
+        }
+        Ok(Presence::File)
+    }
+
+    /// Whether a generation was left unopened since the last call.
+    pub(super) fn take_capped(&mut self) -> bool {
+        std::mem::take(&mut self.capped)
     }
 
     /// The oldest generation not yet read.

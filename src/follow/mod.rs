@@ -22,10 +22,12 @@ pub use discovery::MAX_HELD_GENERATIONS;
 use crate::checkpoint::{Checkpoint, line_hash};
 use crate::entry::{InvalidEntry, InvalidReason, Location};
 use crate::error::Error;
+use crate::notice::Notice;
 use crate::source::{FileId, Item, LineInfo, Next, Source};
 use crate::wake::{CancelHandle, Sleeper, Woken};
 use buffer::LineBuffer;
-use discovery::{Discovery, Opened};
+use discovery::{Discovery, Opened, Presence};
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
@@ -33,6 +35,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use watch::Watch;
+
+/// How often the file is looked at when notifications cannot be had.
+pub const FALLBACK_POLL: Duration = Duration::from_millis(100);
 
 /// The default `--max-line-bytes`: 16 MiB.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
@@ -159,6 +164,12 @@ pub struct Follower {
     settled: bool,
     sleeper: Sleeper,
     watch: Option<Watch>,
+    /// Polling because notifications are not available here.
+    fallback_poll: Option<Duration>,
+    notices: VecDeque<Notice>,
+    /// What was said already (said once per run, not at every wake-up).
+    said_overflow: bool,
+    said_not_a_file: bool,
     baseline: Option<(Vec<u8>, LineInfo)>,
 }
 
@@ -170,11 +181,28 @@ impl Follower {
         let path: Arc<Path> = Arc::from(path.as_ref());
         let sleeper = Sleeper::new().map_err(|e| Error::io(&path, e))?;
         let discovery = Arc::new(Mutex::new(Discovery::new(Arc::clone(&path))));
+        let mut notices = VecDeque::new();
         // Reading to the end once needs no notifications (unless the file
-        // has to be waited for: see `start`).
-        let watch = match options.watch {
-            WatchMode::Notify if options.follow => Some(Watch::new(&path, Arc::clone(&discovery))?),
-            _ => None,
+        // has to be waited for: see `start`). Where they cannot be had (a
+        // network filesystem, inotify limits reached), poll, and say so.
+        let (watch, fallback_poll) = match options.watch {
+            WatchMode::Notify if options.follow => {
+                let watch = match watch::unsupported_filesystem(&path) {
+                    Some(why) => Err(why),
+                    None => Watch::new(&path, Arc::clone(&discovery)).map_err(|e| e.to_string()),
+                };
+                match watch {
+                    Ok(watch) => (Some(watch), None),
+                    Err(why) => {
+                        notices.push_back(Notice::Polling {
+                            why,
+                            interval: FALLBACK_POLL,
+                        });
+                        (None, Some(FALLBACK_POLL))
+                    }
+                }
+            }
+            _ => (None, None),
         };
         Ok(Follower {
             path,
@@ -188,6 +216,10 @@ impl Follower {
             settled: false,
             sleeper,
             watch,
+            fallback_poll,
+            notices,
+            said_overflow: false,
+            said_not_a_file: false,
             baseline: None,
         })
     }
@@ -195,7 +227,7 @@ impl Follower {
     fn poll_interval(&self) -> Option<Duration> {
         match self.options.watch {
             WatchMode::Poll(interval) => Some(interval),
-            WatchMode::Notify => None,
+            WatchMode::Notify => self.fallback_poll,
         }
     }
 
@@ -216,15 +248,21 @@ impl Follower {
         if woken == Woken::Changed
             && let Some(watch) = &mut self.watch
         {
-            watch.drain().map_err(|e| Error::io(&self.path, e))?;
+            let overflowed = watch.drain().map_err(|e| Error::io(&self.path, e))?;
+            if overflowed && !std::mem::replace(&mut self.said_overflow, true) {
+                self.notices.push_back(Notice::Overflow);
+            }
         }
         Ok(woken)
     }
 
-    fn refresh_watch(&mut self) -> Result<(), Error> {
+    /// Re-aims the watches at what the path depends on now; says whether
+    /// anything changed (then the caller looks again before sleeping, since
+    /// a new watch sees nothing that happened before it).
+    fn refresh_watch(&mut self) -> Result<bool, Error> {
         match &mut self.watch {
             Some(watch) => watch.refresh(&self.path),
-            None => Ok(()),
+            None => Ok(false),
         }
     }
 
@@ -444,16 +482,36 @@ impl Follower {
             let fragment = self.take_fragment(InvalidReason::Incomplete);
             let generation = self.current.as_mut().expect("started");
             generation.restart().map_err(|e| Error::io(&self.path, e))?;
+            self.notices.push_back(Notice::Truncated {
+                path: Arc::clone(&self.path),
+            });
             return Ok(fragment.map_or(Step::Again, Step::Invalid));
         }
-        let (ready, queued, present) = {
+        let (ready, queued, presence, capped) = {
             let mut discovery = self.discovery();
-            let present = discovery.look()?;
+            let presence = discovery.look()?;
             let ready = discovery
                 .next_is_ready()
                 .map_err(|e| Error::io(&self.path, e))?;
-            (ready, discovery.has_queued(), present)
+            (
+                ready,
+                discovery.has_queued(),
+                presence,
+                discovery.take_capped(),
+            )
         };
+        if capped {
+            self.notices.push_back(Notice::TooManyWaiting);
+        }
+        match presence {
+            Presence::Directory if !std::mem::replace(&mut self.said_not_a_file, true) => {
+                self.notices.push_back(Notice::NotAFile {
+                    path: Arc::clone(&self.path),
+                });
+            }
+            Presence::File => self.said_not_a_file = false,
+            _ => {}
+        }
         if ready {
             if !std::mem::replace(&mut self.final_drain, true) {
                 return Ok(Step::Again);
@@ -465,11 +523,11 @@ impl Follower {
             self.refresh_watch()?;
             return Ok(fragment.map_or(Step::Again, Step::Invalid));
         }
-        if queued || !present {
-            // A new symlink target may live in a directory not watched yet
-            // (its first lines must wake us), or the directory itself may
-            // be gone and come back.
-            self.refresh_watch()?;
+        // A new symlink target may live in a directory not watched yet (its
+        // first lines must wake us), or a directory may be gone and come
+        // back (its new inode needs a new watch).
+        if (queued || presence != Presence::File) && self.refresh_watch()? {
+            return Ok(Step::Again);
         }
         self.settled = true;
         if !std::mem::replace(&mut self.told_caught_up, true) {
@@ -499,19 +557,28 @@ impl Source for Follower {
         let first = loop {
             let found = {
                 let mut discovery = self.discovery();
-                discovery.look()?;
+                if discovery.look()? == Presence::Directory {
+                    return Err(Error::IsADirectory {
+                        path: Arc::clone(&self.path),
+                    });
+                }
                 discovery.pop()
             };
             if let Some(first) = found {
                 break first;
             }
-            if self.watch.is_none() && self.options.watch == WatchMode::Notify {
+            if self.watch.is_none()
+                && self.fallback_poll.is_none()
+                && self.options.watch == WatchMode::Notify
+            {
                 // --no-follow on a missing file: watch, then look again
                 // before sleeping, so that a file created in between counts.
                 self.watch = Some(Watch::new(&self.path, Arc::clone(&self.discovery))?);
                 continue;
             }
-            self.refresh_watch()?;
+            if self.refresh_watch()? {
+                continue;
+            }
             match self.wait(deadline)? {
                 Woken::Changed => continue,
                 Woken::TimedOut => {
@@ -535,6 +602,9 @@ impl Source for Follower {
         loop {
             if self.sleeper.is_cancelled() {
                 return Ok(Next::Cancelled);
+            }
+            if let Some(notice) = self.notices.pop_front() {
+                return Ok(Next::Item(Item::Notice(notice)));
             }
             match self.step(deadline)? {
                 Step::Line(info, range) => {

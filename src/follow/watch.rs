@@ -26,9 +26,10 @@
 //! rotating writer delays the creation events until generations are lost;
 //! so we use `inotify`, the crate `notify` itself uses on Linux, directly.)
 
-use super::discovery::Discovery;
+use super::discovery::{Discovery, file_id};
 use crate::error::Error;
-use inotify::{Inotify, WatchDescriptor, WatchMask, Watches};
+use crate::source::FileId;
+use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask, Watches};
 use rustix::event::{PollFd, PollFlags, poll};
 use std::fs;
 use std::io::{self, PipeReader, PipeWriter};
@@ -57,9 +58,9 @@ const EVENT_BUFFER: usize = 16 * 1024;
 /// The live watches of one follower.
 pub(super) struct Watch {
     changes: Inotify,
-    change_watches: Vec<(PathBuf, WatchDescriptor)>,
+    change_watches: Vec<Watched>,
     creations: Watches,
-    creation_watches: Vec<(PathBuf, WatchDescriptor)>,
+    creation_watches: Vec<Watched>,
     /// Closing it tells the opener thread to end.
     stop: Option<PipeWriter>,
     opener: Option<JoinHandle<()>>,
@@ -101,12 +102,17 @@ impl Watch {
     }
 
     /// Takes every pending notification: one look at the filesystem answers
-    /// them all.
-    pub(super) fn drain(&mut self) -> io::Result<()> {
+    /// them all. Says whether the kernel's queue overflowed.
+    pub(super) fn drain(&mut self) -> io::Result<bool> {
+        let mut overflowed = false;
         loop {
             match self.changes.read_events(&mut self.buffer) {
-                Ok(_) => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Ok(events) => {
+                    for event in events {
+                        overflowed |= event.mask.contains(EventMask::Q_OVERFLOW);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(overflowed),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
@@ -114,27 +120,29 @@ impl Watch {
     }
 
     /// Brings the watched directories in line with what `path` names now
-    /// (after a rotation, a re-pointed symlink, a directory appearing).
-    pub(super) fn refresh(&mut self, path: &Path) -> Result<(), Error> {
+    /// (after a rotation, a re-pointed symlink, a directory deleted or
+    /// created). Says whether any watch changed.
+    pub(super) fn refresh(&mut self, path: &Path) -> Result<bool, Error> {
         let wanted = directories_to_watch(path);
-        let fail = |dir: &Path, source: io::Error| Error::Watch {
-            path: Arc::from(dir),
+        let fail = |(dir, source): (PathBuf, io::Error)| Error::Watch {
+            path: Arc::from(dir.as_path()),
             source,
         };
-        update(
+        let changes = update(
             &mut self.changes.watches(),
             &mut self.change_watches,
             &wanted,
             CHANGES,
         )
-        .map_err(|(dir, e)| fail(&dir, e))?;
-        update(
+        .map_err(fail)?;
+        let creations = update(
             &mut self.creations,
             &mut self.creation_watches,
             &wanted,
             CREATIONS,
         )
-        .map_err(|(dir, e)| fail(&dir, e))
+        .map_err(fail)?;
+        Ok(changes || creations)
     }
 }
 
@@ -147,28 +155,36 @@ impl Drop for Watch {
     }
 }
 
-/// Makes `watches` cover exactly `wanted`.
+/// A watched directory: its path, which directory that was (a directory
+/// deleted and created again is a new one, whose watch must be set anew),
+/// and the watch.
+type Watched = (PathBuf, FileId, WatchDescriptor);
+
+/// Makes `watches` cover exactly `wanted`; says whether anything changed.
 fn update(
     watches: &mut Watches,
-    current: &mut Vec<(PathBuf, WatchDescriptor)>,
-    wanted: &[PathBuf],
+    current: &mut Vec<Watched>,
+    wanted: &[(PathBuf, FileId)],
     mask: WatchMask,
-) -> Result<(), (PathBuf, io::Error)> {
-    current.retain(|(dir, wd)| {
-        let keep = wanted.contains(dir);
+) -> Result<bool, (PathBuf, io::Error)> {
+    let before = current.len();
+    current.retain(|(dir, id, wd)| {
+        let keep = wanted.iter().any(|(d, i)| d == dir && i == id);
         if !keep {
             // Gone already if the directory was deleted: nothing to undo.
             let _ = watches.remove(wd.clone());
         }
         keep
     });
-    for dir in wanted {
-        if !current.iter().any(|(watched, _)| watched == dir) {
+    let mut changed = current.len() != before;
+    for (dir, id) in wanted {
+        if !current.iter().any(|(d, i, _)| d == dir && i == id) {
             let wd = watches.add(dir, mask).map_err(|e| (dir.clone(), e))?;
-            current.push((dir.clone(), wd));
+            current.push((dir.clone(), *id, wd));
+            changed = true;
         }
     }
-    Ok(())
+    Ok(changed)
 }
 
 /// The opener thread: sleeps until something is created in a watched
@@ -208,8 +224,9 @@ fn open_new_generations(
     }
 }
 
-/// The directories whose entries decide what `path` names.
-fn directories_to_watch(path: &Path) -> Vec<PathBuf> {
+/// The directories whose entries decide what `path` names, with which
+/// directory each is now.
+fn directories_to_watch(path: &Path) -> Vec<(PathBuf, FileId)> {
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let mut dirs = vec![nearest_existing_dir(absolute.parent())];
     if fs::symlink_metadata(&absolute).is_ok_and(|m| m.file_type().is_symlink()) {
@@ -224,7 +241,12 @@ fn directories_to_watch(path: &Path) -> Vec<PathBuf> {
             }
         }
     }
-    dirs
+    dirs.into_iter()
+        .filter_map(|dir| {
+            let id = file_id(&fs::metadata(&dir).ok()?);
+            Some((dir, id))
+        })
+        .collect()
 }
 
 /// `dir` if it exists, else its closest existing ancestor, canonicalised
@@ -244,6 +266,34 @@ fn nearest_existing_dir(dir: Option<&Path>) -> PathBuf {
     }
 }
 
+/// Why notifications cannot be trusted for `path`'s directory, if they
+/// cannot: network and user-space filesystems do not report changes made
+/// elsewhere (coreutils' `tail` polls on these too).
+pub(super) fn unsupported_filesystem(path: &Path) -> Option<String> {
+    let absolute = std::path::absolute(path).ok()?;
+    let dir = nearest_existing_dir(absolute.parent());
+    let kind = rustix::fs::statfs(&dir).ok()?.f_type as i64 as u32;
+    let name = match kind {
+        0x6969 => "NFS",
+        0x517b => "SMB",
+        0xff53_4d42 => "CIFS",
+        0xfe53_4d42 => "SMB2",
+        0x6573_5546 => "FUSE",
+        0x0102_1997 => "9P",
+        0x5346_414f => "AFS",
+        0x0bd0_0bd0 => "Lustre",
+        0x00c3_6400 => "Ceph",
+        0x0116_1970 => "GFS2",
+        0x7461_636f => "OCFS2",
+        0x786f_4256 => "VirtualBox shared folder",
+        _ => return None,
+    };
+    Some(format!(
+        "{} is on {name}, which does not report changes made by other hosts",
+        dir.display()
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,15 +306,41 @@ mod tests {
         let b = root_path.join("b");
         fs::create_dir_all(&a).unwrap();
         fs::create_dir_all(&b).unwrap();
-        assert_eq!(directories_to_watch(&a.join("change.log")), vec![a.clone()]);
+        let dirs = |path: &Path| -> Vec<PathBuf> {
+            directories_to_watch(path)
+                .into_iter()
+                .map(|(d, _)| d)
+                .collect()
+        };
+        assert_eq!(dirs(&a.join("change.log")), vec![a.clone()]);
         std::os::unix::fs::symlink(b.join("real.log"), a.join("link.log")).unwrap();
+        assert_eq!(dirs(&a.join("link.log")), vec![a.clone(), b.clone()]);
         assert_eq!(
-            directories_to_watch(&a.join("link.log")),
-            vec![a.clone(), b.clone()]
-        );
-        assert_eq!(
-            directories_to_watch(&root_path.join("missing/deeper/change.log")),
+            dirs(&root_path.join("missing/deeper/change.log")),
             vec![root_path.clone()]
+        );
+    }
+
+    #[test]
+    fn a_directory_created_again_is_a_new_directory() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("spool");
+        fs::create_dir(&dir).unwrap();
+        let before = directories_to_watch(&dir.join("change.log"));
+        // Keep the first inode in use so the new directory cannot reuse it.
+        fs::rename(&dir, root.path().join("old")).unwrap();
+        fs::create_dir(&dir).unwrap();
+        let after = directories_to_watch(&dir.join("change.log"));
+        assert_eq!(before[0].0, after[0].0);
+        assert_ne!(before[0].1, after[0].1);
+    }
+
+    #[test]
+    fn local_filesystems_have_notifications() {
+        let root = tempfile::tempdir().unwrap();
+        assert_eq!(
+            unsupported_filesystem(&root.path().join("change.log")),
+            None
         );
     }
 }

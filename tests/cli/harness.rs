@@ -27,8 +27,8 @@ pub struct Tail {
     child: Child,
     stdout: Option<Receiver<String>>,
     stderr: Receiver<String>,
-    /// Every stderr line seen so far.
-    pub errors: Vec<String>,
+    /// Every stderr line taken from the channel so far.
+    errors: Vec<String>,
 }
 
 /// How a run ended.
@@ -117,6 +117,14 @@ impl Tail {
         while let Ok(line) = self.stderr.try_recv() {
             self.errors.push(line);
         }
+    }
+
+    /// The stderr lines written so far (that have reached us). A check that
+    /// nothing was said belongs after a read that proves the process got
+    /// past the point in question.
+    pub fn stderr_so_far(&mut self) -> &[String] {
+        self.collect_stderr();
+        &self.errors
     }
 
     /// The next stdout line; fails the test after [`PATIENCE`].
