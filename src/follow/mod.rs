@@ -529,6 +529,10 @@ impl Follower {
         if (queued || presence != Presence::File) && self.refresh_watch()? {
             return Ok(Step::Again);
         }
+        if !self.notices.is_empty() {
+            // Said before sleeping, not after the next change.
+            return Ok(Step::Again);
+        }
         self.settled = true;
         if !std::mem::replace(&mut self.told_caught_up, true) {
             return Ok(Step::Done(Next::Item(Item::CaughtUp)));

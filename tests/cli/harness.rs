@@ -146,6 +146,29 @@ impl Tail {
         }
     }
 
+    /// The next stdout line, or `None` once stdout is closed.
+    pub fn try_line(&mut self) -> Option<String> {
+        let rx = self.stdout.as_ref().expect("stdout is read by the harness");
+        match rx.recv_timeout(PATIENCE) {
+            Ok(line) => Some(line),
+            Err(RecvTimeoutError::Disconnected) => None,
+            Err(RecvTimeoutError::Timeout) => {
+                self.collect_stderr();
+                panic!(
+                    "no output within {PATIENCE:?}; stderr so far: {:?}",
+                    self.errors
+                );
+            }
+        }
+    }
+
+    /// The next stderr line within `patience`, or `None` (closed or quiet).
+    pub fn try_stderr_line(&mut self, patience: Duration) -> Option<String> {
+        let line = self.stderr.recv_timeout(patience).ok()?;
+        self.errors.push(line.clone());
+        Some(line)
+    }
+
     /// The next stdout line as an event.
     pub fn event(&mut self) -> Event {
         let line = self.line();

@@ -8,5 +8,6 @@ mod exit_codes;
 mod following;
 mod invalid;
 mod output;
+mod reliability;
 mod resume;
 mod scenarios;
