@@ -130,6 +130,11 @@ impl<'a> Parser<'a> {
         if digits == 0 || (digits > 1 && self.bytes()[start] == b'0') {
             return None;
         }
+        // serde_json reads `-0` as a float, which is no `i64`: leave it the
+        // error it is there.
+        if negative && value == 0 {
+            return None;
+        }
         Some(value)
     }
 
@@ -306,6 +311,7 @@ mod tests {
             r#"{"seq":01,"family":"f","table":"t"}"#,
             r#"{"seq":1.0,"family":"f","table":"t"}"#,
             r#"{"seq":-,"family":"f","table":"t"}"#,
+            r#"{"seq":-0,"family":"f","table":"t"}"#,
             r#"{ "seq":1,"family":"f","table":"t"}"#,
             r#"{"family":"f","seq":1,"table":"t"}"#,
             r#"{"seq":1,"family":"f\"","table":"t"}"#,

@@ -1,0 +1,123 @@
+//! The fast path and the full JSON decoder agree on every line: the fast
+//! path may only take lines the full decoder reads the same way.
+
+use changelog_tail::{decode, decode_json};
+use proptest::prelude::*;
+
+/// Text that stresses string handling: quotes, backslashes, escapes,
+/// control characters, multi-byte characters.
+fn text() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![
+            4 => "[a-z0-9_]",
+            1 => Just("\"".to_string()),
+            1 => Just("\\".to_string()),
+            1 => Just("\\n".to_string()),
+            1 => Just("\\u0041".to_string()),
+            1 => Just("\\ud800".to_string()),
+            1 => Just("\u{1}".to_string()),
+            1 => Just("é".to_string()),
+            1 => Just("}".to_string()),
+            1 => Just(",".to_string()),
+        ],
+        0..6,
+    )
+    .prop_map(|parts| parts.concat())
+}
+
+/// Numbers and other scalars, valid and not.
+fn value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<i64>().prop_map(|n| n.to_string()),
+        any::<u64>().prop_map(|n| format!("{n}0")),
+        any::<f64>().prop_map(|f| f.to_string()),
+        "-?(0|[1-9][0-9]{0,3})(\\.[0-9]{0,2})?([eE][+-]?[0-9]{0,2})?",
+        "0[0-9]{1,3}",
+        text().prop_map(|t| format!("\"{t}\"")),
+        Just("null".to_string()),
+        Just("true".to_string()),
+        Just("fals".to_string()),
+        Just("[1,{\"a\":2}]".to_string()),
+    ]
+}
+
+fn seq() -> impl Strategy<Value = String> {
+    prop_oneof![
+        8 => any::<i64>().prop_map(|n| n.to_string()),
+        1 => Just("9223372036854775808".to_string()),
+        1 => Just("-0".to_string()),
+        1 => Just("01".to_string()),
+        1 => Just("1.0".to_string()),
+        1 => Just("\"1\"".to_string()),
+    ]
+}
+
+/// Lines in (or near) the writer's shape.
+fn line() -> impl Strategy<Value = Vec<u8>> {
+    let key = (text(), text(), value())
+        .prop_map(|(n, t, v)| format!(r#"{{"name":"{n}","type":"{t}","value":{v}}}"#));
+    let keys = prop_oneof![
+        Just(String::new()),
+        Just(r#","key":null"#.to_string()),
+        prop::collection::vec(key, 0..3).prop_map(|k| format!(r#","key":[{}]"#, k.join(","))),
+    ];
+    (
+        seq(),
+        text(),
+        text(),
+        keys,
+        prop::option::of(any::<(usize, u8)>()),
+    )
+        .prop_map(|(seq, family, table, keys, mutation)| {
+            let mut line =
+                format!(r#"{{"seq":{seq},"family":"{family}","table":"{table}"{keys}}}"#)
+                    .into_bytes();
+            // Sometimes one byte anywhere is changed to anything.
+            if let Some((at, byte)) = mutation
+                && !line.is_empty()
+            {
+                let at = at % line.len();
+                line[at] = byte;
+            }
+            line
+        })
+}
+
+fn assert_agree(line: &[u8]) {
+    let fast = decode(line);
+    let full = decode_json(line);
+    match (&fast, &full) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", String::from_utf8_lossy(line)),
+        (Err(_), Err(_)) => {}
+        _ => panic!(
+            "disagree on {:?}: {fast:?} vs {full:?}",
+            String::from_utf8_lossy(line)
+        ),
+    }
+    // And the values they hand out are the same JSON text.
+    if let (Ok(Some(a)), Ok(Some(b))) = (fast, full) {
+        let (a, b): (Vec<&str>, Vec<&str>) = (
+            a.keys().map(|k| k.value).collect(),
+            b.keys().map(|k| k.value).collect(),
+        );
+        assert_eq!(a, b);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 4000,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn fast_path_and_full_json_agree_on_writer_shaped_lines(line in line()) {
+        assert_agree(&line);
+    }
+
+    #[test]
+    fn fast_path_and_full_json_agree_on_any_bytes(line in prop::collection::vec(any::<u8>(), 0..200)) {
+        assert_agree(&line);
+    }
+}
