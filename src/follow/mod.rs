@@ -111,6 +111,11 @@ struct Generation {
     line_no: u64,
     /// Inside a line over the limit: drop bytes up to its `\n`.
     skipping: bool,
+    /// The end of the file was reached with part of a line read: before
+    /// the rest is glued to it, check that the part is still in the file
+    /// (a copy-truncate followed by new writes past our offset would
+    /// otherwise splice the head of an old line to the tail of a new one).
+    fragment_at_end: bool,
 }
 
 impl Generation {
@@ -122,6 +127,7 @@ impl Generation {
             line_start: 0,
             line_no: 1,
             skipping: false,
+            fragment_at_end: false,
         }
     }
 }
@@ -134,6 +140,7 @@ impl Generation {
         self.line_start = 0;
         self.line_no = 1;
         self.skipping = false;
+        self.fragment_at_end = false;
         Ok(())
     }
 }
@@ -437,6 +444,10 @@ impl Follower {
             }
         }
         let generation = self.current.as_mut().expect("started");
+        if std::mem::take(&mut generation.fragment_at_end) && !self.fragment_still_there()? {
+            return self.truncated();
+        }
+        let generation = self.current.as_mut().expect("started");
         let n = self
             .buffer
             .fill(&mut generation.file)
@@ -463,6 +474,34 @@ impl Follower {
         fragment
     }
 
+    /// Whether the partial line held in the buffer is still what the file
+    /// has at its offset.
+    fn fragment_still_there(&self) -> Result<bool, Error> {
+        let generation = self.current.as_ref().expect("started");
+        let held = self.buffer.pending();
+        let mut now = vec![0; held.len()];
+        match generation
+            .file
+            .read_exact_at(&mut now, generation.line_start)
+        {
+            Ok(()) => Ok(now == held),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+            Err(e) => Err(Error::io(&self.path, e)),
+        }
+    }
+
+    /// The file was truncated in place: what was held of a partial line is
+    /// reported, and the file is read again from its start.
+    fn truncated(&mut self) -> Result<Step, Error> {
+        let fragment = self.take_fragment(InvalidReason::Incomplete);
+        let generation = self.current.as_mut().expect("started");
+        generation.restart().map_err(|e| Error::io(&self.path, e))?;
+        self.notices.push_back(Notice::Truncated {
+            path: Arc::clone(&self.path),
+        });
+        Ok(fragment.map_or(Step::Again, Step::Invalid))
+    }
+
     /// At the end of the current file: truncated? replaced? else wait.
     fn at_end(&mut self, deadline: Option<Instant>) -> Result<Step, Error> {
         if !self.options.follow {
@@ -479,14 +518,9 @@ impl Follower {
             .len();
         if size < generation.read {
             // Copy-truncate: same inode, shorter than what we read.
-            let fragment = self.take_fragment(InvalidReason::Incomplete);
-            let generation = self.current.as_mut().expect("started");
-            generation.restart().map_err(|e| Error::io(&self.path, e))?;
-            self.notices.push_back(Notice::Truncated {
-                path: Arc::clone(&self.path),
-            });
-            return Ok(fragment.map_or(Step::Again, Step::Invalid));
+            return self.truncated();
         }
+        generation.fragment_at_end = !self.buffer.pending().is_empty() && !generation.skipping;
         let (ready, queued, presence, capped) = {
             let mut discovery = self.discovery();
             let presence = discovery.look()?;

@@ -212,3 +212,31 @@ fn a_file_that_appears_within_the_grace_second_is_followed() {
     writer.events(2);
     assert_eq!(tail.seqs(2), [1, 2]);
 }
+
+#[test]
+fn a_copy_truncate_that_regrows_past_the_offset_does_not_splice_lines() {
+    let (_dir, path) = setup();
+    let mut writer = Writer::new(&path);
+    writer.events(3);
+    let fourth = format!("{}\n", line(4));
+    writer.raw(&fourth.as_bytes()[..fourth.len() / 2]);
+    let mut tail = Tail::start(&path, &["--on-out-of-sync", "warn"]);
+    assert_eq!(tail.seqs(3), [1, 2, 3]);
+    // Asleep holding the head of line 4 at the end of the file.
+    tail.wait_until_waiting(&path);
+    // Truncated and rewritten past the old offset before the follower
+    // looks: the bytes after its offset are now the tail of line 8, which
+    // glued to the head of line 4 would make a valid line with 8's key.
+    writer.truncate();
+    writer.next_seq = 5;
+    let lines: String = (5..=8).map(|seq| format!("{}\n", line(seq))).collect();
+    writer.raw(lines.as_bytes());
+    for seq in 5..=8 {
+        let event = tail.event();
+        assert_eq!(event.seq, seq);
+        assert_eq!(event.row_update.keys[0].value.json(), seq.to_string());
+    }
+    tail.stderr_line("incomplete line");
+    tail.stderr_line("was truncated");
+    tail.stderr_line("expected seq 4 but read seq 5");
+}
