@@ -71,7 +71,7 @@ pub enum Error {
     },
 
     /// Filesystem notifications could not be set up.
-    #[error("cannot watch {} for changes: {source} (try --poll)", path.display())]
+    #[error("cannot watch {} for changes: {source}", path.display())]
     Watch {
         /// The directory that could not be watched.
         path: Arc<Path>,

@@ -188,30 +188,7 @@ impl Follower {
         let path: Arc<Path> = Arc::from(path.as_ref());
         let sleeper = Sleeper::new().map_err(|e| Error::io(&path, e))?;
         let discovery = Arc::new(Mutex::new(Discovery::new(Arc::clone(&path))));
-        let mut notices = VecDeque::new();
-        // Reading to the end once needs no notifications (unless the file
-        // has to be waited for: see `start`). Where they cannot be had (a
-        // network filesystem, inotify limits reached), poll, and say so.
-        let (watch, fallback_poll) = match options.watch {
-            WatchMode::Notify if options.follow => {
-                let watch = match watch::unsupported_filesystem(&path) {
-                    Some(why) => Err(why),
-                    None => Watch::new(&path, Arc::clone(&discovery)).map_err(|e| e.to_string()),
-                };
-                match watch {
-                    Ok(watch) => (Some(watch), None),
-                    Err(why) => {
-                        notices.push_back(Notice::Polling {
-                            why,
-                            interval: FALLBACK_POLL,
-                        });
-                        (None, Some(FALLBACK_POLL))
-                    }
-                }
-            }
-            _ => (None, None),
-        };
-        Ok(Follower {
+        let mut follower = Follower {
             path,
             options,
             discovery,
@@ -222,13 +199,42 @@ impl Follower {
             told_caught_up: false,
             settled: false,
             sleeper,
-            watch,
-            fallback_poll,
-            notices,
+            watch: None,
+            fallback_poll: None,
+            notices: VecDeque::new(),
             said_overflow: false,
             said_not_a_file: false,
             baseline: None,
-        })
+        };
+        // Reading to the end once needs no notifications (unless the file
+        // has to be waited for: see `start`).
+        if follower.options.follow && follower.options.watch == WatchMode::Notify {
+            follower.watch_or_poll();
+        }
+        Ok(follower)
+    }
+
+    /// Sets up notifications, or (on a network or user-space filesystem, or
+    /// when inotify cannot be had) polls instead.
+    fn watch_or_poll(&mut self) {
+        let watch = match watch::unsupported_filesystem(&self.path) {
+            Some(why) => Err(why),
+            None => Watch::new(&self.path, Arc::clone(&self.discovery)).map_err(|e| e.to_string()),
+        };
+        match watch {
+            Ok(watch) => self.watch = Some(watch),
+            Err(why) => self.poll_instead(why),
+        }
+    }
+
+    /// Gives up on notifications: polls from now on, and says why.
+    fn poll_instead(&mut self, why: String) {
+        self.watch = None;
+        self.fallback_poll = Some(FALLBACK_POLL);
+        self.notices.push_back(Notice::Polling {
+            why,
+            interval: FALLBACK_POLL,
+        });
     }
 
     fn poll_interval(&self) -> Option<Duration> {
@@ -266,10 +272,18 @@ impl Follower {
     /// Re-aims the watches at what the path depends on now; says whether
     /// anything changed (then the caller looks again before sleeping, since
     /// a new watch sees nothing that happened before it).
+    /// If a watch cannot be set (the user's inotify watch limit is
+    /// reached), the follower polls from then on, and says so.
     fn refresh_watch(&mut self) -> Result<bool, Error> {
-        match &mut self.watch {
-            Some(watch) => watch.refresh(&self.path),
-            None => Ok(false),
+        let Some(watch) = &mut self.watch else {
+            return Ok(false);
+        };
+        match watch.refresh(&self.path) {
+            Ok(changed) => Ok(changed),
+            Err(why) => {
+                self.poll_instead(why.to_string());
+                Ok(true)
+            }
         }
     }
 
@@ -611,7 +625,7 @@ impl Source for Follower {
             {
                 // --no-follow on a missing file: watch, then look again
                 // before sleeping, so that a file created in between counts.
-                self.watch = Some(Watch::new(&self.path, Arc::clone(&self.discovery))?);
+                self.watch_or_poll();
                 continue;
             }
             if self.refresh_watch()? {
