@@ -1,6 +1,6 @@
 //! One test per exit status of SPEC §6.
 
-use crate::harness::{self, Tail, binary};
+use crate::harness::{self, Tail, binary, no_follow, seqs_of};
 use crate::writer::{Writer, line};
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -21,12 +21,7 @@ fn lines(seqs: impl IntoIterator<Item = i64>) -> Vec<String> {
 #[test]
 fn zero_when_no_follow_reaches_the_end() {
     let (_dir, path) = changelog(&lines(1..=3));
-    let out = binary()
-        .arg("-p")
-        .arg(&path)
-        .arg("--no-follow")
-        .output()
-        .unwrap();
+    let out = no_follow(&path, &[]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 3);
     assert!(out.stderr.is_empty());
@@ -42,16 +37,7 @@ fn zero_when_count_is_reached_while_following() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    let seqs: Vec<i64> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<changelog_tail::Event>(l)
-                .unwrap()
-                .seq
-        })
-        .collect();
-    assert_eq!(seqs, [1, 2]);
+    assert_eq!(seqs_of(&out), [1, 2]);
 }
 
 #[test]
@@ -144,12 +130,7 @@ fn two_for_usage_errors() {
 #[test]
 fn three_when_out_of_sync_naming_both_seqs() {
     let (_dir, path) = changelog(&lines([1, 2, 5, 6]));
-    let out = binary()
-        .arg("-p")
-        .arg(&path)
-        .arg("--no-follow")
-        .output()
-        .unwrap();
+    let out = no_follow(&path, &[]);
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 2);
     let stderr = String::from_utf8(out.stderr).unwrap();
@@ -164,12 +145,7 @@ fn three_when_out_of_sync_naming_both_seqs() {
 #[test]
 fn a_filter_does_not_hide_a_gap() {
     let (_dir, path) = changelog(&lines([1, 2, 7]));
-    let out = binary()
-        .arg("-p")
-        .arg(&path)
-        .args(["--no-follow", "--table", "nothing-matches"])
-        .output()
-        .unwrap();
+    let out = no_follow(&path, &["--table", "nothing-matches"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(out.stdout.is_empty());
 }
@@ -177,12 +153,7 @@ fn a_filter_does_not_hide_a_gap() {
 #[test]
 fn warn_on_out_of_sync_prints_the_event_and_goes_on() {
     let (_dir, path) = changelog(&lines([1, 2, 5, 6]));
-    let out = binary()
-        .arg("-p")
-        .arg(&path)
-        .args(["--no-follow", "--on-out-of-sync", "warn"])
-        .output()
-        .unwrap();
+    let out = no_follow(&path, &["--on-out-of-sync", "warn"]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 4);
     let stderr = String::from_utf8(out.stderr).unwrap();
@@ -195,12 +166,7 @@ fn four_on_an_invalid_entry_with_strict() {
     text.push("not json".into());
     text.push(line(3));
     let (_dir, path) = changelog(&text);
-    let out = binary()
-        .arg("-p")
-        .arg(&path)
-        .args(["--no-follow", "--strict"])
-        .output()
-        .unwrap();
+    let out = no_follow(&path, &["--strict"]);
     assert_eq!(out.status.code(), Some(4));
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 2);
     let stderr = String::from_utf8(out.stderr).unwrap();

@@ -5,7 +5,7 @@
 use changelog_tail::Event;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 use wait_timeout::ChildExt;
@@ -20,6 +20,37 @@ pub fn binary() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_changelog-tail"));
     command.env_remove("CTLSTORE_PATH").env_remove("NO_COLOR");
     command
+}
+
+/// Runs the binary once to the end with `--no-follow` on `path`.
+pub fn no_follow(path: &Path, args: &[&str]) -> Output {
+    binary()
+        .arg("-p")
+        .arg(path)
+        .arg("--no-follow")
+        .args(args)
+        .output()
+        .expect("run changelog-tail")
+}
+
+/// The seq of an NDJSON output line (which must be a whole event).
+pub fn seq_of(line: &str) -> i64 {
+    serde_json::from_str::<Event>(line)
+        .unwrap_or_else(|e| panic!("not a whole event ({e}): {line:?}"))
+        .seq
+}
+
+/// The seqs of a finished run's output.
+pub fn seqs_of(out: &Output) -> Vec<i64> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(seq_of)
+        .collect()
+}
+
+/// A finished run's stderr.
+pub fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// A running `changelog-tail`.

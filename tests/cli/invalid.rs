@@ -1,7 +1,7 @@
 //! Each kind of invalid entry: a one-line warning naming file, line and byte
 //! offset with the start of the line, then reading goes on (SPEC §2).
 
-use crate::harness::{Tail, binary};
+use crate::harness::{Tail, no_follow, seqs_of};
 use crate::writer::{Writer, line};
 
 /// Runs `--no-follow` over lines 1, `bad`, 2 and returns (stdout seqs, stderr).
@@ -13,24 +13,9 @@ fn around(bad: &[u8], extra: &[&str]) -> (Vec<i64>, String) {
     content.push(b'\n');
     content.extend_from_slice(format!("{}\n", line(2)).as_bytes());
     std::fs::write(&path, &content).unwrap();
-    let out = binary()
-        .arg("-p")
-        .arg(&path)
-        .arg("--no-follow")
-        .args(extra)
-        .output()
-        .unwrap();
+    let out = no_follow(&path, extra);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let seqs = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<changelog_tail::Event>(l)
-                .unwrap()
-                .seq
-        })
-        .collect();
-    (seqs, String::from_utf8(out.stderr).unwrap())
+    (seqs_of(&out), String::from_utf8(out.stderr).unwrap())
 }
 
 /// The warning is one line that says where and what.

@@ -1,7 +1,7 @@
 //! What gets printed: NDJSON with exact values, raw lines, pretty lines,
 //! colour, filters, the default path.
 
-use crate::harness::binary;
+use crate::harness::{binary, no_follow};
 use changelog_tail::Event;
 use serde_json::Value;
 
@@ -19,13 +19,7 @@ fn file(lines: &[&str]) -> (tempfile::TempDir, std::path::PathBuf) {
 }
 
 fn run(path: &std::path::Path, args: &[&str]) -> String {
-    let out = binary()
-        .arg("-p")
-        .arg(path)
-        .arg("--no-follow")
-        .args(args)
-        .output()
-        .unwrap();
+    let out = no_follow(path, args);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     String::from_utf8(out.stdout).unwrap()
 }

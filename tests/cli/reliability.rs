@@ -1,7 +1,7 @@
 //! Conditions where other followers lose data (issue #5): slow consumers,
 //! races, notification failures, process faults, hostile input.
 
-use crate::harness::{self, PATIENCE, Tail, binary};
+use crate::harness::{self, PATIENCE, Tail, binary, no_follow, seq_of};
 use crate::writer::{Writer, line};
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
@@ -13,12 +13,6 @@ fn setup() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("change.log");
     (dir, path)
-}
-
-fn seq_of(line: &str) -> i64 {
-    serde_json::from_str::<changelog_tail::Event>(line)
-        .unwrap_or_else(|e| panic!("not a whole event ({e}): {line:?}"))
-        .seq
 }
 
 #[test]
@@ -365,12 +359,7 @@ fn hostile_lines_are_reported_and_skipped() {
     content.extend_from_slice(nested.as_bytes());
     content.push(b'\n');
     fs::write(&path, &content).unwrap();
-    let out = binary()
-        .arg("-p")
-        .arg(&path)
-        .arg("--no-follow")
-        .output()
-        .unwrap();
+    let out = no_follow(&path, &[]);
     assert_eq!(
         out.status.code(),
         Some(0),

@@ -1,6 +1,6 @@
 //! Resuming across runs: `--after-seq` and `--state-file` (SPEC §5).
 
-use crate::harness::{Tail, binary};
+use crate::harness::{Tail, binary, no_follow};
 use crate::writer::{Writer, line};
 use serde_json::Value;
 use std::os::unix::fs::MetadataExt;
@@ -54,31 +54,13 @@ impl Setup {
     }
 }
 
-fn seqs(out: &Output) -> Vec<i64> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<changelog_tail::Event>(l)
-                .unwrap()
-                .seq
-        })
-        .collect()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use crate::harness::{seqs_of as seqs, stderr_of as stderr};
 
 #[test]
 fn after_seq_skips_through_n() {
     let s = setup();
     write_file(&s.log, 1..=6);
-    let out = binary()
-        .arg("-p")
-        .arg(&s.log)
-        .args(["--no-follow", "--after-seq", "3"])
-        .output()
-        .unwrap();
+    let out = no_follow(&s.log, &["--after-seq", "3"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(seqs(&out), [4, 5, 6]);
 }
@@ -87,12 +69,7 @@ fn after_seq_skips_through_n() {
 fn after_seq_with_a_gap_after_n_is_out_of_sync() {
     let s = setup();
     write_file(&s.log, 7..=8);
-    let out = binary()
-        .arg("-p")
-        .arg(&s.log)
-        .args(["--no-follow", "--after-seq", "3"])
-        .output()
-        .unwrap();
+    let out = no_follow(&s.log, &["--after-seq", "3"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(
         stderr(&out).contains("expected seq 4 but read seq 7"),
