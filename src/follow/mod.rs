@@ -377,14 +377,17 @@ impl Follower {
         Ok(())
     }
 
+    /// The current file's size now.
+    fn current_size(&self) -> Result<u64, Error> {
+        let generation = self.current.as_ref().expect("started");
+        let meta = generation.file.metadata();
+        Ok(meta.map_err(|e| Error::io(&self.path, e))?.len())
+    }
+
     /// Resume after `checkpoint` if this is provably its file (SPEC §5).
     fn start_after(&mut self, checkpoint: Checkpoint) -> Result<(), Error> {
+        let size = self.current_size()?;
         let generation = self.current.as_ref().expect("started");
-        let size = generation
-            .file
-            .metadata()
-            .map_err(|e| Error::io(&self.path, e))?
-            .len();
         if generation.id != checkpoint.file || size < checkpoint.end || checkpoint.end == 0 {
             return Ok(());
         }
@@ -524,12 +527,8 @@ impl Follower {
             }
             return Ok(Step::Done(Next::End));
         }
+        let size = self.current_size()?;
         let generation = self.current.as_mut().expect("started");
-        let size = generation
-            .file
-            .metadata()
-            .map_err(|e| Error::io(&self.path, e))?
-            .len();
         if size < generation.read {
             // Copy-truncate: same inode, shorter than what we read.
             return self.truncated();
