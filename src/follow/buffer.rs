@@ -21,6 +21,11 @@ impl LineBuffer {
         &self.data[self.start..self.end]
     }
 
+    /// The last (up to) `n` bytes read, handed out or not.
+    pub(super) fn last(&self, n: usize) -> &[u8] {
+        &self.data[self.end.saturating_sub(n)..self.end]
+    }
+
     /// Takes the next complete line: its range in the buffer (without the
     /// `\n`), valid until the next [`fill`](Self::fill).
     pub(super) fn take_line(&mut self) -> Option<(usize, usize)> {

@@ -117,7 +117,17 @@ struct Generation {
     /// (a copy-truncate followed by new writes past our offset would
     /// otherwise splice the head of an old line to the tail of a new one).
     fragment_at_end: bool,
+    /// The last bytes read (the file's bytes just before `read`): a file
+    /// truncated and rewritten to the same size shows no change in size, but
+    /// these bytes differ.
+    tail: [u8; TAIL],
+    tail_len: usize,
+    /// Woken since the last read that brought data.
+    woken: bool,
 }
+
+/// How many of the last bytes read are kept to tell a rewritten file.
+const TAIL: usize = 32;
 
 impl Generation {
     fn new(opened: Opened) -> Self {
@@ -129,6 +139,9 @@ impl Generation {
             line_no: 1,
             skipping: false,
             fragment_at_end: false,
+            tail: [0; TAIL],
+            tail_len: 0,
+            woken: false,
         }
     }
 }
@@ -142,6 +155,7 @@ impl Generation {
         self.line_no = 1;
         self.skipping = false;
         self.fragment_at_end = false;
+        self.tail_len = 0;
         Ok(())
     }
 }
@@ -368,9 +382,28 @@ impl Follower {
             .map_err(|e| Error::io(&self.path, e))?;
         if n > 0 {
             generation.read += n as u64;
+            generation.woken = false;
+            let tail = self.buffer.last(TAIL);
+            generation.tail[..tail.len()].copy_from_slice(tail);
+            generation.tail_len = tail.len();
             return Ok(Step::Again);
         }
         self.at_end(deadline)
+    }
+
+    /// Whether the last bytes read are still what the file has before the
+    /// read position.
+    fn tail_still_there(&self) -> Result<bool, Error> {
+        let generation = self.current.as_ref().expect("started");
+        let held = &generation.tail[..generation.tail_len];
+        let mut now = [0; TAIL];
+        let now = &mut now[..held.len()];
+        let at = generation.read - held.len() as u64;
+        match generation.file.read_exact_at(now, at) {
+            Ok(()) => Ok(now == held),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+            Err(e) => Err(Error::io(&self.path, e)),
+        }
     }
 
     /// Takes the pending partial line as an invalid entry (the file it
@@ -430,6 +463,15 @@ impl Follower {
             // Copy-truncate: same inode, shorter than what we read.
             return self.truncated();
         }
+        if std::mem::take(&mut generation.woken)
+            && size == generation.read
+            && !self.tail_still_there()?
+        {
+            // Woken, yet no new byte: truncated and rewritten to the size
+            // it had (the spec's "invisible" case, made visible).
+            return self.truncated();
+        }
+        let generation = self.current.as_mut().expect("started");
         generation.fragment_at_end = !self.buffer.pending().is_empty() && !generation.skipping;
         let (ready, queued, presence, capped) = {
             let mut discovery = self.discovery();
@@ -489,6 +531,9 @@ impl Follower {
         Ok(match self.wait(deadline)? {
             Woken::Changed => {
                 self.settled = false;
+                if let Some(generation) = &mut self.current {
+                    generation.woken = true;
+                }
                 Step::Again
             }
             Woken::TimedOut => Step::Done(Next::TimedOut),

@@ -242,3 +242,21 @@ fn a_copy_truncate_that_regrows_past_the_offset_does_not_splice_lines() {
     tail.stderr_line("was truncated");
     tail.stderr_line("expected seq 4 but read seq 5");
 }
+
+#[test]
+fn a_file_truncated_and_rewritten_to_the_same_size_is_read_again() {
+    let (_dir, path) = setup();
+    let mut writer = Writer::new(&path);
+    writer.events(3);
+    let mut tail = Tail::start(&path, &["--on-out-of-sync", "warn"]);
+    assert_eq!(tail.seqs(3), [1, 2, 3]);
+    tail.wait_until_waiting(&path);
+    // Same line lengths: the file ends up exactly as long as before, so its
+    // size says nothing; its last bytes do.
+    let before = fs::metadata(&path).unwrap().len();
+    writer.truncate();
+    writer.events(3);
+    assert_eq!(fs::metadata(&path).unwrap().len(), before);
+    assert_eq!(tail.seqs(3), [4, 5, 6]);
+    tail.stderr_line("was truncated");
+}

@@ -104,7 +104,7 @@ fn rotations_faster_than_notifications_never_lose_silently() {
 fn starting_while_the_writer_rotates_never_stalls() {
     // coreutils' inotify-race: changes between the first read and the
     // watch. Watches come first here, so whatever happens around the start
-    // is seen: the follower keeps delivering consecutive events.
+    // is seen: the follower keeps delivering, in order, any loss reported.
     for _ in 0..10 {
         let (_dir, path) = setup();
         let mut writer = Writer::sized(&path, 4096);
@@ -118,9 +118,16 @@ fn starting_while_the_writer_rotates_never_stalls() {
             }
         });
         let mut tail = Tail::start(&path, &["--on-out-of-sync", "warn"]);
-        let first = seq_of(&tail.line());
-        for expected in first + 1..first + 50 {
-            assert_eq!(seq_of(&tail.line()), expected);
+        let mut previous = seq_of(&tail.line());
+        for _ in 0..50 {
+            let seq = seq_of(&tail.line());
+            assert!(seq > previous, "{seq} after {previous}");
+            if seq != previous + 1 {
+                // A file the writer deleted before it could be opened (on a
+                // loaded machine): allowed only when reported.
+                tail.stderr_line(&format!("expected seq {} but read seq {seq}", previous + 1));
+            }
+            previous = seq;
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         writing.join().unwrap();
@@ -137,9 +144,7 @@ fn the_directory_deleted_and_created_again() {
     writer.events(2);
     let mut tail = Tail::start(&path, &[]);
     assert_eq!(tail.seqs(2), [1, 2]);
-    fs::remove_dir_all(&spool).unwrap();
-    let pid = tail.pid();
-    wait_until_asleep(pid);
+    and_wait_until_asleep_again(tail.pid(), || fs::remove_dir_all(&spool).unwrap());
     fs::create_dir(&spool).unwrap();
     writer.reopen();
     writer.events(2);
@@ -181,8 +186,7 @@ fn a_symlink_re_pointed_to_a_file_that_does_not_exist_yet() {
     assert_eq!(tail.seqs(2), [1, 2]);
     let tmp = dir.path().join("tmp-link");
     symlink(b.join("real.log"), &tmp).unwrap();
-    fs::rename(&tmp, &link).unwrap();
-    wait_until_asleep(tail.pid());
+    and_wait_until_asleep_again(tail.pid(), || fs::rename(&tmp, &link).unwrap());
     let mut second = Writer::new(&b.join("real.log"));
     second.next_seq = 3;
     second.events(2);
@@ -411,10 +415,11 @@ fn a_1_gib_line_without_newline_keeps_memory_bounded() {
     assert!(peak_kib < 64 * 1024, "peak resident set {peak_kib} KiB");
 }
 
-/// Waits (with a deadline) until the process's main thread sleeps again
-/// after something woke it.
-fn wait_until_asleep(pid: u32) {
+/// Does `action`, then waits (with a deadline) until the process has woken
+/// and its main thread sleeps again.
+fn and_wait_until_asleep_again(pid: u32, action: impl FnOnce()) {
     let before = harness::wakeups(pid);
+    action();
     let deadline = Instant::now() + PATIENCE;
     while !(harness::wakeups(pid) > before && harness::main_thread_sleeps(pid)) {
         assert!(
