@@ -118,8 +118,8 @@ struct Generation {
     /// otherwise splice the head of an old line to the tail of a new one).
     fragment_at_end: bool,
     /// The last bytes read (the file's bytes just before `read`): a file
-    /// truncated and rewritten to the same size shows no change in size, but
-    /// these bytes differ.
+    /// truncated and rewritten to the same size or beyond shows no shrinking,
+    /// but these bytes differ. Checked once per wake-up.
     tail: [u8; TAIL],
     tail_len: usize,
     /// Woken since the last read that brought data.
@@ -376,13 +376,22 @@ impl Follower {
             return self.truncated();
         }
         let generation = self.current.as_mut().expect("started");
+        if std::mem::take(&mut generation.woken)
+            && generation.tail_len > 0
+            && !self.tail_still_there()?
+        {
+            // The file changed under what was read: truncated and rewritten
+            // (to the same size, or past our offset) before we looked. The
+            // size alone cannot tell; read it again from the start.
+            return self.truncated();
+        }
+        let generation = self.current.as_mut().expect("started");
         let n = self
             .buffer
             .fill(&mut generation.file)
             .map_err(|e| Error::io(&self.path, e))?;
         if n > 0 {
             generation.read += n as u64;
-            generation.woken = false;
             let tail = self.buffer.last(TAIL);
             generation.tail[..tail.len()].copy_from_slice(tail);
             generation.tail_len = tail.len();
@@ -463,15 +472,7 @@ impl Follower {
             // Copy-truncate: same inode, shorter than what we read.
             return self.truncated();
         }
-        if std::mem::take(&mut generation.woken)
-            && size == generation.read
-            && !self.tail_still_there()?
-        {
-            // Woken, yet no new byte: truncated and rewritten to the size
-            // it had (the spec's "invisible" case, made visible).
-            return self.truncated();
-        }
-        let generation = self.current.as_mut().expect("started");
+
         generation.fragment_at_end = !self.buffer.pending().is_empty() && !generation.skipping;
         let (ready, queued, presence, capped) = {
             let mut discovery = self.discovery();
