@@ -1,9 +1,10 @@
-//! Decoding one changelog line into an [`Event`].
+//! Decoding one changelog line into an event ([`EventRef`], borrowed from the line;
+//! [`Event`](crate::Event) is its owned form).
 //!
 //! The reflector writes each line with Go's `json.Marshal`:
 //! `{"seq":1,"family":"f","table":"t","key":[{"name":"id","type":"INT","value":1}]}`.
 //! Decoding borrows from the line wherever it can and keeps key values as
-//! their JSON text (see [`KeyValue`]). Anything that is not such an object is
+//! their JSON text (see [`KeyValue`](crate::KeyValue)). Anything that is not such an object is
 //! an [`InvalidEntry`] with a reason a person can act on (SPEC §2).
 
 mod fast;
