@@ -236,27 +236,16 @@ mod tests {
 
     #[test]
     fn takes_no_key_null_key_and_empty_keys() {
-        assert!(
-            parse(br#"{"seq":1,"family":"f","table":"t"}"#)
-                .unwrap()
-                .keys()
-                .next()
-                .is_none()
-        );
-        assert!(
-            parse(br#"{"seq":1,"family":"f","table":"t","key":null}"#)
-                .unwrap()
-                .keys()
-                .next()
-                .is_none()
-        );
-        assert!(
-            parse(br#"{"seq":1,"family":"f","table":"t","key":[]}"#)
-                .unwrap()
-                .keys()
-                .next()
-                .is_none()
-        );
+        for line in [
+            r#"{"seq":1,"family":"f","table":"t"}"#,
+            r#"{"seq":1,"family":"f","table":"t","key":null}"#,
+            r#"{"seq":1,"family":"f","table":"t","key":[]}"#,
+        ] {
+            assert!(
+                parse(line.as_bytes()).unwrap().keys().next().is_none(),
+                "{line}"
+            );
+        }
     }
 
     #[test]

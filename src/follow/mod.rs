@@ -147,6 +147,17 @@ impl Generation {
 }
 
 impl Generation {
+    /// Whether the file still has `bytes` at offset `at` (it may have been
+    /// truncated and rewritten since they were read).
+    fn holds(&self, bytes: &[u8], at: u64) -> std::io::Result<bool> {
+        let mut now = vec![0; bytes.len()];
+        match self.file.read_exact_at(&mut now, at) {
+            Ok(()) => Ok(now == bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Reads the same file again from its start (after a truncation).
     fn restart(&mut self) -> std::io::Result<()> {
         self.file.rewind()?;
@@ -405,14 +416,10 @@ impl Follower {
     fn tail_still_there(&self) -> Result<bool, Error> {
         let generation = self.current.as_ref().expect("started");
         let held = &generation.tail[..generation.tail_len];
-        let mut now = [0; TAIL];
-        let now = &mut now[..held.len()];
         let at = generation.read - held.len() as u64;
-        match generation.file.read_exact_at(now, at) {
-            Ok(()) => Ok(now == held),
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
-            Err(e) => Err(Error::io(&self.path, e)),
-        }
+        generation
+            .holds(held, at)
+            .map_err(|e| Error::io(&self.path, e))
     }
 
     /// Takes the pending partial line as an invalid entry (the file it
@@ -434,16 +441,9 @@ impl Follower {
     /// has at its offset.
     fn fragment_still_there(&self) -> Result<bool, Error> {
         let generation = self.current.as_ref().expect("started");
-        let held = self.buffer.pending();
-        let mut now = vec![0; held.len()];
-        match generation
-            .file
-            .read_exact_at(&mut now, generation.line_start)
-        {
-            Ok(()) => Ok(now == held),
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
-            Err(e) => Err(Error::io(&self.path, e)),
-        }
+        generation
+            .holds(self.buffer.pending(), generation.line_start)
+            .map_err(|e| Error::io(&self.path, e))
     }
 
     /// The file was truncated in place: what was held of a partial line is

@@ -296,19 +296,28 @@ fn sigterm_mid_burst_ends_output_on_a_line_boundary() {
     assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
 }
 
-#[test]
-fn a_writer_killed_mid_line_then_restarted_in_the_same_file() {
+/// A writer killed after three lines and half of the fourth, restarted
+/// (`rotate`: into a new file) writing seqs 1 and 2 again; how the follower
+/// ended, with all its messages.
+fn writer_killed_mid_line_then_restarted(rotate: bool) -> harness::Ended {
     let (_dir, path) = setup();
     let mut writer = Writer::new(&path);
     writer.events(3);
     writer.raw(br#"{"seq":4,"family":"f"#);
     let mut tail = Tail::start(&path, &[]);
     assert_eq!(tail.seqs(3), [1, 2, 3]);
-    // The restarted writer appends to the same file, numbering from 1: its
-    // first line is glued to the fragment.
     let mut restarted = Writer::new(&path);
+    if rotate {
+        restarted.rotate_delete();
+    }
     restarted.events(2);
-    let ended = tail.wait_end();
+    tail.wait_end()
+}
+
+#[test]
+fn a_writer_killed_mid_line_then_restarted_in_the_same_file() {
+    // Appending to the same file, its first line is glued to the fragment.
+    let ended = writer_killed_mid_line_then_restarted(false);
     assert_eq!(ended.code(), Some(3));
     let text = ended.stderr_text();
     assert!(text.contains("invalid entry at"), "{text}");
@@ -318,16 +327,7 @@ fn a_writer_killed_mid_line_then_restarted_in_the_same_file() {
 
 #[test]
 fn a_writer_killed_mid_line_then_restarted_in_a_new_file() {
-    let (_dir, path) = setup();
-    let mut writer = Writer::new(&path);
-    writer.events(3);
-    writer.raw(br#"{"seq":4,"family":"f"#);
-    let mut tail = Tail::start(&path, &[]);
-    assert_eq!(tail.seqs(3), [1, 2, 3]);
-    let mut restarted = Writer::new(&path);
-    restarted.rotate_delete();
-    restarted.events(2);
-    let ended = tail.wait_end();
+    let ended = writer_killed_mid_line_then_restarted(true);
     assert_eq!(ended.code(), Some(3));
     let text = ended.stderr_text();
     assert!(text.contains("incomplete line"), "{text}");

@@ -45,6 +45,26 @@ impl Setup {
             .unwrap()
     }
 
+    /// A following run (no `--no-follow`) on the log with the state file.
+    fn follower(&self) -> Tail {
+        let mut command = binary();
+        command
+            .arg("-p")
+            .arg(&self.log)
+            .arg("--state-file")
+            .arg(&self.state);
+        Tail::spawn(command)
+    }
+
+    /// Writes the log with `seqs` and delivers them all in one run, which
+    /// leaves the state at the last.
+    fn deliver(&self, seqs: std::ops::RangeInclusive<i64>) {
+        write_file(&self.log, seqs.clone());
+        let out = self.run(&["--no-follow"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(crate::harness::seqs_of(&out), seqs.collect::<Vec<_>>());
+    }
+
     fn state(&self) -> Value {
         serde_json::from_slice(&std::fs::read(&self.state).unwrap()).unwrap()
     }
@@ -112,13 +132,7 @@ fn the_state_counts_events_the_filter_hides() {
 fn kill_9_mid_stream_skips_nothing_on_restart() {
     let s = setup();
     write_file(&s.log, 1..=40_000);
-    let mut command = binary();
-    command
-        .arg("-p")
-        .arg(&s.log)
-        .arg("--state-file")
-        .arg(&s.state);
-    let mut tail = Tail::spawn(command);
+    let mut tail = s.follower();
     let seen: Vec<i64> = (0..25_000).map(|_| tail.event().seq).collect();
     tail.signal(libc::SIGKILL);
     let ended = tail.wait_end();
@@ -135,8 +149,7 @@ fn kill_9_mid_stream_skips_nothing_on_restart() {
 #[test]
 fn rotation_while_stopped_with_nothing_lost_continues() {
     let s = setup();
-    write_file(&s.log, 1..=5);
-    assert_eq!(seqs(&s.run(&["--no-follow"])), [1, 2, 3, 4, 5]);
+    s.deliver(1..=5);
     rotate_to(&s.log, 6..=8);
     let out = s.run(&["--no-follow"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -146,8 +159,7 @@ fn rotation_while_stopped_with_nothing_lost_continues() {
 #[test]
 fn a_new_file_repeating_delivered_events_skips_them() {
     let s = setup();
-    write_file(&s.log, 1..=5);
-    assert_eq!(seqs(&s.run(&["--no-follow"])), [1, 2, 3, 4, 5]);
+    s.deliver(1..=5);
     rotate_to(&s.log, 3..=8);
     let out = s.run(&["--no-follow"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -157,8 +169,7 @@ fn a_new_file_repeating_delivered_events_skips_them() {
 #[test]
 fn rotation_while_stopped_that_lost_events_is_out_of_sync_once() {
     let s = setup();
-    write_file(&s.log, 1..=5);
-    s.run(&["--no-follow"]);
+    s.deliver(1..=5);
     rotate_to(&s.log, 9..=11);
     let out = s.run(&["--no-follow"]);
     assert_eq!(out.status.code(), Some(3));
@@ -177,19 +188,12 @@ fn rotation_while_stopped_that_lost_events_is_out_of_sync_once() {
 #[test]
 fn a_writer_restart_in_the_same_file_is_out_of_sync_at_once() {
     let s = setup();
-    write_file(&s.log, 1..=5);
-    s.run(&["--no-follow"]);
+    s.deliver(1..=5);
     // The reflector restarted and appended to the same file: numbering
     // began again at 1.
     let mut writer = Writer::new(&s.log);
     writer.events(2);
-    let mut command = binary();
-    command
-        .arg("-p")
-        .arg(&s.log)
-        .arg("--state-file")
-        .arg(&s.state);
-    let ended = Tail::spawn(command).wait_end();
+    let ended = s.follower().wait_end();
     assert_eq!(ended.code(), Some(3));
     assert!(
         ended
@@ -203,18 +207,11 @@ fn a_writer_restart_in_the_same_file_is_out_of_sync_at_once() {
 #[test]
 fn a_writer_restart_in_a_new_file_is_out_of_sync_at_once() {
     let s = setup();
-    write_file(&s.log, 1..=5);
-    s.run(&["--no-follow"]);
+    s.deliver(1..=5);
     rotate_to(&s.log, 1..=3);
     // Following, not --no-follow: the end of the run must be reported when
     // the file is read, not after waiting for seq 5 to show up.
-    let mut command = binary();
-    command
-        .arg("-p")
-        .arg(&s.log)
-        .arg("--state-file")
-        .arg(&s.state);
-    let ended = Tail::spawn(command).wait_end();
+    let ended = s.follower().wait_end();
     assert_eq!(ended.code(), Some(3));
     let text = ended.stderr_text();
     assert!(
@@ -227,8 +224,7 @@ fn a_writer_restart_in_a_new_file_is_out_of_sync_at_once() {
 #[test]
 fn a_new_file_with_a_different_line_under_the_saved_seq_is_out_of_sync() {
     let s = setup();
-    write_file(&s.log, 1..=5);
-    s.run(&["--no-follow"]);
+    s.deliver(1..=5);
     std::fs::remove_file(&s.log).unwrap();
     let text: String = (1..=8)
         .map(|seq| match seq {
@@ -249,8 +245,7 @@ fn a_new_file_with_a_different_line_under_the_saved_seq_is_out_of_sync() {
 #[test]
 fn a_new_file_that_reuses_the_old_inode_number_is_not_taken_for_the_old_one() {
     let s = setup();
-    write_file(&s.log, 1..=5);
-    s.run(&["--no-follow"]);
+    s.deliver(1..=5);
     let old_end = s.state()["end"].as_u64().unwrap();
     rotate_to(&s.log, 6..=20);
     // Inode numbers are reused at the kernel's whim; make the state name
@@ -307,13 +302,7 @@ fn a_state_file_for_another_changelog_is_an_error() {
 fn two_runs_on_one_state_file_the_second_fails_clearly() {
     let s = setup();
     write_file(&s.log, 1..=2);
-    let mut command = binary();
-    command
-        .arg("-p")
-        .arg(&s.log)
-        .arg("--state-file")
-        .arg(&s.state);
-    let mut first = Tail::spawn(command);
+    let mut first = s.follower();
     assert_eq!(first.seqs(2), [1, 2]);
     let second = s.run(&["--no-follow"]);
     assert_eq!(second.status.code(), Some(1));
@@ -343,13 +332,7 @@ fn an_idle_follower_saves_its_state_soon_after_the_last_event() {
     let s = setup();
     let mut writer = Writer::new(&s.log);
     writer.events(3);
-    let mut command = binary();
-    command
-        .arg("-p")
-        .arg(&s.log)
-        .arg("--state-file")
-        .arg(&s.state);
-    let mut tail = Tail::spawn(command);
+    let mut tail = s.follower();
     assert_eq!(tail.seqs(3), [1, 2, 3]);
     let deadline = std::time::Instant::now() + crate::harness::PATIENCE;
     while !(s.state.exists() && s.saved_seq() == 3) {
