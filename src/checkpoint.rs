@@ -1,25 +1,29 @@
 //! Where a reader stopped, so that a later one can go on from there.
 //!
-//! A checkpoint names the last event read (whatever its family and table):
-//! its `seq`, a fingerprint of its line, and where that line ended in which
-//! file. Inode numbers are reused quickly, so (device, inode) alone cannot
-//! prove that a file is the one read before; the line's fingerprint at the
-//! stored offset can (SPEC §5).
+//! A checkpoint names a place in a file: its (device, inode), the offset
+//! where reading goes on, and the fingerprint of the line that ends there.
+//! When an event was read, that line is the last event read (whatever its
+//! family and table) and its `seq` is kept too; before any event, it is
+//! where reading began. Inode numbers are reused quickly, so (device,
+//! inode) alone cannot prove that a file is the one read before; the
+//! line's fingerprint at the stored offset can (see `doc/design.md`).
 
-use crate::source::FileId;
+use crate::position::FileId;
 use serde::{Deserialize, Serialize};
 
-/// The position after the last event read.
+/// A position to resume from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
-    /// The event's `seq`.
-    pub seq: i64,
-    /// [`line_hash`] of the event's line (without its `\n`).
-    pub line_hash: u64,
-    /// The file the line was in.
+    /// The file reading had got to.
     pub file: FileId,
-    /// Byte offset just past the line's `\n`.
+    /// Byte offset where reading goes on: just past the last event's line
+    /// (or where reading began, before any event).
     pub end: u64,
+    /// [`line_hash`] of the line that ends at `end` (without its `\n`);
+    /// `None` at offset 0, or when that line was too long to keep.
+    pub line_hash: Option<u64>,
+    /// The `seq` of the last event read; `None` before any event.
+    pub seq: Option<i64>,
 }
 
 /// A 64-bit FNV-1a fingerprint of a line: stable across builds and

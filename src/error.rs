@@ -1,36 +1,39 @@
 //! The library's error type.
 //!
 //! Two kinds of error come out of an iterator: *recoverable* ones
-//! ([`Error::OutOfSync`], [`Error::InvalidEntry`], [`Error::Notice`]), after which `next` may be
-//! called again and reading goes on, and fatal ones (everything else), after
-//! which the iterator is done.
+//! ([`Error::OutOfSync`], [`Error::InvalidEntry`]), after which `next` may
+//! be called again and reading goes on, and fatal ones (everything else),
+//! after which the iterator is done. Harmless news (a truncation, a fallback
+//! to polling) is not an error: it comes as [`Next::Notice`](crate::Next).
+//!
+//! Messages name the thing (paths escaped, so that a hostile name cannot
+//! drive a terminal) and leave the cause to [`std::error::Error::source`],
+//! so that printing the chain says each cause once.
 
-use crate::entry::{InvalidEntry, Location};
+use crate::entry::InvalidEntry;
+use crate::escape;
 use crate::event::Event;
-use crate::iterator::{Gap, GapKind};
-use crate::notice::Notice;
+use crate::position::Location;
+use crate::seq::Gap;
+use crate::state::StateError;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Everything that can go wrong while following a changelog.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
-    /// An event's `seq` is not the previous event's `seq + 1`: events were
-    /// lost (a file rotated away unread, a writer restart, a gap while
-    /// nobody read). The consumer must drop its caches. The revealing event
-    /// becomes the new baseline, so the next call goes on from it.
-    #[error(
-        "out of sync: {} at {location}",
-        Gap { expected: *expected, kind: *kind }.describe(event.seq)
-    )]
+    /// Events were lost before `event` (a file rotated away unread, a
+    /// writer restart, a gap while nobody read): the consumer must drop its
+    /// caches. The revealing event becomes the new baseline, so the next
+    /// call goes on from it.
+    #[error("out of sync: {} at {location}", gap.describe(event.seq))]
     OutOfSync {
-        /// The `seq` that should have come next.
-        expected: i64,
         /// How the loss showed.
-        kind: GapKind,
+        gap: Gap,
         /// The event that revealed the gap.
-        event: Event,
+        event: Box<Event>,
         /// Whether `event` passes the iterator's filter.
         matches_filter: bool,
         /// Where the revealing line starts.
@@ -38,30 +41,25 @@ pub enum Error {
     },
 
     /// A line that is not an event; reading goes on after it.
-    #[error("{0}")]
+    #[error(transparent)]
     InvalidEntry(InvalidEntry),
 
-    /// Something worth a warning (a truncation, a fallback to polling…);
-    /// reading goes on.
-    #[error("{0}")]
-    Notice(Notice),
-
     /// The changelog does not exist (after waiting for it, if asked to).
-    #[error("{}: no such file", path.display())]
+    #[error("{}: no such file", escape::path(path.as_os_str()))]
     NotFound {
         /// The changelog's path.
         path: Arc<Path>,
     },
 
     /// The changelog's path names a directory.
-    #[error("{}: is a directory, not a changelog file", path.display())]
+    #[error("{}: is a directory, not a changelog file", escape::path(path.as_os_str()))]
     IsADirectory {
         /// The changelog's path.
         path: Arc<Path>,
     },
 
     /// Opening, reading or looking at the changelog failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", escape::path(path.as_os_str()))]
     Io {
         /// The path involved.
         path: Arc<Path>,
@@ -71,7 +69,7 @@ pub enum Error {
     },
 
     /// Filesystem notifications could not be set up.
-    #[error("cannot watch {} for changes: {source}", path.display())]
+    #[error("cannot watch {} for changes", escape::path(path.as_os_str()))]
     Watch {
         /// The directory that could not be watched.
         path: Arc<Path>,
@@ -85,27 +83,21 @@ pub enum Error {
     Cancelled,
 
     /// The resume state file cannot be used.
-    #[error("state file {}: {message}", path.display())]
+    #[error("state file {}", escape::path(path.as_os_str()))]
     State {
         /// The state file.
-        path: std::path::PathBuf,
-        /// What is wrong and what to do.
-        message: String,
+        path: PathBuf,
+        /// What is wrong with it.
+        #[source]
+        source: StateError,
     },
-
-    /// A custom [`Source`](crate::Source) failed.
-    #[error("{0}")]
-    Source(String),
 }
 
 impl Error {
     /// Whether reading can go on after this error (out of sync, invalid
     /// entry) or the iterator is done.
     pub fn is_recoverable(&self) -> bool {
-        matches!(
-            self,
-            Error::OutOfSync { .. } | Error::InvalidEntry(_) | Error::Notice(_)
-        )
+        matches!(self, Error::OutOfSync { .. } | Error::InvalidEntry(_))
     }
 
     pub(crate) fn io(path: &Arc<Path>, source: io::Error) -> Self {

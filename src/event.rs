@@ -2,7 +2,7 @@
 //!
 //! An [`Event`] is one changed row: its sequence number and a [`RowUpdate`]
 //! naming the table and the primary-key columns ([`Key`]). Serialising an
-//! event gives the tool's NDJSON output (SPEC §4): `seq`, `family`, `table`,
+//! event gives the tool's NDJSON output (see the README): `seq`, `family`, `table`,
 //! `keys`, in that order.
 //!
 //! Key values stay in the exact JSON text they had in the changelog
@@ -100,6 +100,16 @@ impl KeyValue {
         RawValue::from_string(json.to_owned()).map(KeyValue)
     }
 
+    /// JSON text a decoder has already checked. Should it not be valid
+    /// after all, it is kept as a JSON string of that text rather than
+    /// lost (or panicked over).
+    fn from_checked(json: &str) -> Self {
+        KeyValue::from_json(json).unwrap_or_else(|_| {
+            let quoted = serde_json::to_string(json).unwrap_or_else(|_| "null".into());
+            KeyValue::from_json(&quoted).unwrap_or_else(|_| KeyValue(RawValue::NULL.to_owned()))
+        })
+    }
+
     /// The value's JSON text, exactly as written (strings keep quotes and
     /// escapes, numbers every digit).
     pub fn json(&self) -> &str {
@@ -164,25 +174,56 @@ enum KeysRef<'a> {
 /// A key column borrowed from its line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyRef<'a> {
-    /// The column's name.
-    pub name: Cow<'a, str>,
-    /// The column's SQL type.
-    pub type_name: Cow<'a, str>,
-    /// The value's JSON text, exactly as written.
-    pub value: &'a str,
+    name: Cow<'a, str>,
+    type_name: Cow<'a, str>,
+    /// Valid JSON (checked by the decoder that made it).
+    value: &'a str,
 }
 
-impl KeyRef<'_> {
+impl<'a> KeyRef<'a> {
+    /// A key whose `value` is JSON text the decoder has checked.
+    pub(crate) fn new(name: Cow<'a, str>, type_name: Cow<'a, str>, value: &'a str) -> Self {
+        KeyRef {
+            name,
+            type_name,
+            value,
+        }
+    }
+
+    /// The column's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The column's SQL type as the writer named it.
+    pub fn type_name(&self) -> &str {
+        &self.type_name
+    }
+
+    /// The value's JSON text, exactly as written.
+    pub fn value_json(&self) -> &'a str {
+        self.value
+    }
+
     /// The value as text for matching: a string's content (escapes
     /// decoded), anything else as its JSON text.
     pub fn value_text(&self) -> Cow<'_, str> {
         json_text(self.value)
     }
+
+    /// An owned copy.
+    pub fn to_key(&self) -> Key {
+        Key {
+            name: self.name.clone().into_owned(),
+            type_name: self.type_name.clone().into_owned(),
+            value: KeyValue::from_checked(self.value),
+        }
+    }
 }
 
 impl<'a> EventRef<'a> {
-    /// An event with these parts.
-    pub fn new(
+    /// An event with these parts (keys from a decoder that checked them).
+    pub(crate) fn new(
         seq: i64,
         family: impl Into<Cow<'a, str>>,
         table: impl Into<Cow<'a, str>>,
@@ -232,22 +273,14 @@ impl<'a> EventRef<'a> {
             row_update: RowUpdate {
                 family_name: self.family.clone().into_owned(),
                 table_name: self.table.clone().into_owned(),
-                keys: self
-                    .keys()
-                    .map(|k| Key {
-                        name: k.name.into_owned(),
-                        type_name: k.type_name.into_owned(),
-                        value: KeyValue::from_json(k.value)
-                            .expect("a decoded line's values are valid JSON"),
-                    })
-                    .collect(),
+                keys: self.keys().map(|k| k.to_key()).collect(),
             },
         }
     }
 }
 
 impl EventRef<'_> {
-    /// Writes the event as one line of SPEC §4's NDJSON (without the
+    /// Writes the event as one line of the tool's NDJSON (without the
     /// newline): the same bytes serde_json writes for [`Event`]. An event in
     /// the writer's exact shape is copied, not re-serialised: only the
     /// field name `key` becomes `keys`.
@@ -335,11 +368,7 @@ impl<'a> Iterator for CompactKeys<'a> {
         };
         let (value, rest) = rest.split_at(value_len);
         self.rest = rest.strip_prefix('}')?;
-        Some(KeyRef {
-            name: name.into(),
-            type_name: type_name.into(),
-            value,
-        })
+        Some(KeyRef::new(name.into(), type_name.into(), value))
     }
 }
 

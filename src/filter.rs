@@ -59,9 +59,9 @@ impl Filter {
         any(&self.families, &event.family)
             && any(&self.tables, &event.table)
             && self.keys.iter().all(|(name, value)| {
-                event
-                    .keys()
-                    .any(|k| k.name.eq_ignore_ascii_case(name) && k.value_text() == value.as_str())
+                event.keys().any(|k| {
+                    k.name().eq_ignore_ascii_case(name) && k.value_text() == value.as_str()
+                })
             })
     }
 }
@@ -74,11 +74,7 @@ mod tests {
     fn event<'a>(family: &'a str, table: &'a str, keys: &[(&'a str, &'a str)]) -> EventRef<'a> {
         let keys = keys
             .iter()
-            .map(|&(name, value)| KeyRef {
-                name: name.into(),
-                type_name: "INT".into(),
-                value,
-            })
+            .map(|&(name, value)| KeyRef::new(name.into(), "INT".into(), value))
             .collect();
         EventRef::new(1, family, table, keys)
     }

@@ -1,140 +1,98 @@
 //! The changelog iterator: lines in, checked and filtered events out.
 //!
 //! Every valid line's `seq` is checked against the previous valid line's,
-//! whatever its family and table (a filter must not hide a gap: SPEC §2);
-//! then the filter decides whether the event is handed out.
-//!
-//! A resume (`--after-seq`, a state file whose file was rotated away)
-//! starts by skipping the run of events already delivered: it must be
-//! unbroken and reach the resume point, or the writer restarted and the
-//! consumer is out of sync (SPEC §5).
+//! whatever its family and table (a filter must not hide a gap); then the
+//! filter decides whether the event is handed out. Where reading starts and
+//! how a resume is proved is [`crate::resume`]'s; the iterator asks it
+//! about every event.
 
+use crate::builder::Builder;
 use crate::checkpoint::{Checkpoint, line_hash};
-use crate::entry::{self, InvalidEntry, Location};
+use crate::entry::{self, InvalidEntry};
 use crate::error::Error;
 use crate::event::{Event, EventRef};
 use crate::filter::Filter;
-use crate::follow::{FollowOptions, Follower, StartAt};
-use crate::source::{Item, LineInfo, Next, Source};
-use crate::wake::CancelHandle;
-use std::fmt;
+use crate::memory::MemorySource;
+use crate::position::{FileId, LineInfo, Location};
+use crate::resume::{Continuity, Positioned, Verdict};
+use crate::seq::Gap;
+use crate::source::{Input, Item, Next, Source};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How events were found to be lost.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GapKind {
-    /// An event's `seq` is not the previous one's `seq + 1`.
-    Skipped,
-    /// Resuming: the file ends before its run of `seq`s reaches the resume
-    /// point (the writer restarted and numbering began again).
-    EndsEarly,
-    /// Resuming: the line under the resume point's `seq` is not the line
-    /// read before (the writer restarted and numbering began again).
-    Rewritten,
-}
-
-/// Events were lost before the event that carries this.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Gap {
-    /// The `seq` that should have come next.
-    pub expected: i64,
-    /// How the loss showed.
-    pub kind: GapKind,
-}
-
-impl Gap {
-    /// Says what happened, given the revealing event's `seq`.
-    pub fn describe(&self, seq: i64) -> impl fmt::Display + '_ {
-        struct Describe<'a>(&'a Gap, i64);
-        impl fmt::Display for Describe<'_> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                let Describe(gap, seq) = *self;
-                let resume = gap.expected - 1;
-                match gap.kind {
-                    GapKind::Skipped => {
-                        write!(f, "expected seq {} but read seq {seq}", gap.expected)
-                    }
-                    GapKind::EndsEarly => write!(
-                        f,
-                        "resuming after seq {resume}, but the changelog ends at seq {seq} \
-                         (the writer restarted)"
-                    ),
-                    GapKind::Rewritten => write!(
-                        f,
-                        "resuming after seq {resume}, but seq {seq} is not the line read \
-                         before (the writer restarted)"
-                    ),
-                }
-            }
-        }
-        Describe(self, seq)
-    }
-}
-
 /// An event with everything known about the line it came from.
 #[derive(Debug)]
 pub struct Record<'a> {
+    event: EventRef<'a>,
+    line: &'a [u8],
+    info: LineInfo,
+    path: &'a Arc<Path>,
+    gap: Option<Gap>,
+    matches: bool,
+}
+
+impl<'a> Record<'a> {
     /// The decoded event, borrowed from its line.
-    pub event: EventRef<'a>,
+    pub fn event(&self) -> &EventRef<'a> {
+        &self.event
+    }
+
     /// The line exactly as read, without its `\n`.
-    pub line: &'a [u8],
-    /// Where the line was.
-    pub info: LineInfo,
-    /// The file it was read from.
-    pub path: &'a Arc<Path>,
+    pub fn line(&self) -> &'a [u8] {
+        self.line
+    }
+
     /// Set when this event revealed lost events (out of sync).
-    pub gap: Option<Gap>,
-    /// Whether the event passes the filter (a revealing event is handed out
-    /// even when it does not).
-    pub matches: bool,
+    pub fn gap(&self) -> Option<Gap> {
+        self.gap
+    }
+
+    /// Whether the event passes the filter (an event that revealed a gap is
+    /// handed out even when it does not).
+    pub fn matches(&self) -> bool {
+        self.matches
+    }
+
+    /// Where the record's line starts.
+    pub fn location(&self) -> Location {
+        Location::new(self.path, self.info.line, self.info.offset)
+    }
 }
 
-/// Skipping the events a resumed reader already delivered.
-#[derive(Debug)]
-struct Skip {
-    /// The resume point: skip through this `seq`.
-    through: i64,
-    /// Its line's fingerprint, when known (a state file).
-    hash: Option<u64>,
-    /// The `seq` of the last event of the run skipped so far.
-    run: Option<i64>,
-}
-
-/// The last valid line read: the checkpoint, and the revealing line when a
-/// resume's run ends early.
+/// The last valid line read, kept while it may be needed: for checkpoints,
+/// and as the revealing event when a resume's run ends early.
 #[derive(Debug, Default)]
-struct LastLine {
+struct Kept {
     bytes: Vec<u8>,
     info: Option<LineInfo>,
-}
-
-/// What a resume makes of an event.
-enum Skipping {
-    /// Already delivered before: not handed out again.
-    Skip,
-    /// Shows that the resume cannot be continuous.
-    Revealed(Gap),
-    /// Not (or no longer) resuming: the ordinary sequence check applies.
-    Past,
+    seq: i64,
 }
 
 /// Where the record to hand out has its line.
 enum Found {
-    /// The source's current line (decoded again to be handed out: the
-    /// borrow checker cannot yet let a borrow leave a loop that reborrows).
+    /// The source's current line.
     Current(LineInfo, Option<Gap>),
     /// The kept copy of the last line, with the gap it revealed.
     Kept(Gap),
 }
 
-/// Follows a changelog and hands out its events in order.
+/// What one item from the source comes to.
+enum Advance {
+    Found(Found),
+    Continue,
+    Return(Next<()>),
+}
+
+/// Follows a changelog and hands out its events in order, each exactly
+/// once, or says that events were lost.
 ///
-/// Calls block until an event arrives; [`next_until`](Self::next_until)
-/// takes a deadline, and a [`CancelHandle`] ends a wait from another thread.
-/// As a [`std::iter::Iterator`] it yields `Result<Event, Error>` and ends when
-/// the input ends (`follow: false`) or is cancelled.
+/// Made by a [`Builder`] ([`ChangelogIterator::builder`]), already
+/// positioned where reading starts. Calls block until an event arrives;
+/// [`next_until`](Self::next_until) takes a deadline, and a
+/// [`CancelHandle`](crate::CancelHandle) ends a wait from another thread. As
+/// a [`std::iter::Iterator`] it yields `Result<Event, Error>` and ends when
+/// the input ends (when not following) or is cancelled.
 ///
 /// ```no_run
 /// use changelog_tail::{ChangelogIterator, Error, Filter};
@@ -152,148 +110,88 @@ enum Found {
 /// }
 /// # Ok::<(), Error>(())
 /// ```
-pub struct ChangelogIterator<S: Source = Follower> {
-    source: S,
+#[derive(Debug)]
+pub struct ChangelogIterator {
+    source: Input,
     filter: Filter,
-    last_seq: Option<i64>,
-    skip: Option<Skip>,
-    /// Keep a copy of each valid line (for checkpoints and resumes).
-    keep_lines: bool,
-    last_line: LastLine,
+    continuity: Continuity,
+    /// Keep each valid line (checkpoints were asked for).
+    keep: bool,
+    kept: Kept,
+    /// The checkpoint while no later event is proven: where reading began,
+    /// or an earlier run's position still being proven.
+    anchor: Option<Checkpoint>,
     done: bool,
 }
 
-impl ChangelogIterator<Follower> {
-    /// Follows the changelog at `path` with default options, every event.
-    /// Waits up to 1 s for a missing file, as the Go iterator does.
+impl ChangelogIterator {
+    /// A builder for an iterator on the changelog at `path`.
+    pub fn builder(path: impl AsRef<Path>) -> Builder {
+        Builder::file(path.as_ref())
+    }
+
+    /// A builder for an iterator on lines held in memory.
+    pub fn builder_memory(source: MemorySource) -> Builder {
+        Builder::memory(source)
+    }
+
+    /// Follows the changelog at `path` from the start of the current file,
+    /// every event. Waits up to 1 s for a missing file, as the Go iterator
+    /// does.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
-        Self::open_filtered(path, Filter::new())
+        Self::builder(path).open()
     }
 
-    /// Follows the changelog at `path`, handing out only what `filter` matches.
+    /// Follows the changelog at `path`, handing out only what `filter`
+    /// matches.
     pub fn open_filtered(path: impl AsRef<Path>, filter: Filter) -> Result<Self, Error> {
-        Self::with_options(path, FollowOptions::default(), filter)
+        Self::builder(path).filter(filter).open()
     }
 
-    /// Follows the changelog at `path` as `options` say.
-    pub fn with_options(
-        path: impl AsRef<Path>,
-        options: FollowOptions,
-        filter: Filter,
-    ) -> Result<Self, Error> {
-        Self::from_source(Follower::new(path, options)?, filter)
-    }
-
-    /// Goes on after `checkpoint` (SPEC §5): in its file at its offset if
-    /// that file is still there, else from the start of the current file,
-    /// skipping the run of events through the checkpoint's `seq`. Anything
-    /// that cannot be proven continuous comes out as out of sync.
-    /// [`FollowOptions::start`] is ignored.
-    pub fn resume(
-        path: impl AsRef<Path>,
-        options: FollowOptions,
-        filter: Filter,
-        checkpoint: Checkpoint,
-    ) -> Result<Self, Error> {
-        let options = FollowOptions {
-            start: StartAt::After(checkpoint),
-            ..options
-        };
-        let mut events = Self::with_options(path, options, filter)?;
-        events.resume_after(&checkpoint);
-        Ok(events)
-    }
-}
-
-impl<S: Source> ChangelogIterator<S> {
-    /// Starts `source` and reads from it; a source that fails to start is
-    /// this constructor's error.
-    pub fn from_source(mut source: S, filter: Filter) -> Result<Self, Error> {
-        source.start()?;
-        let mut events = ChangelogIterator {
+    /// An iterator on a source already positioned (see [`Builder::open`]).
+    pub(crate) fn new(source: Input, filter: Filter, positioned: Positioned, keep: bool) -> Self {
+        ChangelogIterator {
             source,
             filter,
-            last_seq: None,
-            skip: None,
-            keep_lines: false,
-            last_line: LastLine::default(),
+            continuity: positioned.continuity,
+            keep,
+            kept: Kept::default(),
+            anchor: positioned.anchor,
             done: false,
-        };
-        if let Some((line, info)) = events.source.take_baseline() {
-            let seq = match entry::decode(&line) {
-                Ok(Some(event)) => Some(event.seq),
-                _ => None,
-            };
-            if let Some(seq) = seq {
-                events.last_seq = Some(seq);
-                events.last_line = LastLine {
-                    bytes: line,
-                    info: Some(info),
-                };
-            }
         }
-        Ok(events)
     }
 
-    /// The `seq` of the last valid event read (matching or not), the
-    /// baseline for the next sequence check.
+    /// The `seq` the next event is checked against: the last valid event
+    /// read (matching or not), or the start's baseline.
     pub fn last_seq(&self) -> Option<i64> {
-        self.last_seq
+        self.continuity.baseline()
     }
 
-    /// Skips events through `seq` before handing any out (`--after-seq`):
-    /// the first event after them must be `seq + 1`. The skipped events must
-    /// form an unbroken run ending at `seq` (whose line has fingerprint
-    /// `hash`, if given); otherwise, or if the file ends before the run
-    /// reaches `seq`, the next record reports a gap.
-    pub fn skip_through(&mut self, seq: i64, hash: Option<u64>) {
-        self.last_seq = None;
-        self.keep_lines = true;
-        self.skip = Some(Skip {
-            through: seq,
-            hash,
-            run: None,
-        });
-    }
-
-    /// Completes a resume from `checkpoint` for a source started with
-    /// [`StartAt::After`]: if the source could not continue in place, skips
-    /// the run of events through the checkpoint (see
-    /// [`skip_through`](Self::skip_through)). Keeps checkpoints from then on.
-    pub fn resume_after(&mut self, checkpoint: &Checkpoint) {
-        self.keep_checkpoints();
-        if self.last_seq.is_none() {
-            self.skip_through(checkpoint.seq, Some(checkpoint.line_hash));
-        }
-    }
-
-    /// Keeps track of the last valid line, so that [`checkpoint`](Self::checkpoint)
-    /// can say where reading stands.
-    pub fn keep_checkpoints(&mut self) {
-        self.keep_lines = true;
-    }
-
-    /// Where reading stands: after the last valid event read, matching or
-    /// not. `None` before any event, for sources that are not files, and
-    /// unless [`keep_checkpoints`](Self::keep_checkpoints) (or a resume) asked for it.
+    /// Where reading stands, for a later run to resume from: after the last
+    /// valid event read, matching or not; before any, where reading began.
+    /// It does not move while an earlier run's position is still being
+    /// proven, nor past a loss not yet reported. `None` unless checkpoints
+    /// were asked for ([`Builder::checkpoints`]), and for sources that are
+    /// not files.
     pub fn checkpoint(&self) -> Option<Checkpoint> {
-        let info = self.last_line.info.as_ref()?;
+        if !self.keep {
+            return None;
+        }
+        if self.anchor.is_some() || !self.continuity.is_proven() {
+            return self.anchor;
+        }
+        let info = self.kept.info.as_ref()?;
         Some(Checkpoint {
-            seq: self.last_seq?,
-            line_hash: line_hash(&self.last_line.bytes),
             file: info.file?,
             end: info.end,
+            line_hash: Some(line_hash(&self.kept.bytes)),
+            seq: Some(self.kept.seq),
         })
     }
 
     /// The filter events are matched against.
     pub fn filter(&self) -> &Filter {
         &self.filter
-    }
-
-    /// A handle that cancels blocked and future calls from any thread.
-    pub fn cancel_handle(&self) -> CancelHandle {
-        self.source.cancel_handle()
     }
 
     /// Stops following and releases the file and notifications (as
@@ -307,392 +205,192 @@ impl<S: Source> ChangelogIterator<S> {
         if self.done {
             return Ok(Next::End);
         }
-        // The fields are used one by one below (not through `&mut self`
-        // methods) so that the event can borrow the source's line.
         let found = loop {
-            let info = match self.source.next_item(deadline) {
-                Ok(Next::Item(Item::Line(info))) => info,
-                Ok(Next::Item(Item::Invalid(entry))) => return Err(Error::InvalidEntry(entry)),
-                Ok(Next::Item(Item::Notice(notice))) => return Err(Error::Notice(notice)),
-                Ok(Next::Item(Item::CaughtUp)) => {
-                    // A resume whose run stops short of its point: the file
-                    // was started again by a restarted writer.
-                    if let Some(skip) = self.skip.take_if(|s| s.run.is_some()) {
-                        break Found::Kept(Gap {
-                            expected: skip.through + 1,
-                            kind: GapKind::EndsEarly,
-                        });
-                    }
-                    continue;
-                }
-                Ok(Next::TimedOut) => return Ok(Next::TimedOut),
-                Ok(Next::End) => return Ok(Next::End),
-                Ok(Next::Cancelled) => return Ok(Next::Cancelled),
+            match self.advance(deadline) {
+                Ok(Advance::Found(found)) => break found,
+                Ok(Advance::Continue) => continue,
+                Ok(Advance::Return(next)) => return Ok(without_item(next)),
                 Err(e) => {
-                    self.done = true;
+                    self.done = !e.is_recoverable();
                     return Err(e);
                 }
-            };
-            let line = self.source.line();
-            let event = match entry::decode(line) {
-                Ok(Some(event)) => event,
-                Ok(None) => continue,
-                Err(reason) => {
-                    let location = location(self.source.path(), &info);
-                    return Err(Error::InvalidEntry(InvalidEntry::new(
-                        location, reason, line,
-                    )));
-                }
-            };
-            if self.keep_lines {
-                self.last_line.bytes.clear();
-                self.last_line.bytes.extend_from_slice(line);
-                self.last_line.info = Some(info.clone());
-            }
-            let gap = match skip(&mut self.skip, &mut self.last_seq, event.seq, line) {
-                Skipping::Skip => continue,
-                Skipping::Revealed(gap) => Some(gap),
-                Skipping::Past => {
-                    let gap = self
-                        .last_seq
-                        .map(|last| last.saturating_add(1))
-                        .filter(|&expected| expected != event.seq)
-                        .map(|expected| Gap {
-                            expected,
-                            kind: GapKind::Skipped,
-                        });
-                    self.last_seq = Some(event.seq);
-                    gap
-                }
-            };
-            if gap.is_some() || self.filter.matches(&event) {
-                break Found::Current(info, gap);
             }
         };
+        self.record(found).map(Next::Item)
+    }
+
+    /// Takes one item from the source.
+    fn advance(&mut self, deadline: Option<Instant>) -> Result<Advance, Error> {
+        let item = match self.source.next_item(deadline)? {
+            Next::Item(item) => item,
+            Next::End => return Ok(self.at_end(Next::End)),
+            Next::Notice(notice) => return Ok(Advance::Return(Next::Notice(notice))),
+            Next::TimedOut => return Ok(Advance::Return(Next::TimedOut)),
+            Next::Cancelled => return Ok(Advance::Return(Next::Cancelled)),
+        };
+        match item {
+            Item::Line(info) => self.line(info),
+            Item::Invalid(entry) => Err(Error::InvalidEntry(entry)),
+            Item::Notice(notice) => Ok(Advance::Return(Next::Notice(notice))),
+            Item::NewFile(file) => {
+                self.new_file(file);
+                Ok(Advance::Continue)
+            }
+            Item::CaughtUp => Ok(self.at_end(Next::TimedOut)),
+        }
+    }
+
+    /// Everything there is was read: a resume that stopped short is
+    /// revealed now, not after waiting for more. `then` ends the input
+    /// (`End`) or not (`TimedOut`: read on).
+    fn at_end(&mut self, then: Next<()>) -> Advance {
+        if let Some(gap) = self.continuity.at_end() {
+            self.anchor = None;
+            return Advance::Found(Found::Kept(gap));
+        }
+        match then {
+            Next::End => Advance::Return(Next::End),
+            _ => Advance::Continue,
+        }
+    }
+
+    /// Reading moved on to a new file: with nothing newer proven, a restart
+    /// goes on from the start of that file. Before any event there is no
+    /// `seq` to show whether a file came and went unseen in between: the
+    /// next event says so.
+    fn new_file(&mut self, file: FileId) {
+        self.continuity.rotated();
+        if self.anchor.is_some() && self.continuity.is_proven() {
+            self.anchor = Some(Checkpoint {
+                file,
+                end: 0,
+                line_hash: None,
+                seq: self.continuity.baseline(),
+            });
+        }
+    }
+
+    /// A complete line: decode, check, filter.
+    fn line(&mut self, info: LineInfo) -> Result<Advance, Error> {
+        let line = self.source.line();
+        let event = match entry::decode(line) {
+            Ok(Some(event)) => event,
+            Ok(None) => return Ok(Advance::Continue),
+            Err(reason) => {
+                let location = Location::new(self.source.path(), info.line, info.offset);
+                return Err(Error::InvalidEntry(InvalidEntry::new(
+                    location, reason, line,
+                )));
+            }
+        };
+        let matches = self.filter.matches(&event);
+        let seq = event.seq;
+        if self.keep || self.continuity.is_skipping() {
+            self.kept.bytes.clear();
+            self.kept.bytes.extend_from_slice(line);
+            self.kept.info = Some(info.clone());
+            self.kept.seq = seq;
+        }
+        let verdict = self.continuity.event(seq, line);
+        if self.continuity.is_proven() {
+            self.anchor = None;
+        }
+        Ok(match verdict {
+            Verdict::Deliver(gap) if gap.is_some() || matches => {
+                Advance::Found(Found::Current(info, gap))
+            }
+            Verdict::Deliver(_) | Verdict::Skip => Advance::Continue,
+        })
+    }
+
+    /// The record for what was found. (Decoded again: the borrow checker
+    /// cannot yet let a borrow of the line leave the loop that reads on.)
+    fn record(&self, found: Found) -> Result<Record<'_>, Error> {
         let (line, info, gap) = match found {
             Found::Current(info, gap) => (self.source.line(), info, gap),
             Found::Kept(gap) => {
-                let info = self.last_line.info.clone().expect("a kept line");
-                (self.last_line.bytes.as_slice(), info, Some(gap))
+                let info = self.kept.info.clone().unwrap_or(LineInfo {
+                    line: 0,
+                    offset: 0,
+                    end: 0,
+                    file: None,
+                });
+                (self.kept.bytes.as_slice(), info, Some(gap))
             }
         };
-        let Ok(Some(event)) = entry::decode(line) else {
-            unreachable!("the line decoded a moment ago");
+        let path = self.source.path();
+        // The same bytes decoded the same way a moment ago.
+        let event = match entry::decode(line) {
+            Ok(Some(event)) => event,
+            Ok(None) | Err(_) => {
+                let location = Location::new(path, info.line, info.offset);
+                let reason = entry::InvalidReason::Json("not an event".into());
+                return Err(Error::InvalidEntry(InvalidEntry::new(
+                    location, reason, line,
+                )));
+            }
         };
-        Ok(Next::Item(Record {
+        Ok(Record {
             matches: self.filter.matches(&event),
             event,
             line,
-            path: self.source.path(),
+            path,
             info,
             gap,
-        }))
+        })
     }
 
     /// The next matching event; a gap comes back as [`Error::OutOfSync`]
     /// carrying the revealing event (call again to go on after it).
     pub fn next_until(&mut self, deadline: Option<Instant>) -> Result<Next<Event>, Error> {
-        let (event, info, gap, matches) = match self.next_record(deadline)? {
-            Next::Item(r) => (r.event.to_event(), r.info, r.gap, r.matches),
-            Next::TimedOut => return Ok(Next::TimedOut),
-            Next::End => return Ok(Next::End),
-            Next::Cancelled => return Ok(Next::Cancelled),
+        let record = match self.next_record(deadline)? {
+            Next::Item(record) => record,
+            other => return Ok(without_item(other)),
         };
-        match gap {
+        let event = record.event.to_event();
+        match record.gap {
             Some(gap) => Err(Error::OutOfSync {
-                expected: gap.expected,
-                kind: gap.kind,
-                event,
-                matches_filter: matches,
-                location: self.location(&info),
+                gap,
+                event: Box::new(event),
+                matches_filter: record.matches,
+                location: record.location(),
             }),
             None => Ok(Next::Item(event)),
         }
     }
 
-    /// [`next_until`](Self::next_until) with a timeout instead of a deadline.
+    /// [`next_until`](Self::next_until) with a timeout instead of a
+    /// deadline (one too far to represent waits without limit).
     pub fn next_timeout(&mut self, timeout: Duration) -> Result<Next<Event>, Error> {
-        self.next_until(Some(Instant::now() + timeout))
-    }
-
-    /// Where the line described by `info` starts.
-    pub fn location(&self, info: &LineInfo) -> Location {
-        location(self.source.path(), info)
+        self.next_until(Instant::now().checked_add(timeout))
     }
 }
 
-fn location(path: &Arc<Path>, info: &LineInfo) -> Location {
-    Location {
-        path: Arc::clone(path),
-        line: info.line,
-        offset: info.offset,
+/// A `Next` that carries no item, as any other `Next`.
+fn without_item<T, U>(next: Next<T>) -> Next<U> {
+    match next {
+        Next::Notice(notice) => Next::Notice(notice),
+        Next::TimedOut => Next::TimedOut,
+        Next::Cancelled => Next::Cancelled,
+        Next::Item(_) | Next::End => Next::End,
     }
 }
 
-/// What a resume's skipping makes of the event `seq` on `line`.
-fn skip(
-    skipping: &mut Option<Skip>,
-    last_seq: &mut Option<i64>,
-    seq: i64,
-    line: &[u8],
-) -> Skipping {
-    let Some(skip) = skipping.as_mut() else {
-        return Skipping::Past;
-    };
-    let in_run = seq <= skip.through && skip.run.is_none_or(|last| seq == last + 1);
-    if !in_run {
-        // Past the run (or the run broke): what came before is the baseline.
-        *last_seq = Some(skip.run.unwrap_or(skip.through));
-        *skipping = None;
-        return Skipping::Past;
-    }
-    *last_seq = Some(seq);
-    if seq < skip.through {
-        skip.run = Some(seq);
-        return Skipping::Skip;
-    }
-    let rewritten = skip.hash.is_some_and(|hash| hash != line_hash(line));
-    let expected = skip.through + 1;
-    *skipping = None;
-    if rewritten {
-        Skipping::Revealed(Gap {
-            expected,
-            kind: GapKind::Rewritten,
-        })
-    } else {
-        Skipping::Skip
-    }
-}
-
-impl Record<'_> {
-    /// Where the record's line starts.
-    pub fn location(&self) -> Location {
-        location(self.path, &self.info)
-    }
-}
-
-impl<S: Source> Iterator for ChangelogIterator<S> {
+impl Iterator for ChangelogIterator {
     type Item = Result<Event, Error>;
 
     /// Blocks until the next event or error; `None` once the input ended,
-    /// the iterator was cancelled or a fatal error was returned.
+    /// the iterator was cancelled or a fatal error was returned. Notices
+    /// are not errors and are passed over (see
+    /// [`next_until`](ChangelogIterator::next_until) to see them).
     fn next(&mut self) -> Option<Self::Item> {
-        match self.next_until(None) {
-            Ok(Next::Item(event)) => Some(Ok(event)),
-            Ok(Next::TimedOut | Next::End | Next::Cancelled) => None,
-            Err(e) => Some(Err(e)),
+        loop {
+            return match self.next_until(None) {
+                Ok(Next::Item(event)) => Some(Ok(event)),
+                Ok(Next::Notice(_)) => continue,
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            };
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    //! The Go package's iterator tests, against an in-memory source.
-    use super::*;
-    use crate::source::MemorySource;
-
-    fn line(seq: i64, table: &str) -> String {
-        format!(
-            r#"{{"seq":{seq},"family":"fam","table":"{table}","key":[{{"name":"id","type":"INT","value":{seq}}}]}}"#
-        )
-    }
-
-    fn iterator(lines: Vec<String>, filter: Filter) -> ChangelogIterator<MemorySource> {
-        ChangelogIterator::from_source(MemorySource::new(lines), filter).unwrap()
-    }
-
-    #[test]
-    fn five_events_in_order() {
-        let lines = (0..5).map(|i| line(i, "t")).collect();
-        let seqs: Vec<i64> = iterator(lines, Filter::new())
-            .map(|r| r.unwrap().seq)
-            .collect();
-        assert_eq!(seqs, vec![0, 1, 2, 3, 4]);
-    }
-
-    #[test]
-    fn filter_returns_only_the_even_tables() {
-        let lines = (0..10)
-            .map(|i| line(i, if i % 2 == 0 { "even" } else { "odd" }))
-            .collect();
-        let seqs: Vec<i64> = iterator(lines, Filter::new().family("fam").table("even"))
-            .map(|r| r.unwrap().seq)
-            .collect();
-        assert_eq!(seqs, vec![0, 2, 4, 6, 8]);
-    }
-
-    #[test]
-    fn a_gap_is_out_of_sync_carrying_the_event_then_reading_goes_on() {
-        let mut it = iterator(
-            vec![line(0, "t"), line(3, "t"), line(4, "t")],
-            Filter::new(),
-        );
-        assert_eq!(it.next().unwrap().unwrap().seq, 0);
-        match it.next().unwrap() {
-            Err(Error::OutOfSync {
-                expected, event, ..
-            }) => {
-                assert_eq!(expected, 1);
-                assert_eq!(event.seq, 3);
-            }
-            other => panic!("expected out of sync, got {other:?}"),
-        }
-        assert_eq!(it.next().unwrap().unwrap().seq, 4);
-        assert!(it.next().is_none());
-    }
-
-    #[test]
-    fn the_filtered_iterator_reports_gaps_in_rows_it_does_not_match() {
-        let mut it = iterator(
-            vec![line(0, "t"), line(3, "t"), line(4, "t")],
-            Filter::new().table("other"),
-        );
-        match it.next().unwrap() {
-            Err(Error::OutOfSync {
-                expected,
-                event,
-                matches_filter,
-                ..
-            }) => {
-                assert_eq!((expected, event.seq, matches_filter), (1, 3, false));
-            }
-            other => panic!("expected out of sync, got {other:?}"),
-        }
-        assert!(it.next().is_none());
-    }
-
-    #[test]
-    fn a_source_that_fails_to_start_fails_the_constructor() {
-        let err =
-            ChangelogIterator::from_source(MemorySource::failing_start("boom"), Filter::new())
-                .err()
-                .expect("an error");
-        assert_eq!(err.to_string(), "boom");
-    }
-
-    #[test]
-    fn invalid_lines_are_recoverable_errors_with_their_place() {
-        let mut it = iterator(
-            vec![line(1, "t"), "garbage".into(), "".into(), line(2, "t")],
-            Filter::new(),
-        );
-        assert_eq!(it.next().unwrap().unwrap().seq, 1);
-        match it.next().unwrap() {
-            Err(Error::InvalidEntry(entry)) => {
-                assert_eq!(entry.location.line, 2);
-                assert_eq!(entry.preview, "garbage");
-            }
-            other => panic!("expected invalid entry, got {other:?}"),
-        }
-        assert_eq!(it.next().unwrap().unwrap().seq, 2);
-    }
-
-    #[test]
-    fn a_deadline_returns_timed_out_while_following() {
-        let mut it = ChangelogIterator::from_source(
-            MemorySource::following(vec![line(1, "t")]),
-            Filter::new(),
-        )
-        .unwrap();
-        assert!(matches!(
-            it.next_timeout(Duration::from_millis(5)).unwrap(),
-            Next::Item(_)
-        ));
-        assert!(matches!(
-            it.next_timeout(Duration::from_millis(5)).unwrap(),
-            Next::TimedOut
-        ));
-    }
-
-    #[test]
-    fn cancel_from_another_thread_ends_a_blocked_call() {
-        let mut it = ChangelogIterator::from_source(
-            MemorySource::following(Vec::<String>::new()),
-            Filter::new(),
-        )
-        .unwrap();
-        let cancel = it.cancel_handle();
-        let t = std::thread::spawn(move || cancel.cancel());
-        assert!(matches!(it.next_until(None).unwrap(), Next::Cancelled));
-        t.join().unwrap();
-        assert!(it.next().is_none());
-    }
-
-    fn seqs_and_gaps(it: &mut ChangelogIterator<MemorySource>) -> Vec<(i64, Option<GapKind>)> {
-        let mut out = Vec::new();
-        while let Next::Item(record) = it.next_record(None).unwrap() {
-            out.push((record.event.seq, record.gap.map(|g| g.kind)));
-        }
-        out
-    }
-
-    #[test]
-    fn skip_through_hands_out_only_what_follows() {
-        let mut it = iterator((1..=6).map(|i| line(i, "t")).collect(), Filter::new());
-        it.skip_through(3, None);
-        assert_eq!(seqs_and_gaps(&mut it), [(4, None), (5, None), (6, None)]);
-    }
-
-    #[test]
-    fn skip_through_a_file_that_starts_right_after() {
-        let mut it = iterator((4..=5).map(|i| line(i, "t")).collect(), Filter::new());
-        it.skip_through(3, None);
-        assert_eq!(seqs_and_gaps(&mut it), [(4, None), (5, None)]);
-    }
-
-    #[test]
-    fn skip_through_a_file_that_starts_beyond_is_a_gap() {
-        let mut it = iterator((6..=7).map(|i| line(i, "t")).collect(), Filter::new());
-        it.skip_through(3, None);
-        assert_eq!(
-            seqs_and_gaps(&mut it),
-            [(6, Some(GapKind::Skipped)), (7, None)]
-        );
-    }
-
-    #[test]
-    fn a_broken_run_is_a_gap() {
-        let lines = [1, 2, 5, 6].into_iter().map(|i| line(i, "t")).collect();
-        let mut it = iterator(lines, Filter::new());
-        it.skip_through(4, None);
-        let got = seqs_and_gaps(&mut it);
-        assert_eq!(got, [(5, Some(GapKind::Skipped)), (6, None)]);
-    }
-
-    #[test]
-    fn a_run_that_ends_before_the_resume_point_is_reported_at_once() {
-        let mut it = ChangelogIterator::from_source(
-            MemorySource::following((1..=3).map(|i| line(i, "t"))),
-            Filter::new(),
-        )
-        .unwrap();
-        it.skip_through(10, None);
-        match it.next_timeout(Duration::from_secs(30)) {
-            Err(Error::OutOfSync {
-                expected: 11,
-                kind: GapKind::EndsEarly,
-                event,
-                ..
-            }) => assert_eq!(event.seq, 3),
-            other => panic!("expected an early end, got {other:?}"),
-        }
-        assert_eq!(it.last_seq(), Some(3));
-    }
-
-    #[test]
-    fn a_different_line_under_the_resume_seq_is_a_gap() {
-        let mut it = iterator((1..=4).map(|i| line(i, "t")).collect(), Filter::new());
-        it.skip_through(2, Some(line_hash(line(2, "other").as_bytes())));
-        assert_eq!(
-            seqs_and_gaps(&mut it),
-            [(2, Some(GapKind::Rewritten)), (3, None), (4, None)]
-        );
-    }
-
-    #[test]
-    fn the_same_line_under_the_resume_seq_continues() {
-        let mut it = iterator((1..=4).map(|i| line(i, "t")).collect(), Filter::new());
-        it.skip_through(2, Some(line_hash(line(2, "t").as_bytes())));
-        assert_eq!(seqs_and_gaps(&mut it), [(3, None), (4, None)]);
     }
 }

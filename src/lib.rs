@@ -2,43 +2,55 @@
 //!
 //! ctlstore's reflector appends one JSON line per changed row to
 //! `change.log` and rotates the file by deleting and re-creating it. This
-//! crate reads that file as the Go package `ctlstore/pkg/changelog` does:
-//! an iterator (optionally filtered by family and table) whose events come
-//! in order, exactly once, and an [`Error::OutOfSync`] whenever events may
-//! have been lost, telling the consumer to drop its caches.
+//! crate reads that file as ctlstore's Go package `pkg/event` does: an
+//! iterator (optionally filtered by family and table) whose events come in
+//! order, exactly once, and an [`Error::OutOfSync`] whenever events may
+//! have been lost, telling the consumer to drop its caches. How it keeps
+//! that promise is told in `doc/design.md`.
 //!
 //! - [`ChangelogIterator`]: the iterator; blocking `next` with a deadline
-//!   and cancellation; also a [`std::iter::Iterator`].
-//! - [`Follower`]: the file reader behind it (rotation, partial lines).
-//! - [`Event`], [`RowUpdate`], [`Key`]: the events, as in the Go package.
+//!   and cancellation; also a [`std::iter::Iterator`]. Made by a
+//!   [`Builder`], which owns where reading starts ([`Start`]) and how.
+//! - [`Event`], [`RowUpdate`], [`Key`]: the events, as in the Go package;
+//!   [`EventRef`] is an event borrowed from its line.
 //! - [`Filter`]: family, table and key conditions.
 //! - [`Checkpoint`], [`StateFile`]: resuming where a reader stopped.
 //! - [`MemorySource`]: lines from memory, for tests of consumers.
 
+mod builder;
 mod checkpoint;
 mod entry;
 mod error;
+mod escape;
 mod event;
 mod filter;
 mod follow;
 mod iterator;
+mod memory;
 mod notice;
+mod position;
+mod resume;
+mod seq;
 mod source;
 mod state;
 mod wake;
 
+pub use builder::Builder;
 pub use checkpoint::{Checkpoint, line_hash};
-pub use entry::{InvalidEntry, InvalidReason, Location, decode, decode_json};
+pub use entry::{InvalidEntry, InvalidReason, decode};
 pub use error::Error;
+pub use escape::printable;
 pub use event::{Event, EventRef, Key, KeyRef, KeyValue, RowUpdate};
 pub use filter::Filter;
-pub use follow::{
-    DEFAULT_MAX_LINE_BYTES, FollowOptions, Follower, MAX_HELD_GENERATIONS, StartAt, WatchMode,
-};
-pub use iterator::{ChangelogIterator, Gap, GapKind, Record};
+pub use follow::{DEFAULT_MAX_LINE_BYTES, MAX_HELD_GENERATIONS, WatchMode};
+pub use iterator::{ChangelogIterator, Record};
+pub use memory::MemorySource;
 pub use notice::Notice;
-pub use source::{FileId, Item, LineInfo, MemorySource, Next, Source};
-pub use state::StateFile;
+pub use position::{FileId, Location};
+pub use resume::Start;
+pub use seq::Gap;
+pub use source::Next;
+pub use state::{Corrupt, StateError, StateFile};
 pub use wake::CancelHandle;
 
 /// Where ctlstore keeps its changelog when `CTLSTORE_PATH` is not set.

@@ -5,8 +5,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Something worth a warning; reading goes on.
+/// Something worth a warning; reading goes on. Not an error: nothing was
+/// lost.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Notice {
     /// The file got shorter than what was read (copy-truncate): it is read
     /// again from its start.
@@ -43,12 +45,12 @@ impl fmt::Display for Notice {
             Notice::Truncated { path } => write!(
                 f,
                 "{} was truncated; reading it again from the start",
-                path.display()
+                crate::escape::path(path.as_os_str())
             ),
             Notice::NotAFile { path } => write!(
                 f,
                 "{} is now a directory; waiting for a changelog file to appear there",
-                path.display()
+                crate::escape::path(path.as_os_str())
             ),
             Notice::Overflow => f.write_str(
                 "the kernel's inotify queue overflowed; the changelog was looked at again \

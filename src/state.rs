@@ -1,36 +1,160 @@
 //! The resume state file: a [`Checkpoint`] kept on disk between runs.
 //!
-//! Written atomically (temporary file, fsync, rename, fsync of the
-//! directory), so a crash leaves either the old state or the new, never a
-//! torn one. A lock (`<state file>.lock`, `flock`) keeps two processes from
-//! sharing one state file. A state file that cannot be read or understood is
-//! an error, never silently ignored: ignoring it would either repeat or skip
-//! events without a word (SPEC §5).
+//! Written atomically: a new file with a unique name, created exclusively in
+//! the state file's directory (never through a symlink someone planted),
+//! fsynced, renamed over the state file, and the directory fsynced; so a
+//! crash leaves either the old state or the new, never a torn one. A lock
+//! (`<state file>.lock`, `flock`, opened without following a symlink) keeps
+//! two processes from sharing one state file. The state file's own path
+//! must not be a symlink: the rename would replace the link, not its target,
+//! so following it once and not after would be a trap.
+//!
+//! A state file that cannot be read or understood is an error, never
+//! silently ignored: ignoring it would repeat or skip events without a
+//! word.
 
 use crate::checkpoint::Checkpoint;
 use crate::error::Error;
-use crate::source::FileId;
+use crate::escape;
+use crate::position::FileId;
 use serde::{Deserialize, Serialize};
+use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-/// The format's version, written into every state file.
-const VERSION: u32 = 1;
+/// The format's version, written into every state file. Version 1 (no
+/// position before the first event, UTF-8 paths only) is still read.
+const VERSION: u32 = 2;
 
-/// What the file holds.
+/// Larger than any state file we write: a bigger one is not ours.
+const MAX_STATE_BYTES: u64 = 64 * 1024;
+
+/// What is wrong with a state file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// Another process holds the lock.
+    #[error(
+        "is in use by another process (lock {} is held); give each changelog-tail its own state file",
+        escape::path(lock.as_os_str())
+    )]
+    InUse {
+        /// The lock file.
+        lock: PathBuf,
+    },
+    /// The lock file cannot be created, opened or locked (or is a symlink).
+    #[error("cannot use its lock {}", escape::path(lock.as_os_str()))]
+    Lock {
+        /// The lock file.
+        lock: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The state file's path is a symlink.
+    #[error("is a symlink; give the path of the file itself")]
+    Symlink,
+    /// The state file exists but cannot be read.
+    #[error("cannot be read")]
+    Read(#[source] io::Error),
+    /// The state file does not hold a state this program wrote.
+    #[error("is corrupt")]
+    Corrupt(#[source] Corrupt),
+    /// The state file is for another changelog.
+    #[error(
+        "belongs to the changelog {}, not {}; use one state file per changelog",
+        escape::path(stored.as_os_str()),
+        escape::path(here.as_os_str())
+    )]
+    OtherChangelog {
+        /// The changelog the state is for.
+        stored: PathBuf,
+        /// The changelog being read.
+        here: PathBuf,
+    },
+    /// The new state cannot be written.
+    #[error("cannot be written")]
+    Write(#[source] io::Error),
+}
+
+/// Why a state file's content is not a state.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Corrupt {
+    /// Not the JSON object expected.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// A version this program does not know.
+    #[error("unknown version {0}")]
+    Version(u32),
+    /// A field with a value that cannot be.
+    #[error("bad {0}")]
+    Field(&'static str),
+    /// Far larger than a state file.
+    #[error("larger than {MAX_STATE_BYTES} bytes")]
+    TooLarge,
+}
+
+/// A path as stored: text when it is UTF-8, else its bytes in hex.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+enum StoredPath {
+    Text(String),
+    Bytes { hex: String },
+}
+
+impl StoredPath {
+    fn of(path: &Path) -> Self {
+        match path.to_str() {
+            Some(text) => StoredPath::Text(text.to_owned()),
+            None => StoredPath::Bytes {
+                hex: path
+                    .as_os_str()
+                    .as_bytes()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect(),
+            },
+        }
+    }
+
+    fn path(&self) -> Option<PathBuf> {
+        match self {
+            StoredPath::Text(text) => Some(text.into()),
+            StoredPath::Bytes { hex } => {
+                let bytes = (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+                    .collect::<Option<Vec<u8>>>()?;
+                Some(OsString::from_vec(bytes).into())
+            }
+        }
+    }
+}
+
+/// What the file holds (version 2; version 1 had `seq` and `line_hash`
+/// always, and `changelog` as text).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Stored {
     version: u32,
     /// The changelog this state is for (absolute).
-    changelog: PathBuf,
-    seq: i64,
-    /// [`crate::line_hash`] of the line, as 16 hex digits.
-    line_hash: String,
+    changelog: StoredPath,
+    /// The last event's `seq`; absent before the first event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seq: Option<i64>,
+    /// [`crate::line_hash`] of the line ending at `end`, as 16 hex digits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    line_hash: Option<String>,
     dev: u64,
     ino: u64,
-    /// Byte offset just past the line's `\n`.
+    /// The file's birth time (ns since the epoch), where known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    born: Option<u64>,
+    /// Byte offset where reading goes on.
     end: u64,
 }
 
@@ -51,41 +175,13 @@ impl StateFile {
         changelog: &Path,
     ) -> Result<(Self, Option<Checkpoint>), Error> {
         let path = path.into();
-        let fail = |message: String| Error::State {
+        let fail = |source| Error::State {
             path: path.clone(),
-            message,
+            source,
         };
-        let changelog = std::path::absolute(changelog).map_err(|e| fail(e.to_string()))?;
-        let lock_path = with_suffix(&path, ".lock");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| {
-                fail(format!(
-                    "cannot create its lock {}: {e}",
-                    lock_path.display()
-                ))
-            })?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                return Err(fail(format!(
-                    "is in use by another process (lock {} is held); \
-                     give each changelog-tail its own state file",
-                    lock_path.display()
-                )));
-            }
-            Err(TryLockError::Error(e)) => {
-                return Err(fail(format!("cannot lock {}: {e}", lock_path.display())));
-            }
-        }
-        let saved = match fs::read(&path) {
-            Ok(bytes) => Some(parse(&bytes, &changelog).map_err(fail)?),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(fail(format!("cannot be read: {e}"))),
-        };
+        let changelog = std::path::absolute(changelog).map_err(|e| fail(StateError::Read(e)))?;
+        let lock = lock(&path).map_err(fail)?;
+        let saved = read(&path, &changelog).map_err(fail)?;
         let state = StateFile {
             path,
             changelog,
@@ -113,36 +209,84 @@ impl StateFile {
         }
         let stored = Stored {
             version: VERSION,
-            changelog: self.changelog.clone(),
+            changelog: StoredPath::of(&self.changelog),
             seq: checkpoint.seq,
-            line_hash: format!("{:016x}", checkpoint.line_hash),
+            line_hash: checkpoint.line_hash.map(|hash| format!("{hash:016x}")),
             dev: checkpoint.file.dev,
             ino: checkpoint.file.ino,
+            born: checkpoint.file.born,
             end: checkpoint.end,
         };
         self.write_atomically(&stored).map_err(|e| Error::State {
             path: self.path.clone(),
-            message: format!("cannot be written: {e}"),
+            source: StateError::Write(e),
         })?;
         self.saved = Some(*checkpoint);
         Ok(())
     }
 
     fn write_atomically(&self, stored: &Stored) -> io::Result<()> {
-        let temporary = with_suffix(&self.path, ".tmp");
-        let mut file = File::create(&temporary)?;
-        let mut text = serde_json::to_vec(stored).map_err(io::Error::other)?;
-        text.push(b'\n');
-        file.write_all(&text)?;
-        file.sync_all()?;
-        fs::rename(&temporary, &self.path)?;
-        // The rename itself must reach the disk too.
         let dir = match self.path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
         };
+        // A fresh name, created with O_EXCL: nothing planted in the
+        // directory can redirect the write.
+        let mut file = tempfile::Builder::new()
+            .prefix(".changelog-tail-state")
+            .tempfile_in(dir)?;
+        let mut text = serde_json::to_vec(stored).map_err(io::Error::other)?;
+        text.push(b'\n');
+        file.write_all(&text)?;
+        file.as_file().sync_all()?;
+        file.persist(&self.path).map_err(|e| e.error)?;
+        // The rename itself must reach the disk too.
         File::open(dir)?.sync_all()
     }
+}
+
+/// Opens and locks `<path>.lock`, refusing a symlink there.
+fn lock(path: &Path) -> Result<File, StateError> {
+    let lock_path = with_suffix(path, ".lock");
+    let fail = |source| StateError::Lock {
+        lock: lock_path.clone(),
+        source,
+    };
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(&lock_path)
+        .map_err(fail)?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(TryLockError::WouldBlock) => Err(StateError::InUse { lock: lock_path }),
+        Err(TryLockError::Error(e)) => Err(fail(e)),
+    }
+}
+
+/// Reads the checkpoint at `path`, if there is a state file.
+fn read(path: &Path, changelog: &Path) -> Result<Option<Checkpoint>, StateError> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => return Err(StateError::Symlink),
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StateError::Read(e)),
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+        .map_err(StateError::Read)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_STATE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(StateError::Read)?;
+    if bytes.len() as u64 > MAX_STATE_BYTES {
+        return Err(StateError::Corrupt(Corrupt::TooLarge));
+    }
+    parse(&bytes, changelog).map(Some)
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -151,61 +295,131 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Reads a state file's bytes; the error says what is wrong and what to do.
-fn parse(bytes: &[u8], changelog: &Path) -> Result<Checkpoint, String> {
-    let broken =
-        |why: String| format!("is corrupt ({why}); delete it to start again from the current file");
-    let stored: Stored = serde_json::from_slice(bytes).map_err(|e| broken(e.to_string()))?;
-    if stored.version != VERSION {
-        return Err(broken(format!("unknown version {}", stored.version)));
+/// Reads a state file's bytes.
+fn parse(bytes: &[u8], changelog: &Path) -> Result<Checkpoint, StateError> {
+    let corrupt = StateError::Corrupt;
+    let stored: Stored = serde_json::from_slice(bytes).map_err(|e| corrupt(e.into()))?;
+    let line_hash = match stored.line_hash.as_deref() {
+        Some(hex) => {
+            Some(u64::from_str_radix(hex, 16).map_err(|_| corrupt(Corrupt::Field("line_hash")))?)
+        }
+        None => None,
+    };
+    match (stored.version, stored.seq, line_hash) {
+        (VERSION, _, _) | (1, Some(_), Some(_)) => {}
+        (1, _, _) => return Err(corrupt(Corrupt::Field("seq"))),
+        (version, _, _) => return Err(corrupt(Corrupt::Version(version))),
     }
-    let line_hash = u64::from_str_radix(&stored.line_hash, 16)
-        .map_err(|_| broken(format!("line_hash {:?} is not hex", stored.line_hash)))?;
-    if stored.changelog != changelog {
-        return Err(format!(
-            "belongs to the changelog {}, not {}; use one state file per changelog",
-            stored.changelog.display(),
-            changelog.display()
-        ));
+    let stored_path = stored
+        .changelog
+        .path()
+        .ok_or(corrupt(Corrupt::Field("changelog")))?;
+    if stored_path != changelog {
+        return Err(StateError::OtherChangelog {
+            stored: stored_path,
+            here: changelog.to_path_buf(),
+        });
     }
     Ok(Checkpoint {
-        seq: stored.seq,
-        line_hash,
         file: FileId {
             dev: stored.dev,
             ino: stored.ino,
+            born: stored.born,
         },
         end: stored.end,
+        line_hash,
+        seq: stored.seq,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::symlink;
 
-    fn checkpoint(seq: i64) -> Checkpoint {
+    fn checkpoint(seq: Option<i64>) -> Checkpoint {
         Checkpoint {
-            seq,
-            line_hash: 0xdead_beef_0000_0001,
-            file: FileId { dev: 1, ino: 2 },
+            file: FileId {
+                dev: 1,
+                ino: 2,
+                born: Some(3),
+            },
             end: 300,
+            line_hash: Some(0xdead_beef_0000_0001),
+            seq,
         }
     }
 
+    fn message(e: Error) -> String {
+        let mut text = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            text.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        text
+    }
+
     #[test]
-    fn saves_and_reads_back() {
+    fn saves_and_reads_back_with_or_without_a_seq() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("state.json");
         let log = dir.path().join("change.log");
-        {
-            let (mut file, saved) = StateFile::open(&state, &log).unwrap();
-            assert_eq!(saved, None);
-            file.save(&checkpoint(7)).unwrap();
-            assert!(!file.is_behind(&checkpoint(7)));
+        for seq in [None, Some(7), Some(i64::MAX)] {
+            {
+                let (mut file, _) = StateFile::open(&state, &log).unwrap();
+                file.save(&checkpoint(seq)).unwrap();
+                assert!(!file.is_behind(&checkpoint(seq)));
+            }
+            let (_file, saved) = StateFile::open(&state, &log).unwrap();
+            assert_eq!(saved, Some(checkpoint(seq)));
         }
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "only the state and its lock: {names:?}");
+    }
+
+    #[test]
+    fn reads_version_1() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.json");
+        let log = std::path::absolute(dir.path().join("change.log")).unwrap();
+        let v1 = serde_json::json!({"version": 1, "changelog": log, "seq": 5,
+            "line_hash": "00000000000000ff", "dev": 1, "ino": 2, "end": 30});
+        fs::write(&state, v1.to_string()).unwrap();
         let (_file, saved) = StateFile::open(&state, &log).unwrap();
-        assert_eq!(saved, Some(checkpoint(7)));
-        assert!(!with_suffix(&state, ".tmp").exists());
+        let expected = Checkpoint {
+            file: FileId {
+                dev: 1,
+                ino: 2,
+                born: None,
+            },
+            end: 30,
+            line_hash: Some(0xff),
+            seq: Some(5),
+        };
+        assert_eq!(saved, Some(expected));
+    }
+
+    #[test]
+    fn a_changelog_path_that_is_not_utf8_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.json");
+        let log = dir
+            .path()
+            .join(std::ffi::OsStr::from_bytes(b"ch\xffange.log"));
+        {
+            let (mut file, _) = StateFile::open(&state, &log).unwrap();
+            file.save(&checkpoint(Some(1))).unwrap();
+        }
+        let (file, saved) = StateFile::open(&state, &log).unwrap();
+        assert_eq!(saved, Some(checkpoint(Some(1))));
+        drop(file);
+        let other = dir.path().join("other.log");
+        let err = message(StateFile::open(&state, &other).unwrap_err());
+        assert!(err.contains("ch\\xffange.log"), "{err}");
     }
 
     #[test]
@@ -214,8 +428,26 @@ mod tests {
         let state = dir.path().join("state.json");
         let log = dir.path().join("change.log");
         let _first = StateFile::open(&state, &log).unwrap();
-        let err = StateFile::open(&state, &log).unwrap_err().to_string();
+        let err = message(StateFile::open(&state, &log).unwrap_err());
         assert!(err.contains("in use by another process"), "{err}");
+    }
+
+    #[test]
+    fn symlinks_at_the_state_or_its_lock_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.json");
+        let log = dir.path().join("change.log");
+        let victim = dir.path().join("victim");
+        symlink(&victim, with_suffix(&state, ".lock")).unwrap();
+        let err = message(StateFile::open(&state, &log).unwrap_err());
+        assert!(err.contains("cannot use its lock"), "{err}");
+        assert!(!victim.exists(), "the lock's symlink was followed");
+        fs::remove_file(with_suffix(&state, ".lock")).unwrap();
+        fs::write(&victim, "precious").unwrap();
+        symlink(&victim, &state).unwrap();
+        let err = message(StateFile::open(&state, &log).unwrap_err());
+        assert!(err.contains("is a symlink"), "{err}");
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
     }
 
     #[test]
@@ -228,18 +460,19 @@ mod tests {
             "{\"version\":1,\"changelog\":\"/x\",\"seq\":",
             "garbage",
             "{}",
+            "{\"version\":9,\"changelog\":\"/x\",\"dev\":1,\"ino\":1,\"end\":0}",
         ] {
             fs::write(&state, bad).unwrap();
-            let err = StateFile::open(&state, &log).unwrap_err().to_string();
+            let err = message(StateFile::open(&state, &log).unwrap_err());
             assert!(err.contains("is corrupt"), "{bad:?}: {err}");
             assert!(err.contains("state.json"), "{err}");
         }
         fs::remove_file(&state).unwrap();
         {
             let (mut file, _) = StateFile::open(&state, &dir.path().join("other.log")).unwrap();
-            file.save(&checkpoint(1)).unwrap();
+            file.save(&checkpoint(Some(1))).unwrap();
         }
-        let err = StateFile::open(&state, &log).unwrap_err().to_string();
+        let err = message(StateFile::open(&state, &log).unwrap_err());
         assert!(err.contains("belongs to the changelog"), "{err}");
     }
 }

@@ -2,8 +2,7 @@
 //!
 //! A reader blocks in a single `poll(2)` on the inotify descriptor of its
 //! watches (if any) and the read end of a pipe that cancellation writes to:
-//! no timer, no periodic wake-up, so an idle follower costs nothing (SPEC
-//! §2). Cancellation (and so SIGINT/SIGTERM in the command line) reaches the
+//! no timer, no periodic wake-up, so an idle follower costs nothing. Cancellation (and so SIGINT/SIGTERM in the command line) reaches the
 //! same wait. While the reader is busy, notifications wait in the kernel,
 //! where identical ones merge: a burst of writes costs one wake-up, not one
 //! per write.
@@ -11,8 +10,8 @@
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use std::io::{self, PipeReader, PipeWriter, Write};
 use std::os::fd::BorrowedFd;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering, fence};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Why a [`Sleeper::wait`] returned.
@@ -30,31 +29,45 @@ pub(crate) enum Woken {
 /// Ends a blocked (or future) `next` call from any thread.
 ///
 /// ```
-/// # use changelog_tail::{ChangelogIterator, Filter, MemorySource, Next};
-/// let mut it = ChangelogIterator::from_source(MemorySource::following(Vec::<String>::new()), Filter::new()).unwrap();
-/// let cancel = it.cancel_handle();
+/// # use changelog_tail::{ChangelogIterator, MemorySource, Next};
+/// let builder = ChangelogIterator::builder_memory(MemorySource::new(Vec::<String>::new()))
+///     .follow(true);
+/// let cancel = builder.cancel_handle();
+/// let mut it = builder.open().unwrap();
 /// std::thread::spawn(move || cancel.cancel());
 /// assert!(matches!(it.next_until(None).unwrap(), Next::Cancelled));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CancelHandle {
     inner: Arc<Cancel>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Cancel {
     cancelled: AtomicBool,
-    writer: PipeWriter,
+    /// Made by the reader the first time it sleeps (so that making a handle
+    /// cannot fail); the byte written on cancellation wakes its `poll`.
+    pipe: OnceLock<(PipeReader, PipeWriter)>,
 }
 
 impl CancelHandle {
+    pub(crate) fn new() -> Self {
+        CancelHandle::default()
+    }
+
     /// Makes every current and later `next` call return `Cancelled`.
     pub fn cancel(&self) {
-        if !self.inner.cancelled.swap(true, Ordering::SeqCst) {
+        if self.inner.cancelled.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // Pairs with the fence in `Sleeper::wait`: either the reader sees
+        // the flag before it sleeps, or we see its pipe and wake it.
+        fence(Ordering::SeqCst);
+        if let Some((_, writer)) = self.inner.pipe.get() {
             // The byte is never read: the pipe stays readable, so every
             // later wait returns at once too. If the reader is gone there
             // is nobody left to tell.
-            let _ = (&self.inner.writer).write(&[1]);
+            let _ = (&*writer).write(&[1]);
         }
     }
 
@@ -67,31 +80,35 @@ impl CancelHandle {
 /// The receiving end: owned by a source.
 #[derive(Debug)]
 pub(crate) struct Sleeper {
-    reader: PipeReader,
     cancel: CancelHandle,
 }
 
 impl Sleeper {
-    /// A sleeper and its cancellation pipe.
-    pub(crate) fn new() -> io::Result<Self> {
-        let (reader, writer) = std::io::pipe()?;
-        Ok(Sleeper {
-            reader,
-            cancel: CancelHandle {
-                inner: Arc::new(Cancel {
-                    cancelled: AtomicBool::new(false),
-                    writer,
-                }),
-            },
-        })
-    }
-
-    pub(crate) fn cancel_handle(&self) -> CancelHandle {
-        self.cancel.clone()
+    /// The sleeping end of `cancel`, with its pipe made now (so that a
+    /// process short of file descriptors fails here, at the start, rather
+    /// than at its first wait).
+    pub(crate) fn new(cancel: &CancelHandle) -> io::Result<Self> {
+        let sleeper = Sleeper {
+            cancel: cancel.clone(),
+        };
+        sleeper.cancel_fd()?;
+        Ok(sleeper)
     }
 
     pub(crate) fn is_cancelled(&self) -> bool {
         self.cancel.is_cancelled()
+    }
+
+    /// The read end of the cancellation pipe, made on first use.
+    fn cancel_fd(&self) -> io::Result<&PipeReader> {
+        if let Some((reader, _)) = self.cancel.inner.pipe.get() {
+            return Ok(reader);
+        }
+        let pipe = std::io::pipe()?;
+        // Another sleeper on the same handle may have won the race.
+        let (reader, _) = self.cancel.inner.pipe.get_or_init(|| pipe);
+        fence(Ordering::SeqCst);
+        Ok(reader)
     }
 
     /// Blocks until `watch` is readable, cancellation, `deadline` or the
@@ -103,6 +120,7 @@ impl Sleeper {
         deadline: Option<Instant>,
         poll_interval: Option<Duration>,
     ) -> io::Result<Woken> {
+        let cancel_fd = self.cancel_fd()?;
         loop {
             if self.is_cancelled() {
                 return Ok(Woken::Cancelled);
@@ -119,10 +137,10 @@ impl Sleeper {
                 })
             });
             let mut fds = [
-                PollFd::new(&self.reader, PollFlags::IN),
+                PollFd::new(cancel_fd, PollFlags::IN),
                 match watch {
                     Some(fd) => PollFd::from_borrowed_fd(fd, PollFlags::IN),
-                    None => PollFd::new(&self.reader, PollFlags::empty()),
+                    None => PollFd::new(cancel_fd, PollFlags::empty()),
                 },
             ];
             let ready = match poll(&mut fds, timespec.as_ref()) {
@@ -155,7 +173,7 @@ mod tests {
 
     #[test]
     fn a_readable_watch_wakes_and_a_quiet_one_times_out() {
-        let sleeper = Sleeper::new().unwrap();
+        let sleeper = Sleeper::new(&CancelHandle::new()).unwrap();
         let (reader, mut writer) = std::io::pipe().unwrap();
         let soon = || Some(Instant::now() + Duration::from_millis(5));
         assert_eq!(
@@ -171,16 +189,24 @@ mod tests {
 
     #[test]
     fn cancel_wins_and_sticks() {
-        let sleeper = Sleeper::new().unwrap();
-        let cancel = sleeper.cancel_handle();
+        let cancel = CancelHandle::new();
+        let sleeper = Sleeper::new(&cancel).unwrap();
         std::thread::spawn(move || cancel.cancel());
         assert_eq!(sleeper.wait(None, None, None).unwrap(), Woken::Cancelled);
         assert_eq!(sleeper.wait(None, None, None).unwrap(), Woken::Cancelled);
     }
 
     #[test]
+    fn a_cancel_before_the_first_wait_is_seen() {
+        let cancel = CancelHandle::new();
+        cancel.cancel();
+        let sleeper = Sleeper::new(&cancel).unwrap();
+        assert_eq!(sleeper.wait(None, None, None).unwrap(), Woken::Cancelled);
+    }
+
+    #[test]
     fn a_passed_deadline_does_not_block() {
-        let sleeper = Sleeper::new().unwrap();
+        let sleeper = Sleeper::new(&CancelHandle::new()).unwrap();
         assert_eq!(
             sleeper.wait(None, Some(Instant::now()), None).unwrap(),
             Woken::TimedOut
@@ -189,7 +215,7 @@ mod tests {
 
     #[test]
     fn a_poll_interval_returns_as_a_change() {
-        let sleeper = Sleeper::new().unwrap();
+        let sleeper = Sleeper::new(&CancelHandle::new()).unwrap();
         assert_eq!(
             sleeper
                 .wait(None, None, Some(Duration::from_millis(1)))

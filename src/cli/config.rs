@@ -4,7 +4,7 @@
 //! nowhere else; the rest of the program works from a [`Config`].
 
 use super::args::{Args, ColorArg, FormatArg, FromArg, OnOutOfSyncArg};
-use changelog_tail::{Filter, FollowOptions, StartAt, WatchMode};
+use changelog_tail::{Builder, ChangelogIterator, Checkpoint, Filter, Start, WatchMode};
 use clap::CommandFactory;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -13,7 +13,7 @@ use std::time::Duration;
 /// How events are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// Normalised NDJSON (SPEC §4).
+    /// Normalised NDJSON.
     Ndjson,
     /// Each matching input line, byte for byte.
     Raw,
@@ -35,7 +35,14 @@ pub enum OnOutOfSync {
 pub struct Config {
     pub path: PathBuf,
     pub filter: Filter,
-    pub follow: FollowOptions,
+    /// `--from end` (else the start of the file).
+    pub from_end: bool,
+    /// Not `--no-follow`.
+    pub follow: bool,
+    /// `None` with `--wait`.
+    pub wait_for_file: Option<Duration>,
+    pub watch: WatchMode,
+    pub max_line_bytes: usize,
     pub format: Format,
     pub color_stdout: bool,
     pub color_stderr: bool,
@@ -90,16 +97,11 @@ impl Config {
         Ok(Config {
             path: args.path.unwrap_or_else(changelog_tail::default_path),
             filter,
-            follow: FollowOptions {
-                start: match args.from {
-                    FromArg::Start => StartAt::Start,
-                    FromArg::End => StartAt::End,
-                },
-                follow: !args.no_follow,
-                wait_for_file: (!args.wait).then_some(Duration::from_secs(1)),
-                watch: args.poll.map_or(WatchMode::Notify, WatchMode::Poll),
-                max_line_bytes: args.max_line_bytes,
-            },
+            from_end: args.from == FromArg::End,
+            follow: !args.no_follow,
+            wait_for_file: (!args.wait).then_some(Duration::from_secs(1)),
+            watch: args.poll.map_or(WatchMode::Notify, WatchMode::Poll),
+            max_line_bytes: args.max_line_bytes,
             format,
             color_stdout: format == Format::Pretty && color(stdout_tty),
             color_stderr: color(stderr_tty),
@@ -112,5 +114,24 @@ impl Config {
                 OnOutOfSyncArg::Warn => OnOutOfSync::Warn,
             },
         })
+    }
+
+    /// The iterator these settings describe, starting after `checkpoint`
+    /// when a state file holds one.
+    pub fn builder(&self, checkpoint: Option<Checkpoint>) -> Builder {
+        let start = match (checkpoint, self.after_seq) {
+            (Some(checkpoint), _) => Start::Checkpoint(checkpoint),
+            (None, Some(seq)) => Start::AfterSeq(seq),
+            (None, None) if self.from_end => Start::End,
+            (None, None) => Start::Beginning,
+        };
+        ChangelogIterator::builder(&self.path)
+            .filter(self.filter.clone())
+            .start(start)
+            .follow(self.follow)
+            .wait_for_file(self.wait_for_file)
+            .watch(self.watch)
+            .max_line_bytes(self.max_line_bytes)
+            .checkpoints(self.state_file.is_some())
     }
 }

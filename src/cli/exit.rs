@@ -1,4 +1,4 @@
-//! The process's exit statuses (SPEC §6), in one place.
+//! The process's exit statuses (the README's table), in one place.
 
 /// How the run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

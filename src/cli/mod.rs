@@ -12,7 +12,6 @@ mod generated;
 pub mod output;
 pub mod report;
 pub mod run;
-pub mod sanitize;
 pub mod signals;
 
 use exit::Exit;
@@ -36,16 +35,22 @@ pub fn finish(result: anyhow::Result<Exit>, report: Report) -> Exit {
     if io_kind == Some(io::ErrorKind::BrokenPipe) {
         return Exit::Success;
     }
-    let hint = match (error.downcast_ref::<changelog_tail::Error>(), io_kind) {
-        (Some(changelog_tail::Error::NotFound { .. }), _) => {
+    use changelog_tail::{Error, StateError};
+    let hint = match (error.downcast_ref::<Error>(), io_kind) {
+        (
+            Some(Error::State {
+                source: StateError::Corrupt(_),
+                ..
+            }),
+            _,
+        ) => "; delete it to start again from the current file",
+        (Some(Error::NotFound { .. }), _) => {
             "; check --path or CTLSTORE_PATH, or pass --wait to wait for it"
         }
         (_, Some(io::ErrorKind::PermissionDenied)) => {
             "; check the file's permissions (run as a user that may read it)"
         }
-        (Some(changelog_tail::Error::IsADirectory { .. }), _) => {
-            "; point --path at the change.log file inside it"
-        }
+        (Some(Error::IsADirectory { .. }), _) => "; point --path at the change.log file inside it",
         _ => "",
     };
     report.error(format_args!("{error:#}{hint}"));

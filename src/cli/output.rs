@@ -2,10 +2,10 @@
 //!
 //! One buffered writer on locked stdout: a backlog is written in large
 //! blocks, and the run loop flushes whenever the reader has caught up, so
-//! a follower still sees each event at once (SPEC §4).
+//! a follower still sees each event at once.
 
 use super::config::Format;
-use super::sanitize::sanitize;
+use changelog_tail::printable as sanitize;
 use changelog_tail::{EventRef, Record};
 use owo_colors::{OwoColorize, Style};
 use std::io::{self, Write};
@@ -30,9 +30,9 @@ impl<W: Write> Output<W> {
     /// Writes one event.
     pub fn write(&mut self, record: &Record<'_>) -> io::Result<()> {
         match self.format {
-            Format::Ndjson => record.event.write_json(&mut self.writer)?,
-            Format::Raw => self.writer.write_all(record.line)?,
-            Format::Pretty => self.write_pretty(&record.event)?,
+            Format::Ndjson => record.event().write_json(&mut self.writer)?,
+            Format::Raw => self.writer.write_all(record.line())?,
+            Format::Pretty => self.write_pretty(record.event())?,
         }
         self.writer.write_all(b"\n")
     }
@@ -54,9 +54,9 @@ impl<W: Write> Output<W> {
         let mut line = format!("{seq} {table}");
         for key in event.keys() {
             line.push(' ');
-            line.push_str(&paint(Style::new().cyan(), &key.name));
+            line.push_str(&paint(Style::new().cyan(), key.name()));
             line.push('=');
-            line.push_str(&sanitize(key.value));
+            line.push_str(&sanitize(key.value_json()));
         }
         self.writer.write_all(line.as_bytes())
     }
@@ -70,14 +70,12 @@ impl<W: Write> Output<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use changelog_tail::{ChangelogIterator, Filter, MemorySource, Next};
+    use changelog_tail::{ChangelogIterator, MemorySource, Next};
 
     fn render(format: Format, color: bool, line: &str) -> String {
-        let mut it = ChangelogIterator::from_source(
-            MemorySource::new(vec![line.to_string()]),
-            Filter::new(),
-        )
-        .unwrap();
+        let mut it = ChangelogIterator::builder_memory(MemorySource::new(vec![line.to_string()]))
+            .open()
+            .unwrap();
         let Next::Item(record) = it.next_record(None).unwrap() else {
             panic!("no record")
         };

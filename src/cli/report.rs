@@ -1,4 +1,4 @@
-//! Messages on stderr: one line each, starting `changelog-tail:` (SPEC §6).
+//! Messages on stderr: one line each, starting `changelog-tail:`.
 
 use owo_colors::OwoColorize;
 use std::fmt::Display;

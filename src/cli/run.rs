@@ -6,8 +6,8 @@ use super::output::Output;
 use super::report::Report;
 use super::signals::{self, Received};
 use anyhow::Context;
-use changelog_tail::{ChangelogIterator, Error, Follower, Next, Source, StartAt, StateFile};
-use std::io::{BufWriter, Write};
+use changelog_tail::{ChangelogIterator, Error, Next, Record, StateFile};
+use std::io::{BufWriter, StdoutLock};
 use std::time::{Duration, Instant};
 
 /// Output buffer: large enough that a backlog costs few write calls.
@@ -30,42 +30,39 @@ pub fn run(config: &Config, report: Report) -> anyhow::Result<Exit> {
         }
         None => (None, None),
     };
-    let mut options = config.follow.clone();
-    if let Some(checkpoint) = checkpoint {
-        options.start = StartAt::After(checkpoint);
-    }
-    let follower = Follower::new(&config.path, options)?;
+    let builder = config.builder(checkpoint);
     let received =
-        signals::forward_to(follower.cancel_handle()).context("cannot set up signal handling")?;
-    let mut events = match ChangelogIterator::from_source(follower, config.filter.clone()) {
+        signals::forward_to(builder.cancel_handle()).context("cannot set up signal handling")?;
+    let mut events = match builder.open() {
         Ok(events) => events,
         Err(Error::Cancelled) => return Ok(signal_exit(&received)),
         Err(e) => return Err(e.into()),
     };
-    match (checkpoint, &state) {
-        (Some(checkpoint), _) => events.resume_after(&checkpoint),
-        (None, Some(_)) => events.keep_checkpoints(),
-        (None, None) => {}
-    }
-    if let Some(seq) = config.after_seq {
-        events.skip_through(seq, None);
-    }
-    let mut out = Output::new(
-        BufWriter::with_capacity(OUTPUT_BUFFER, std::io::stdout().lock()),
-        config.format,
-        config.color_stdout,
-    );
-    let mut saver = Saver {
-        state,
-        saved_at: Instant::now(),
+    let mut session = Session {
+        config,
+        report,
+        received: &received,
+        out: Output::new(
+            BufWriter::with_capacity(OUTPUT_BUFFER, std::io::stdout().lock()),
+            config.format,
+            config.color_stdout,
+        ),
+        saver: Saver {
+            state,
+            saved_at: Instant::now(),
+            printed: 0,
+        },
         printed: 0,
     };
-    let ended = follow(config, report, &received, &mut events, &mut out, &mut saver);
+    // Where this run starts, on disk before anything is printed: a run
+    // killed early must not leave a later one without a baseline.
+    session.saver.save(&events)?;
+    let ended = session.follow(&mut events);
     // Output first, then the state that covers it; if the output could not
     // be delivered, the state must not claim it was.
-    let flushed = out.flush();
+    let flushed = session.out.flush();
     let saved = match flushed {
-        Ok(()) => saver.save(&events),
+        Ok(()) => session.saver.save(&events),
         Err(_) => Ok(()),
     };
     let exit = ended?;
@@ -87,7 +84,7 @@ struct Saver {
 
 impl Saver {
     /// Writes the current position. The output before it must be flushed.
-    fn save<S: Source>(&mut self, events: &ChangelogIterator<S>) -> anyhow::Result<()> {
+    fn save(&mut self, events: &ChangelogIterator) -> anyhow::Result<()> {
         if let (Some(state), Some(checkpoint)) = (&mut self.state, events.checkpoint()) {
             state.save(&checkpoint)?;
         }
@@ -97,7 +94,7 @@ impl Saver {
     }
 
     /// When, caught up, the state must be written if nothing else happens.
-    fn due<S: Source>(&self, events: &ChangelogIterator<S>) -> Option<Instant> {
+    fn due(&self, events: &ChangelogIterator) -> Option<Instant> {
         let state = self.state.as_ref()?;
         let checkpoint = events.checkpoint()?;
         state
@@ -106,106 +103,138 @@ impl Saver {
     }
 }
 
-/// The loop proper; returns how the run ends.
-fn follow<S: Source, W: Write>(
-    config: &Config,
-    report: Report,
-    received: &Received,
-    events: &mut ChangelogIterator<S>,
-    out: &mut Output<W>,
-    saver: &mut Saver,
-) -> anyhow::Result<Exit> {
-    if config.count == Some(0) {
-        return Ok(Exit::Success);
-    }
-    let mut printed = 0u64;
-    let mut caught_up = false;
-    // Any instant in the past makes a read that does not block (and saves
-    // asking the clock on every event).
-    let no_wait = Instant::now();
-    loop {
-        // Look without blocking first; only when there is nothing to read
-        // is the output flushed and the wait a real one (bounded only while
-        // a state write is due).
-        let deadline = if caught_up {
-            saver.due(events)
-        } else {
-            Some(no_wait)
-        };
-        let mut save = Save::No;
-        // The record borrows `events`; state writes wait until after it.
-        match events.next_record(deadline) {
-            Ok(Next::Item(record)) => {
-                caught_up = false;
-                if let Some(gap) = record.gap {
-                    let lost = format!(
-                        "out of sync: {} at {}; events were lost",
-                        gap.describe(record.event.seq),
-                        record.location()
-                    );
-                    match config.on_out_of_sync {
-                        OnOutOfSync::Exit => {
-                            report.error(format_args!(
-                                "{lost}: drop everything cached from the database, then restart (exit 3)"
-                            ));
-                            return Ok(Exit::OutOfSync);
-                        }
-                        OnOutOfSync::Warn => report.warning(format_args!(
-                            "{lost}; going on from seq {}: drop everything cached from the database",
-                            record.event.seq
-                        )),
-                    }
-                }
-                if record.matches {
-                    out.write(&record)?;
-                    printed += 1;
-                    saver.printed += 1;
-                    if Some(printed) == config.count {
-                        return Ok(Exit::Success);
-                    }
-                    if saver.state.is_some() && saver.printed >= STATE_EVENTS {
-                        save = Save::Now;
-                    }
-                }
-            }
-            Ok(Next::TimedOut) if caught_up => save = Save::Now,
-            Ok(Next::TimedOut) => {
-                out.flush()?;
-                caught_up = true;
-                save = Save::IfDue;
-            }
-            Ok(Next::End) => return Ok(Exit::Success),
-            Ok(Next::Cancelled) => return Ok(signal_exit(received)),
-            Err(Error::InvalidEntry(entry)) if config.strict => {
-                report.error(format_args!(
-                    "{entry}; stopping because of --strict (exit 4)"
-                ));
-                return Ok(Exit::InvalidEntry);
-            }
-            Err(Error::InvalidEntry(entry)) => report.warning(format_args!("{entry}; skipped")),
-            Err(Error::Notice(notice)) => report.warning(notice),
-            Err(e) => return Err(e.into()),
-        }
-        match save {
-            Save::No => {}
-            Save::Now => {
-                out.flush()?;
-                saver.save(events)?;
-            }
-            Save::IfDue => {
-                if saver.due(events).is_some_and(|due| due <= Instant::now()) {
-                    saver.save(events)?;
-                }
-            }
-        }
-    }
+/// What a turn of the loop leads to.
+enum Turn {
+    /// Read on.
+    Go,
+    /// The run ends so.
+    End(Exit),
+    /// Flush and write the state now.
+    Save,
+    /// Write the state if the interval has passed (output already flushed).
+    SaveIfDue,
 }
 
-/// Whether a turn of the loop ends with a state write.
-enum Save {
-    No,
-    /// Flush and write now.
-    Now,
-    /// Write if the interval has passed (output already flushed).
-    IfDue,
+/// One run's output side and bookkeeping.
+struct Session<'a> {
+    config: &'a Config,
+    report: Report,
+    received: &'a Received,
+    out: Output<BufWriter<StdoutLock<'static>>>,
+    saver: Saver,
+    printed: u64,
+}
+
+impl Session<'_> {
+    /// The loop proper; returns how the run ends.
+    fn follow(&mut self, events: &mut ChangelogIterator) -> anyhow::Result<Exit> {
+        if self.config.count == Some(0) {
+            return Ok(Exit::Success);
+        }
+        let mut caught_up = false;
+        // Any instant in the past makes a read that does not block (and saves
+        // asking the clock on every event).
+        let no_wait = Instant::now();
+        loop {
+            // Look without blocking first; only when there is nothing to read
+            // is the output flushed and the wait a real one (bounded only
+            // while a state write is due).
+            let deadline = if caught_up {
+                self.saver.due(events)
+            } else {
+                Some(no_wait)
+            };
+            // The record borrows `events`; state writes wait until after it.
+            let turn = match events.next_record(deadline) {
+                Ok(Next::Item(record)) => {
+                    caught_up = false;
+                    self.print(&record)?
+                }
+                Ok(Next::TimedOut) if caught_up => Turn::Save,
+                Ok(Next::TimedOut) => {
+                    self.out.flush()?;
+                    caught_up = true;
+                    Turn::SaveIfDue
+                }
+                Ok(Next::Notice(notice)) => {
+                    self.report.warning(notice);
+                    Turn::Go
+                }
+                Ok(Next::Cancelled) => Turn::End(signal_exit(self.received)),
+                Ok(_) => Turn::End(Exit::Success),
+                Err(e) => self.failed(e)?,
+            };
+            match turn {
+                Turn::Go => {}
+                Turn::End(exit) => return Ok(exit),
+                Turn::Save => {
+                    self.out.flush()?;
+                    self.saver.save(events)?;
+                }
+                Turn::SaveIfDue => {
+                    if self
+                        .saver
+                        .due(events)
+                        .is_some_and(|due| due <= Instant::now())
+                    {
+                        self.saver.save(events)?;
+                    }
+                }
+            }
+        }
+    }
+
+    /// An event to print, or one that revealed a gap.
+    fn print(&mut self, record: &Record<'_>) -> anyhow::Result<Turn> {
+        if let Some(gap) = record.gap() {
+            let seq = record.event().seq;
+            let lost = format!(
+                "out of sync: {} at {}; events were lost",
+                gap.describe(seq),
+                record.location()
+            );
+            match self.config.on_out_of_sync {
+                OnOutOfSync::Exit => {
+                    self.report.error(format_args!(
+                        "{lost}: drop everything cached from the database, then restart (exit 3)"
+                    ));
+                    return Ok(Turn::End(Exit::OutOfSync));
+                }
+                OnOutOfSync::Warn => self.report.warning(format_args!(
+                    "{lost}; going on from seq {seq}: drop everything cached from the database"
+                )),
+            }
+        }
+        if !record.matches() {
+            return Ok(Turn::Go);
+        }
+        self.out.write(record)?;
+        self.printed += 1;
+        self.saver.printed += 1;
+        if Some(self.printed) == self.config.count {
+            return Ok(Turn::End(Exit::Success));
+        }
+        if self.saver.state.is_some() && self.saver.printed >= STATE_EVENTS {
+            return Ok(Turn::Save);
+        }
+        Ok(Turn::Go)
+    }
+
+    /// A recoverable error is a warning (or the end, with `--strict`); any
+    /// other ends the run.
+    fn failed(&self, error: Error) -> anyhow::Result<Turn> {
+        match error {
+            Error::InvalidEntry(entry) if self.config.strict => {
+                self.report.error(format_args!(
+                    "{entry}; stopping because of --strict (exit 4)"
+                ));
+                Ok(Turn::End(Exit::InvalidEntry))
+            }
+            Error::InvalidEntry(entry) => {
+                self.report.warning(format_args!("{entry}; skipped"));
+                Ok(Turn::Go)
+            }
+            e => Err(e.into()),
+        }
+    }
 }

@@ -230,7 +230,7 @@ mod tests {
         let event = parse(line).unwrap();
         assert_eq!(event.seq, 42);
         assert_eq!((&*event.family, &*event.table), ("fam", "foo"));
-        let values: Vec<&str> = event.keys().map(|k| k.value).collect();
+        let values: Vec<&str> = event.keys().map(|k| k.value_json()).collect();
         assert_eq!(values, ["-1.5e3", "\"x y\"", "null"]);
     }
 

@@ -5,20 +5,26 @@
 //! `{"seq":1,"family":"f","table":"t","key":[{"name":"id","type":"INT","value":1}]}`.
 //! Decoding borrows from the line wherever it can and keeps key values as
 //! their JSON text (see [`KeyValue`](crate::KeyValue)). Anything that is not such an object is
-//! an [`InvalidEntry`] with a reason a person can act on (SPEC §2).
+//! an [`InvalidEntry`] with a reason a person can act on.
 
+#[cfg(test)]
+mod agree;
 mod fast;
 
+use crate::escape;
 use crate::event::{EventRef, KeyRef};
+use crate::position::Location;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
-use std::path::Path;
-use std::sync::Arc;
 
-/// How many bytes of a bad line a warning quotes.
+/// How many characters of a bad line a warning quotes.
 const PREVIEW_CHARS: usize = 60;
+
+/// How many characters of the JSON parser's own explanation are kept: it
+/// may quote a whole string from the line.
+const REASON_CHARS: usize = 200;
 
 /// The line as the writer wrote it (field `key`, singular, on input).
 #[derive(Deserialize)]
@@ -54,24 +60,21 @@ pub fn decode(line: &[u8]) -> Result<Option<EventRef<'_>>, InvalidReason> {
 }
 
 /// The full decoder: any JSON serde_json accepts, in any field order.
-pub fn decode_json(line: &[u8]) -> Result<Option<EventRef<'_>>, InvalidReason> {
+pub(crate) fn decode_json(line: &[u8]) -> Result<Option<EventRef<'_>>, InvalidReason> {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
     let text = std::str::from_utf8(line).map_err(|e| InvalidReason::NotUtf8 {
         at: e.valid_up_to(),
     })?;
-    let parsed: Line<'_> =
-        serde_json::from_str(text).map_err(|e| InvalidReason::Json(e.to_string()))?;
+    let parsed: Line<'_> = serde_json::from_str(text).map_err(|e| {
+        InvalidReason::Json(escape::fragment(e.to_string().as_bytes(), REASON_CHARS))
+    })?;
     let keys = parsed
         .key
         .unwrap_or_default()
         .into_iter()
-        .map(|k| KeyRef {
-            name: k.name,
-            type_name: k.type_name,
-            value: k.value.get(),
-        })
+        .map(|k| KeyRef::new(k.name, k.type_name, k.value.get()))
         .collect();
     Ok(Some(EventRef::new(
         parsed.seq,
@@ -83,13 +86,15 @@ pub fn decode_json(line: &[u8]) -> Result<Option<EventRef<'_>>, InvalidReason> {
 
 /// Why a line could not be read as an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum InvalidReason {
     /// The bytes are not UTF-8 (JSON must be).
     NotUtf8 {
         /// Byte offset within the line of the first bad byte.
         at: usize,
     },
-    /// Not JSON, or JSON of the wrong shape (serde_json's own words).
+    /// Not JSON, or JSON of the wrong shape (serde_json's own words,
+    /// escaped and cut short).
     Json(String),
     /// The line passed the length limit; it was skipped to its end.
     TooLong {
@@ -125,50 +130,30 @@ impl fmt::Display for InvalidReason {
     }
 }
 
-/// Where a line starts: file, 1-based line number, byte offset.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    /// The file the line was read from (the path it was opened by).
-    pub path: Arc<Path>,
-    /// 1-based line number within that file generation.
-    pub line: u64,
-    /// Byte offset of the line's first byte within the file.
-    pub offset: u64,
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} line {} (byte {})",
-            self.path.display(),
-            self.line,
-            self.offset
-        )
-    }
-}
-
 /// A line that is not an event: where it is, why, and how it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct InvalidEntry {
     /// Where the line starts.
     pub location: Location,
     /// Why it was rejected.
     pub reason: InvalidReason,
-    /// The start of the line, made printable.
+    /// The start of the line, escaped so that it is safe to print.
     pub preview: String,
 }
 
 impl InvalidEntry {
     /// Builds the report for `line` found at `location`.
-    pub fn new(location: Location, reason: InvalidReason, line: &[u8]) -> Self {
+    pub(crate) fn new(location: Location, reason: InvalidReason, line: &[u8]) -> Self {
         InvalidEntry {
             location,
             reason,
-            preview: preview(line),
+            preview: escape::fragment(line, PREVIEW_CHARS),
         }
     }
 }
+
+impl std::error::Error for InvalidEntry {}
 
 impl fmt::Display for InvalidEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -178,22 +163,6 @@ impl fmt::Display for InvalidEntry {
             self.location, self.reason, self.preview
         )
     }
-}
-
-/// The first characters of a line, lossily decoded and escaped so that a
-/// warning stays on one line and cannot drive the terminal.
-fn preview(line: &[u8]) -> String {
-    let head = &line[..line.len().min(PREVIEW_CHARS * 4)];
-    let text = String::from_utf8_lossy(head);
-    let mut out: String = text
-        .chars()
-        .take(PREVIEW_CHARS)
-        .flat_map(char::escape_debug)
-        .collect();
-    if text.chars().count() > PREVIEW_CHARS || head.len() < line.len() {
-        out.push('…');
-    }
-    out
 }
 
 #[cfg(test)]
@@ -275,14 +244,5 @@ mod tests {
         );
         let keys_not_list = reason(br#"{"seq":1,"family":"f","table":"t","key":{}}"#);
         assert!(matches!(keys_not_list, InvalidReason::Json(_)));
-    }
-
-    #[test]
-    fn preview_is_one_printable_line() {
-        let p = preview(b"\x1b[2Jbad\nline\xff");
-        assert_eq!(p, "\\u{1b}[2Jbad\\nline\u{fffd}");
-        let long = preview(&[b'a'; 500]);
-        assert_eq!(long.chars().count(), PREVIEW_CHARS + 1);
-        assert!(long.ends_with('…'));
     }
 }

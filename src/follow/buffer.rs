@@ -1,4 +1,8 @@
-//! One reused read buffer that hands out complete lines.
+//! One reused read buffer that hands out complete lines and keeps their
+//! bookkeeping: the file offset and number of each line, and the skipping
+//! of a line over the length limit (as ripgrep's `LineBuffer` owns its
+//! offsets and allocation limit), so that memory stays bounded by the
+//! limit whatever the input.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -7,18 +11,83 @@ use std::io::{self, Read};
 /// in few system calls, small enough to stay in cache.
 const READ_CHUNK: usize = 128 * 1024;
 
-/// Read bytes not yet handed out as lines: `data[start..end]`.
-#[derive(Debug, Default)]
+/// What [`LineBuffer::take`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Taken {
+    /// A complete line, without its `\n`.
+    Line(Span),
+    /// A line over the limit, reported once; `range` holds its first bytes
+    /// (for the warning). Its remaining bytes are dropped as they come.
+    TooLong(Span),
+}
+
+/// A line's place in the buffer and in its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Span {
+    /// Its bytes in the buffer, valid until the next [`LineBuffer::fill`].
+    pub(super) range: (usize, usize),
+    /// 1-based line number in the file.
+    pub(super) line: u64,
+    /// File offset of its first byte.
+    pub(super) offset: u64,
+}
+
+/// Read bytes not yet handed out as lines: `data[start..end]`, the first of
+/// which is at file offset `offset`.
+#[derive(Debug)]
 pub(super) struct LineBuffer {
     data: Vec<u8>,
     start: usize,
     end: usize,
+    offset: u64,
+    line: u64,
+    /// Inside a line over the limit: drop bytes up to its `\n`.
+    skipping: bool,
+    max: usize,
 }
 
 impl LineBuffer {
-    /// Bytes read but not yet part of a handed-out line.
-    pub(super) fn pending(&self) -> &[u8] {
-        &self.data[self.start..self.end]
+    /// An empty buffer for lines of at most `max` bytes.
+    pub(super) fn new(max: usize) -> Self {
+        LineBuffer {
+            data: Vec::new(),
+            start: 0,
+            end: 0,
+            offset: 0,
+            line: 1,
+            skipping: false,
+            max,
+        }
+    }
+
+    /// Forgets everything: the next byte read is at `offset`, the first
+    /// byte of line number `line`.
+    pub(super) fn reset(&mut self, offset: u64, line: u64) {
+        self.start = 0;
+        self.end = 0;
+        self.offset = offset;
+        self.line = line;
+        self.skipping = false;
+    }
+
+    /// The longest line accepted.
+    pub(super) fn max(&self) -> usize {
+        self.max
+    }
+
+    /// Bytes read but not yet part of a handed-out line (the start of a
+    /// line still being written), unless it is one being skipped.
+    pub(super) fn partial(&self) -> Option<Span> {
+        (self.start < self.end && !self.skipping).then_some(Span {
+            range: (self.start, self.end),
+            line: self.line,
+            offset: self.offset,
+        })
+    }
+
+    /// The file offset just past the last byte read.
+    pub(super) fn read_offset(&self) -> u64 {
+        self.offset + (self.end - self.start) as u64
     }
 
     /// The last (up to) `n` bytes read, handed out or not.
@@ -26,31 +95,69 @@ impl LineBuffer {
         &self.data[self.end.saturating_sub(n)..self.end]
     }
 
-    /// Takes the next complete line: its range in the buffer (without the
-    /// `\n`), valid until the next [`fill`](Self::fill).
-    pub(super) fn take_line(&mut self) -> Option<(usize, usize)> {
-        let at = memchr::memchr(b'\n', self.pending())?;
-        let range = (self.start, self.start + at);
-        self.start += at + 1;
-        Some(range)
+    /// The bytes of a span handed out since the last [`fill`](Self::fill).
+    pub(super) fn get(&self, span: &Span) -> &[u8] {
+        &self.data[span.range.0..span.range.1]
     }
 
-    /// The bytes of a range returned by [`take_line`](Self::take_line).
-    pub(super) fn get(&self, (start, end): (usize, usize)) -> &[u8] {
-        &self.data[start..end]
+    /// The next complete line, or a line found to be too long.
+    pub(super) fn take(&mut self) -> Option<Taken> {
+        loop {
+            let pending = &self.data[self.start..self.end];
+            let Some(at) = memchr::memchr(b'\n', pending) else {
+                return self.no_line_yet();
+            };
+            let span = Span {
+                range: (self.start, self.start + at),
+                line: self.line,
+                offset: self.offset,
+            };
+            self.start += at + 1;
+            self.offset += at as u64 + 1;
+            self.line += 1;
+            if std::mem::take(&mut self.skipping) {
+                // The end of a line already reported as too long.
+                continue;
+            }
+            return Some(if at > self.max {
+                Taken::TooLong(span)
+            } else {
+                Taken::Line(span)
+            });
+        }
     }
 
-    /// Forgets the pending bytes.
-    pub(super) fn clear(&mut self) {
-        self.start = 0;
-        self.end = 0;
+    /// No `\n` in what is pending: drop it if it belongs to a line being
+    /// skipped, report it once if it is already too long.
+    fn no_line_yet(&mut self) -> Option<Taken> {
+        let len = self.end - self.start;
+        if !self.skipping && len <= self.max {
+            return None;
+        }
+        let report = (!self.skipping).then_some(Taken::TooLong(Span {
+            range: (self.start, self.end),
+            line: self.line,
+            offset: self.offset,
+        }));
+        self.skipping = true;
+        self.offset += len as u64;
+        self.start = self.end;
+        report
+    }
+
+    /// Drops the pending bytes (a partial line whose file is being left).
+    pub(super) fn discard(&mut self) {
+        self.offset += (self.end - self.start) as u64;
+        self.start = self.end;
+        self.skipping = false;
     }
 
     /// Reads once from `file` after the pending bytes; returns how many
     /// bytes came (0 at end of file).
     pub(super) fn fill(&mut self, file: &mut File) -> io::Result<usize> {
         if self.start == self.end {
-            self.clear();
+            self.start = 0;
+            self.end = 0;
         } else if self.start > 0 && self.data.len() - self.end < READ_CHUNK {
             self.data.copy_within(self.start..self.end, 0);
             self.end -= self.start;
@@ -77,23 +184,66 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    fn line(buf: &mut LineBuffer) -> Option<(Vec<u8>, u64, u64)> {
+        match buf.take()? {
+            Taken::Line(span) => Some((buf.get(&span).to_vec(), span.line, span.offset)),
+            Taken::TooLong(span) => panic!("too long: {span:?}"),
+        }
+    }
+
     #[test]
-    fn hands_out_lines_and_keeps_the_partial_tail() {
+    fn hands_out_lines_with_their_numbers_and_offsets_and_keeps_the_partial_tail() {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         file.write_all(b"one\ntwo\nthr").unwrap();
         let mut reader = File::open(file.path()).unwrap();
-        let mut buf = LineBuffer::default();
+        let mut buf = LineBuffer::new(100);
         assert_eq!(buf.fill(&mut reader).unwrap(), 11);
-        let one = buf.take_line().unwrap();
-        assert_eq!(buf.get(one), b"one");
-        let two = buf.take_line().unwrap();
-        assert_eq!(buf.get(two), b"two");
-        assert_eq!(buf.take_line(), None);
-        assert_eq!(buf.pending(), b"thr");
+        assert_eq!(line(&mut buf), Some((b"one".to_vec(), 1, 0)));
+        assert_eq!(line(&mut buf), Some((b"two".to_vec(), 2, 4)));
+        assert_eq!(line(&mut buf), None);
+        let partial = buf.partial().unwrap();
+        assert_eq!(
+            (buf.get(&partial), partial.line, partial.offset),
+            (&b"thr"[..], 3, 8)
+        );
         file.write_all(b"ee\n").unwrap();
         assert_eq!(buf.fill(&mut reader).unwrap(), 3);
-        let three = buf.take_line().unwrap();
-        assert_eq!(buf.get(three), b"three");
+        assert_eq!(line(&mut buf), Some((b"three".to_vec(), 3, 8)));
         assert_eq!(buf.fill(&mut reader).unwrap(), 0);
+        assert_eq!(buf.read_offset(), 14);
+        assert_eq!(buf.partial(), None);
+    }
+
+    #[test]
+    fn a_long_line_is_reported_once_and_skipped_with_bounded_memory() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        let mut reader = File::open(file.path()).unwrap();
+        let mut buf = LineBuffer::new(10);
+        file.write_all(&[b'x'; 300_000]).unwrap();
+        buf.fill(&mut reader).unwrap();
+        let Some(Taken::TooLong(span)) = buf.take() else {
+            panic!("not reported")
+        };
+        assert_eq!((span.line, span.offset), (1, 0));
+        let mut reported = 1;
+        while buf.fill(&mut reader).unwrap() > 0 {
+            reported += usize::from(buf.take().is_some());
+        }
+        assert_eq!(reported, 1);
+        assert!(buf.data.len() <= 2 * READ_CHUNK, "{}", buf.data.len());
+        file.write_all(b"tail\nok\n").unwrap();
+        buf.fill(&mut reader).unwrap();
+        assert_eq!(line(&mut buf), Some((b"ok".to_vec(), 2, 300_005)));
+    }
+
+    #[test]
+    fn a_complete_line_over_the_limit_is_too_long() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(b"0123456789ab\nok\n").unwrap();
+        let mut reader = File::open(file.path()).unwrap();
+        let mut buf = LineBuffer::new(10);
+        buf.fill(&mut reader).unwrap();
+        assert!(matches!(buf.take(), Some(Taken::TooLong(s)) if s.line == 1));
+        assert_eq!(line(&mut buf), Some((b"ok".to_vec(), 2, 13)));
     }
 }

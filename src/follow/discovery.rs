@@ -5,15 +5,14 @@
 //! "does the path name a file we have not opened yet?". Opening happens
 //! under one lock, so generations queue in the order they were found, and a
 //! generation that the reader has not got to yet is already open: deleting
-//! its name can no longer take its lines away (FOLLOWING.md "A file is a
-//! generation").
+//! its name can no longer take its lines away (see `doc/design.md`,
+//! "Generations").
 
 use crate::error::Error;
-use crate::source::FileId;
+use crate::position::FileId;
 use std::collections::VecDeque;
 use std::fs::{self, File, Metadata};
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -52,10 +51,7 @@ pub(super) enum Presence {
 }
 
 pub(super) fn file_id(meta: &Metadata) -> FileId {
-    FileId {
-        dev: meta.dev(),
-        ino: meta.ino(),
-    }
+    FileId::of(meta)
 }
 
 impl Discovery {

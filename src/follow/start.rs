@@ -1,33 +1,40 @@
 //! Where reading begins in the first file: after its last complete line
 //! (`--from end`), or after a resume checkpoint if the file is provably the
-//! one it was taken in (SPEC §5).
+//! one it was taken in (the rules are [`crate::resume`]'s; this is how a
+//! file is looked at for them).
 
 use super::Follower;
 use crate::checkpoint::{Checkpoint, line_hash};
 use crate::error::Error;
-use crate::source::LineInfo;
+use crate::position::LineInfo;
+use crate::source::LastLine;
 use std::io::{Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 
+/// The last complete line of a scanned stretch: (start, end) offsets, end
+/// just past its `\n`.
+type Range = (u64, u64);
+
 impl Follower {
     /// Reads the current file from its start up to `limit` (or its end),
-    /// counting lines: returns the last complete line's (start, end) and
-    /// how many complete lines there are.
-    fn scan(&mut self, limit: Option<u64>) -> Result<(Option<(u64, u64)>, u64), Error> {
-        let generation = self.current.as_mut().expect("started");
+    /// counting lines: returns the last complete line's range and how many
+    /// complete lines there are.
+    fn scan(&mut self, limit: Option<u64>) -> Result<(Option<Range>, u64), Error> {
         let mut chunk = vec![0; 256 * 1024];
         let (mut offset, mut lines) = (0u64, 0u64);
         let (mut before_last, mut last) = (None::<u64>, None::<u64>);
         loop {
             let want = match limit {
-                Some(limit) => chunk.len().min((limit - offset) as usize),
+                Some(limit) => chunk
+                    .len()
+                    .min(usize::try_from(limit - offset).unwrap_or(usize::MAX)),
                 None => chunk.len(),
             };
-            let n = match generation.file.read_at(&mut chunk[..want], offset) {
+            let n = match self.current.file.read_at(&mut chunk[..want], offset) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::io(&self.path, e)),
+                Err(e) => return Err(self.io(e)),
             };
             for at in memchr::memchr_iter(b'\n', &chunk[..n]) {
                 before_last = last;
@@ -40,77 +47,78 @@ impl Follower {
         Ok((line, lines))
     }
 
-    /// The bytes of `[start, end)` of the current file without the `\n`,
-    /// if no longer than a line may be.
-    fn read_line_at(&self, (start, end): (u64, u64)) -> Result<Option<Vec<u8>>, Error> {
-        let len = (end - start - 1) as usize;
-        if len > self.options.max_line_bytes {
+    /// The bytes of `range` of the current file without the `\n`, if no
+    /// longer than a line may be.
+    fn read_line_at(&self, (start, end): Range) -> Result<Option<Vec<u8>>, Error> {
+        let len = usize::try_from(end - start - 1).unwrap_or(usize::MAX);
+        if len > self.buffer.max() {
             return Ok(None);
         }
         let mut line = vec![0; len];
-        let generation = self.current.as_ref().expect("started");
-        generation
+        self.current
             .file
             .read_exact_at(&mut line, start)
-            .map_err(|e| Error::io(&self.path, e))?;
+            .map_err(|e| self.io(e))?;
         Ok(Some(line))
-    }
-
-    /// Describes the complete line at `range`, number `line`.
-    fn line_info(&self, line: u64, (start, end): (u64, u64)) -> LineInfo {
-        LineInfo {
-            line,
-            offset: start,
-            end,
-            file: self.current.as_ref().map(|g| g.id),
-        }
     }
 
     /// Makes reading begin at `end`, after `lines` lines.
     fn begin_at(&mut self, end: u64, lines: u64) -> Result<(), Error> {
-        let generation = self.current.as_mut().expect("started");
-        generation
+        self.current
             .file
             .seek(SeekFrom::Start(end))
-            .map_err(|e| Error::io(&self.path, e))?;
-        generation.read = end;
-        generation.line_start = end;
-        generation.line_no = lines + 1;
+            .map_err(|e| self.io(e))?;
+        self.buffer.reset(end, lines + 1);
         Ok(())
     }
 
-    /// `--from end`: after the last complete line, which is the baseline.
-    /// Lines are counted so that line numbers in warnings stay true.
-    pub(super) fn start_at_end(&mut self) -> Result<(), Error> {
+    /// `--from end`: moves after the last complete line and returns it (if
+    /// not too long to keep). Lines are counted so that line numbers in
+    /// warnings stay true.
+    pub(crate) fn skip_to_end(&mut self) -> Result<Option<LastLine>, Error> {
         let (last, lines) = self.scan(None)?;
-        if let Some(range) = last {
-            if let Some(line) = self.read_line_at(range)? {
-                self.baseline = Some((line, self.line_info(lines, range)));
-            }
-            self.begin_at(range.1, lines)?;
-        }
-        Ok(())
+        let Some(range) = last else {
+            return Ok(None);
+        };
+        let bytes = self.read_line_at(range)?;
+        self.begin_at(range.1, lines)?;
+        Ok(Some(LastLine {
+            bytes,
+            info: LineInfo {
+                line: lines,
+                offset: range.0,
+                end: range.1,
+                file: Some(self.current.id),
+            },
+        }))
     }
 
-    /// Resume after `checkpoint` if this is provably its file (SPEC §5).
-    pub(super) fn start_after(&mut self, checkpoint: Checkpoint) -> Result<(), Error> {
-        let size = self.current_size()?;
-        let generation = self.current.as_ref().expect("started");
-        if generation.id != checkpoint.file || size < checkpoint.end || checkpoint.end == 0 {
-            return Ok(());
+    /// Goes on after `checkpoint` if this is provably its file: the same
+    /// file (see [`FileId::same_file`](crate::FileId::same_file)), at least
+    /// as long, and the line ending at its offset has its fingerprint. At
+    /// offset 0 there is no line to compare: the identity has to do.
+    pub(crate) fn resume_in_place(&mut self, checkpoint: &Checkpoint) -> Result<bool, Error> {
+        let size = self.current.size().map_err(|e| self.io(e))?;
+        if !self.current.id.same_file(&checkpoint.file) || size < checkpoint.end {
+            return Ok(false);
+        }
+        if checkpoint.end == 0 {
+            return Ok(true);
         }
         let (last, lines) = self.scan(Some(checkpoint.end))?;
         let Some(range) = last.filter(|&(_, end)| end == checkpoint.end) else {
-            return Ok(());
+            return Ok(false);
         };
-        let Some(line) = self.read_line_at(range)? else {
-            return Ok(());
-        };
-        if line_hash(&line) != checkpoint.line_hash {
-            // Same inode number, different content: a new file.
-            return Ok(());
+        if let Some(hash) = checkpoint.line_hash {
+            let Some(line) = self.read_line_at(range)? else {
+                return Ok(false);
+            };
+            if line_hash(&line) != hash {
+                // Same inode number, different content: a new file.
+                return Ok(false);
+            }
         }
-        self.baseline = Some((line, self.line_info(lines, range)));
-        self.begin_at(range.1, lines)
+        self.begin_at(range.1, lines)?;
+        Ok(true)
     }
 }

@@ -16,19 +16,19 @@
 //! - *creations* (create, rename-to) is read by a small thread that opens a
 //!   new generation the moment it appears, so that a reader busy elsewhere
 //!   (a slow consumer, a burst of rotations) still gets every file before
-//!   the writer deletes it (FOLLOWING.md).
+//!   the writer deletes it (see `doc/design.md`).
 //!
 //! Notifications are hints: after any of them the reader looks at the
 //! filesystem itself. A kernel queue overflow is just such a hint.
 //!
-//! (SPEC §2 names the `notify` crate. Its single event thread sees every
+//! (The design card named the `notify` crate. Its single event thread sees every
 //! write as an event and cannot be told otherwise, which under a fast
 //! rotating writer delays the creation events until generations are lost;
 //! so we use `inotify`, the crate `notify` itself uses on Linux, directly.)
 
 use super::discovery::{Discovery, file_id};
 use crate::error::Error;
-use crate::source::FileId;
+use crate::position::FileId;
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask, Watches};
 use rustix::event::{PollFd, PollFlags, poll};
 use std::fs;

@@ -1,4 +1,4 @@
-//! One test per exit status of SPEC §6.
+//! One test per exit status in the README's table.
 
 use crate::harness::{self, Tail, binary, no_follow, seqs_of};
 use crate::writer::{Writer, line};

@@ -1,5 +1,5 @@
 //! Each kind of invalid entry: a one-line warning naming file, line and byte
-//! offset with the start of the line, then reading goes on (SPEC §2).
+//! offset with the start of the line, then reading goes on.
 
 use crate::harness::{Tail, no_follow, seqs_of};
 use crate::writer::{Writer, line};

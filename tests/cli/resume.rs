@@ -1,8 +1,9 @@
-//! Resuming across runs: `--after-seq` and `--state-file` (SPEC §5).
+//! Resuming across runs: `--after-seq` and `--state-file` (`doc/design.md`, "Resuming").
 
 use crate::harness::{Tail, binary, no_follow};
 use crate::writer::{Writer, line};
 use serde_json::Value;
+use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -69,8 +70,9 @@ impl Setup {
         serde_json::from_slice(&std::fs::read(&self.state).unwrap()).unwrap()
     }
 
-    fn saved_seq(&self) -> i64 {
-        self.state()["seq"].as_i64().unwrap()
+    /// The seq the state file holds (none before the first event).
+    fn saved_seq(&self) -> Option<i64> {
+        self.state()["seq"].as_i64()
     }
 }
 
@@ -105,12 +107,12 @@ fn a_clean_stop_then_a_restart_gives_exactly_the_next_events() {
     let first = s.run(&["-n", "4"]);
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     assert_eq!(seqs(&first), [1, 2, 3, 4]);
-    assert_eq!(s.saved_seq(), 4);
+    assert_eq!(s.saved_seq(), Some(4));
     let second = s.run(&["-n", "3"]);
     assert_eq!(seqs(&second), [5, 6, 7]);
     let third = s.run(&["--no-follow"]);
     assert_eq!(seqs(&third), [8, 9, 10]);
-    assert_eq!(s.saved_seq(), 10);
+    assert_eq!(s.saved_seq(), Some(10));
 }
 
 #[test]
@@ -120,7 +122,7 @@ fn the_state_counts_events_the_filter_hides() {
     // line(seq) has family fam{seq % 3}: fam0 is seqs 3, 6, 9.
     let first = s.run(&["--no-follow", "--family", "fam0"]);
     assert_eq!(seqs(&first), [3, 6, 9]);
-    assert_eq!(s.saved_seq(), 9);
+    assert_eq!(s.saved_seq(), Some(9));
     // A rotation that keeps numbering: nothing lost, nothing repeated.
     rotate_to(&s.log, 10..=12);
     let second = s.run(&["--no-follow", "--family", "fam0"]);
@@ -138,7 +140,7 @@ fn kill_9_mid_stream_skips_nothing_on_restart() {
     let ended = tail.wait_end();
     assert_eq!(ended.status.code(), None, "killed by the signal");
     assert_eq!(seen, (1..=25_000).collect::<Vec<_>>());
-    let saved = s.saved_seq();
+    let saved = s.saved_seq().unwrap();
     // The state is written in batches and never runs ahead of the output.
     assert!(saved >= 10_000, "state never written under load: {saved}");
     let second = s.run(&["--no-follow"]);
@@ -179,7 +181,11 @@ fn rotation_while_stopped_that_lost_events_is_out_of_sync_once() {
         stderr(&out)
     );
     assert!(seqs(&out).is_empty());
-    assert_eq!(s.saved_seq(), 9, "the state moves to the revealing event");
+    assert_eq!(
+        s.saved_seq(),
+        Some(9),
+        "the state moves to the revealing event"
+    );
     let again = s.run(&["--no-follow"]);
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
     assert_eq!(seqs(&again), [10, 11]);
@@ -218,7 +224,7 @@ fn a_writer_restart_in_a_new_file_is_out_of_sync_at_once() {
         text.contains("resuming after seq 5, but the changelog ends at seq 3"),
         "{text}"
     );
-    assert_eq!(s.saved_seq(), 3);
+    assert_eq!(s.saved_seq(), Some(3));
 }
 
 #[test]
@@ -315,7 +321,7 @@ fn two_runs_on_one_state_file_the_second_fails_clearly() {
     assert_eq!(first.wait_end().code(), Some(143));
     assert_eq!(
         s.saved_seq(),
-        2,
+        Some(2),
         "the first run saved its state on the way out"
     );
 }
@@ -335,7 +341,7 @@ fn an_idle_follower_saves_its_state_soon_after_the_last_event() {
     let mut tail = s.follower();
     assert_eq!(tail.seqs(3), [1, 2, 3]);
     let deadline = std::time::Instant::now() + crate::harness::PATIENCE;
-    while !(s.state.exists() && s.saved_seq() == 3) {
+    while !(s.state.exists() && s.saved_seq() == Some(3)) {
         assert!(
             std::time::Instant::now() < deadline,
             "state never saved while idle"
@@ -349,4 +355,174 @@ fn an_idle_follower_saves_its_state_soon_after_the_last_event() {
     let before = crate::harness::settled_wakeups(tail.pid());
     std::thread::sleep(std::time::Duration::from_millis(1500)); // the window measured
     assert_eq!(crate::harness::wakeups(tail.pid()), before);
+}
+
+/// The same check in every mode: reading to the end, counting, following.
+fn in_every_mode(s: &Setup, check: impl Fn(&str, Option<i32>, &str)) {
+    for (mode, args) in [
+        ("--no-follow", &["--no-follow"][..]),
+        ("--count", &["--count", "5"][..]),
+        ("following", &[][..]),
+    ] {
+        let state = std::fs::read(&s.state).ok();
+        let mut command = binary();
+        command
+            .arg("-p")
+            .arg(&s.log)
+            .arg("--state-file")
+            .arg(&s.state)
+            .args(args);
+        let ended = Tail::spawn(command).wait_end();
+        check(mode, ended.code(), &ended.stderr_text());
+        // Each mode starts from the same state.
+        match state {
+            Some(bytes) => std::fs::write(&s.state, bytes).unwrap(),
+            None => drop(std::fs::remove_file(&s.state)),
+        }
+    }
+}
+
+#[test]
+fn a_writer_restart_while_stopped_is_out_of_sync_in_every_mode() {
+    let s = setup();
+    s.deliver(1..=5);
+    rotate_to(&s.log, 1..=3);
+    in_every_mode(&s, |mode, code, stderr| {
+        assert_eq!(code, Some(3), "{mode}: {stderr}");
+        assert!(
+            stderr.contains("resuming after seq 5, but the changelog ends at seq 3"),
+            "{mode}: {stderr}"
+        );
+    });
+    // Reported once: the state moved to the revealing event, and what
+    // follows it is read as usual.
+    let out = s.run(&["--no-follow"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(s.saved_seq(), Some(3));
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&s.log)
+        .unwrap()
+        .write_all(format!("{}\n", line(4)).as_bytes())
+        .unwrap();
+    let out = s.run(&["--no-follow"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(seqs(&out), [4]);
+}
+
+#[test]
+fn after_seq_past_the_end_of_the_file_is_out_of_sync_at_once() {
+    let s = setup();
+    write_file(&s.log, 1..=2);
+    for args in [&["--no-follow"][..], &["--count", "1"][..], &[][..]] {
+        let mut command = binary();
+        command
+            .arg("-p")
+            .arg(&s.log)
+            .args(["--after-seq", "10"])
+            .args(args);
+        let ended = Tail::spawn(command).wait_end();
+        assert_eq!(ended.code(), Some(3), "{args:?}: {}", ended.stderr_text());
+        assert!(
+            ended
+                .stderr_text()
+                .contains("resuming after seq 10, but the changelog ends at seq 2"),
+            "{}",
+            ended.stderr_text()
+        );
+    }
+}
+
+#[test]
+fn the_largest_seq_twice_is_out_of_sync_never_a_wrap() {
+    let s = setup();
+    let max = i64::MAX;
+    write_file(&s.log, [max - 1, max, max]);
+    let out = no_follow(&s.log, &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(seqs(&out), [max - 1, max]);
+    let text = stderr(&out);
+    assert!(text.contains("the largest a seq can be"), "{text}");
+    write_file(&s.log, [max, 1]);
+    let out = no_follow(&s.log, &[]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        !stderr(&out).contains("expected seq 9223372036854775807"),
+        "{}",
+        stderr(&out)
+    );
+    let out = no_follow(&s.log, &["--after-seq", &max.to_string()]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(seqs(&out).is_empty());
+}
+
+#[test]
+fn no_follow_leaves_a_line_still_being_written_for_the_next_run() {
+    let s = setup();
+    let head = line(3);
+    let (first_half, second_half) = head.split_at(20);
+    let text = format!("{}\n{}\n{first_half}", line(1), line(2));
+    std::fs::write(&s.log, text).unwrap();
+    let out = s.run(&["--no-follow"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(seqs(&out), [1, 2]);
+    assert_eq!(stderr(&out), "", "a line being written is not an entry yet");
+    assert_eq!(
+        s.saved_seq(),
+        Some(2),
+        "the state points before the partial line"
+    );
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&s.log)
+        .unwrap()
+        .write_all(format!("{second_half}\n").as_bytes())
+        .unwrap();
+    let out = s.run(&["--no-follow"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(seqs(&out), [3]);
+}
+
+#[test]
+fn a_run_killed_before_any_event_leaves_a_state_that_reveals_later_losses() {
+    let s = setup();
+    std::fs::write(&s.log, "").unwrap();
+    let mut tail = s.follower();
+    // The state is on disk as soon as the run knows where it starts.
+    let deadline = std::time::Instant::now() + crate::harness::PATIENCE;
+    while !s.state.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no state written at start"
+        );
+        std::thread::yield_now();
+    }
+    tail.signal(libc::SIGKILL);
+    tail.wait_end();
+    assert_eq!(s.saved_seq(), None);
+    // While nobody reads: events, and two rotations.
+    write_file(&s.log, 1..=4);
+    rotate_to(&s.log, 5..=8);
+    rotate_to(&s.log, 9..=10);
+    let out = s.run(&["--no-follow"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("replaced before any event was read"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_fresh_state_on_a_file_that_is_still_there_reads_it_from_its_start() {
+    let s = setup();
+    std::fs::write(&s.log, "").unwrap();
+    let out = s.run(&["--no-follow"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(s.saved_seq(), None);
+    let mut writer = Writer::new(&s.log);
+    writer.events(3);
+    let out = s.run(&["--no-follow"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(seqs(&out), [1, 2, 3]);
 }

@@ -1,0 +1,147 @@
+//! The one place an iterator is configured: what it reads, what it hands
+//! out, where it starts and how it follows. Everything is set before
+//! anything runs; [`Builder::open`] returns an iterator that is already
+//! positioned.
+
+use crate::error::Error;
+use crate::filter::Filter;
+use crate::follow::{FollowOptions, Follower, WatchMode};
+use crate::iterator::ChangelogIterator;
+use crate::memory::MemorySource;
+use crate::resume::{self, Start};
+use crate::source::Input;
+use crate::wake::{CancelHandle, Sleeper};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What the iterator will read.
+#[derive(Debug)]
+enum Reading {
+    File(PathBuf),
+    Memory(MemorySource),
+}
+
+/// Configures a [`ChangelogIterator`]; made by
+/// [`ChangelogIterator::builder`] or [`ChangelogIterator::builder_memory`].
+///
+/// ```no_run
+/// use changelog_tail::{ChangelogIterator, Filter, Start};
+/// let builder = ChangelogIterator::builder("/var/spool/ctlstore/change.log")
+///     .filter(Filter::new().family("payments"))
+///     .start(Start::End);
+/// let cancel = builder.cancel_handle(); // e.g. for a signal handler
+/// let events = builder.open()?;
+/// # drop((cancel, events));
+/// # Ok::<(), changelog_tail::Error>(())
+/// ```
+#[derive(Debug)]
+#[must_use = "a builder does nothing until opened"]
+pub struct Builder {
+    reading: Reading,
+    filter: Filter,
+    start: Start,
+    options: FollowOptions,
+    checkpoints: bool,
+    cancel: CancelHandle,
+}
+
+impl Builder {
+    pub(crate) fn file(path: &Path) -> Self {
+        Builder::new(Reading::File(path.to_path_buf()), true)
+    }
+
+    pub(crate) fn memory(source: MemorySource) -> Self {
+        Builder::new(Reading::Memory(source), false)
+    }
+
+    fn new(reading: Reading, follow: bool) -> Self {
+        Builder {
+            reading,
+            filter: Filter::new(),
+            start: Start::Beginning,
+            options: FollowOptions {
+                follow,
+                ..FollowOptions::default()
+            },
+            checkpoints: false,
+            cancel: CancelHandle::new(),
+        }
+    }
+
+    /// Hand out only the events `filter` matches (default: all). Every
+    /// event is checked for gaps, matching or not.
+    pub fn filter(mut self, filter: Filter) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// Where reading starts (default: [`Start::Beginning`]).
+    /// [`Start::Checkpoint`] also keeps checkpoints.
+    pub fn start(mut self, start: Start) -> Self {
+        self.start = start;
+        self
+    }
+
+    /// Keep waiting for new lines at the end (default for a file: yes, as
+    /// `tail -F`); `false` stops at the end of the current file, as
+    /// `--no-follow` (the default for memory).
+    pub fn follow(mut self, follow: bool) -> Self {
+        self.options.follow = follow;
+        self
+    }
+
+    /// How long to wait for a missing file to appear (default 1 s, as the
+    /// Go iterator); `None` waits as long as it takes.
+    pub fn wait_for_file(mut self, wait: Option<Duration>) -> Self {
+        self.options.wait_for_file = wait;
+        self
+    }
+
+    /// Notifications (default) or polling.
+    pub fn watch(mut self, watch: WatchMode) -> Self {
+        self.options.watch = watch;
+        self
+    }
+
+    /// Lines longer than this are reported and skipped (default 16 MiB; at
+    /// least 1).
+    pub fn max_line_bytes(mut self, max: usize) -> Self {
+        self.options.max_line_bytes = max.max(1);
+        self
+    }
+
+    /// Keep track of where reading stands, for
+    /// [`ChangelogIterator::checkpoint`] (costs a copy of each line).
+    pub fn checkpoints(mut self, keep: bool) -> Self {
+        self.checkpoints = keep;
+        self
+    }
+
+    /// A handle that cancels the wait for the file, and blocked and future
+    /// reads of the iterator, from any thread.
+    pub fn cancel_handle(&self) -> CancelHandle {
+        self.cancel.clone()
+    }
+
+    /// Opens the input (waiting for a file as configured) and positions it
+    /// where reading starts. Cancelled while waiting: [`Error::Cancelled`].
+    pub fn open(self) -> Result<ChangelogIterator, Error> {
+        let mut input = match self.reading {
+            Reading::File(path) => {
+                let sleeper = Sleeper::new(&self.cancel)
+                    .map_err(|e| Error::io(&Arc::from(path.as_path()), e))?;
+                Input::File(Box::new(Follower::open(&path, self.options, sleeper)?))
+            }
+            Reading::Memory(mut source) => {
+                let sleeper =
+                    Sleeper::new(&self.cancel).map_err(|e| Error::io(source.path(), e))?;
+                source.start(self.options.follow, sleeper);
+                Input::Memory(source)
+            }
+        };
+        let positioned = resume::position(&self.start, &mut input)?;
+        let keep = self.checkpoints || matches!(self.start, Start::Checkpoint(_));
+        Ok(ChangelogIterator::new(input, self.filter, positioned, keep))
+    }
+}

@@ -1,0 +1,245 @@
+//! Finding the changelog's files and waiting for them to change: the
+//! watches (or polling), the queue of generations found, and the one wait.
+//!
+//! It exists before the first file does (waiting for it to appear) and
+//! serves the [`Follower`](super::Follower) after.
+
+use super::discovery::{Discovery, Opened, Presence};
+use super::watch::{self, Watch};
+use super::{FollowOptions, WatchMode};
+use crate::error::Error;
+use crate::notice::Notice;
+use crate::wake::{Sleeper, Woken};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How often the file is looked at when notifications cannot be had.
+pub(crate) const FALLBACK_POLL: Duration = Duration::from_millis(100);
+
+/// What one look at the path found.
+#[derive(Debug)]
+pub(super) struct Found {
+    /// What the path names now.
+    pub(super) presence: Presence,
+    /// A newer generation is waiting and ready to be read.
+    pub(super) next_ready: bool,
+    /// A newer generation is waiting (ready or not).
+    pub(super) queued: bool,
+    /// What to say.
+    pub(super) notices: Vec<Notice>,
+}
+
+/// Finds generations and waits for changes.
+pub(super) struct Finder {
+    path: Arc<Path>,
+    options: FollowOptions,
+    discovery: Arc<Mutex<Discovery>>,
+    sleeper: Sleeper,
+    watch: Option<Watch>,
+    /// Polling because notifications are not available here.
+    fallback_poll: Option<Duration>,
+    notices: Vec<Notice>,
+    said_overflow: bool,
+}
+
+impl std::fmt::Debug for Finder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Finder")
+            .field("path", &self.path)
+            .field("options", &self.options)
+            .field("watching", &self.watch.is_some())
+            .field("fallback_poll", &self.fallback_poll)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Finder {
+    /// Sets up notifications for `path` when following (reading to the end
+    /// once needs none, unless the file has to be waited for).
+    pub(super) fn new(
+        path: &Path,
+        options: FollowOptions,
+        sleeper: Sleeper,
+    ) -> Result<Self, Error> {
+        let path: Arc<Path> = Arc::from(path);
+        let mut finder = Finder {
+            discovery: Arc::new(Mutex::new(Discovery::new(Arc::clone(&path)))),
+            path,
+            options,
+            sleeper,
+            watch: None,
+            fallback_poll: None,
+            notices: Vec::new(),
+            said_overflow: false,
+        };
+        if finder.options.follow && finder.options.watch == WatchMode::Notify {
+            finder.watch_or_poll();
+        }
+        Ok(finder)
+    }
+
+    pub(super) fn path(&self) -> &Arc<Path> {
+        &self.path
+    }
+
+    pub(super) fn options(&self) -> &FollowOptions {
+        &self.options
+    }
+
+    pub(super) fn is_cancelled(&self) -> bool {
+        self.sleeper.is_cancelled()
+    }
+
+    /// Opens the first generation, waiting for the file to appear as long
+    /// as [`FollowOptions::wait_for_file`] allows.
+    pub(super) fn first_generation(&mut self) -> Result<Opened, Error> {
+        let deadline = self
+            .options
+            .wait_for_file
+            .and_then(|wait| Instant::now().checked_add(wait));
+        loop {
+            let found = {
+                let mut discovery = self.discovery();
+                if discovery.look()? == Presence::Directory {
+                    return Err(Error::IsADirectory {
+                        path: Arc::clone(&self.path),
+                    });
+                }
+                discovery.pop()
+            };
+            if let Some(first) = found {
+                self.refresh_watch()?;
+                return Ok(first);
+            }
+            if self.watch.is_none()
+                && self.fallback_poll.is_none()
+                && self.options.watch == WatchMode::Notify
+            {
+                // Reading to the end of a missing file: watch, then look
+                // again before sleeping, so that a file created in between
+                // counts.
+                self.watch_or_poll();
+                continue;
+            }
+            if self.refresh_watch()? {
+                continue;
+            }
+            match self.wait(deadline)? {
+                Woken::Changed => continue,
+                Woken::TimedOut => {
+                    return Err(Error::NotFound {
+                        path: Arc::clone(&self.path),
+                    });
+                }
+                Woken::Cancelled => return Err(Error::Cancelled),
+            }
+        }
+    }
+
+    /// Looks at the path (opening a new generation if there is one) and at
+    /// the queue of generations found.
+    pub(super) fn look(&mut self) -> Result<Found, Error> {
+        let (presence, next_ready, queued, capped) = {
+            let mut discovery = self.discovery();
+            let presence = discovery.look()?;
+            let next_ready = discovery
+                .next_is_ready()
+                .map_err(|e| Error::io(&self.path, e))?;
+            (
+                presence,
+                next_ready,
+                discovery.has_queued(),
+                discovery.take_capped(),
+            )
+        };
+        let mut notices = std::mem::take(&mut self.notices);
+        if capped {
+            notices.push(Notice::TooManyWaiting);
+        }
+        Ok(Found {
+            presence,
+            next_ready,
+            queued,
+            notices,
+        })
+    }
+
+    /// The oldest generation found and not yet read.
+    pub(super) fn pop(&mut self) -> Option<Opened> {
+        self.discovery().pop()
+    }
+
+    fn discovery(&self) -> MutexGuard<'_, Discovery> {
+        // A panic while holding this lock cannot leave the queue half
+        // changed, so a poisoned lock is still good to use.
+        self.discovery.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets up notifications, or (on a network or user-space filesystem, or
+    /// when inotify cannot be had) polls instead.
+    fn watch_or_poll(&mut self) {
+        let watch = match watch::unsupported_filesystem(&self.path) {
+            Some(why) => Err(why),
+            None => Watch::new(&self.path, Arc::clone(&self.discovery)).map_err(|e| e.to_string()),
+        };
+        match watch {
+            Ok(watch) => self.watch = Some(watch),
+            Err(why) => self.poll_instead(why),
+        }
+    }
+
+    /// Gives up on notifications: polls from now on, and says why.
+    fn poll_instead(&mut self, why: String) {
+        self.watch = None;
+        self.fallback_poll = Some(FALLBACK_POLL);
+        self.notices.push(Notice::Polling {
+            why,
+            interval: FALLBACK_POLL,
+        });
+    }
+
+    fn poll_interval(&self) -> Option<Duration> {
+        match self.options.watch {
+            WatchMode::Poll(interval) => Some(interval),
+            WatchMode::Notify => self.fallback_poll,
+        }
+    }
+
+    /// Sleeps until a notification, `deadline`, the poll interval or
+    /// cancellation; takes every pending notification.
+    pub(super) fn wait(&mut self, deadline: Option<Instant>) -> Result<Woken, Error> {
+        let poll = self.poll_interval();
+        let woken = self
+            .sleeper
+            .wait(self.watch.as_ref().map(Watch::fd), deadline, poll)
+            .map_err(|e| Error::io(&self.path, e))?;
+        if woken == Woken::Changed
+            && let Some(watch) = &mut self.watch
+        {
+            let overflowed = watch.drain().map_err(|e| Error::io(&self.path, e))?;
+            if overflowed && !std::mem::replace(&mut self.said_overflow, true) {
+                self.notices.push(Notice::Overflow);
+            }
+        }
+        Ok(woken)
+    }
+
+    /// Re-aims the watches at what the path depends on now; says whether
+    /// anything changed (then the caller looks again before sleeping, since
+    /// a new watch sees nothing that happened before it). If a watch cannot
+    /// be set (the user's inotify watch limit is reached), polls from then
+    /// on, and says so.
+    pub(super) fn refresh_watch(&mut self) -> Result<bool, Error> {
+        let Some(watch) = &mut self.watch else {
+            return Ok(false);
+        };
+        match watch.refresh(&self.path) {
+            Ok(changed) => Ok(changed),
+            Err(why) => {
+                self.poll_instead(why.to_string());
+                Ok(true)
+            }
+        }
+    }
+}
