@@ -6,14 +6,39 @@
 use crate::error::Error;
 use crate::filter::Filter;
 use crate::follow::{FollowOptions, Follower, WatchMode};
+use crate::input::Input;
 use crate::iterator::ChangelogIterator;
 use crate::memory::MemorySource;
 use crate::resume::{self, Start};
-use crate::source::Input;
 use crate::wake::{CancelHandle, Sleeper};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+
+impl ChangelogIterator {
+    /// A builder for an iterator on the changelog at `path`.
+    pub fn builder(path: impl AsRef<Path>) -> Builder {
+        Builder::file(path.as_ref())
+    }
+
+    /// A builder for an iterator on lines held in memory.
+    pub fn builder_memory(source: MemorySource) -> Builder {
+        Builder::memory(source)
+    }
+
+    /// Follows the changelog at `path` from the start of the current file,
+    /// every event. Waits up to 1 s for a missing file, as the Go iterator
+    /// does.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
+        Self::builder(path).open()
+    }
+
+    /// Follows the changelog at `path`, handing out only what `filter`
+    /// matches.
+    pub fn open_filtered(path: impl AsRef<Path>, filter: Filter) -> Result<Self, Error> {
+        Self::builder(path).filter(filter).open()
+    }
+}
 
 /// What the iterator will read.
 #[derive(Debug)]

@@ -15,7 +15,6 @@ use crate::escape;
 use crate::event::Event;
 use crate::position::Location;
 use crate::seq::Gap;
-use crate::state::StateError;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -106,4 +105,73 @@ impl Error {
             source,
         }
     }
+}
+
+/// What is wrong with a state file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// Another process holds the lock.
+    #[error(
+        "is in use by another process (lock {} is held); give each changelog-tail its own state file",
+        escape::path(lock.as_os_str())
+    )]
+    InUse {
+        /// The lock file.
+        lock: PathBuf,
+    },
+    /// The lock file cannot be created, opened or locked (or is a symlink).
+    #[error("cannot use its lock {}", escape::path(lock.as_os_str()))]
+    Lock {
+        /// The lock file.
+        lock: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The state file's path is a symlink.
+    #[error("is a symlink; give the path of the file itself")]
+    Symlink,
+    /// The state file exists but cannot be read.
+    #[error("cannot be read")]
+    Read(#[source] io::Error),
+    /// The state file does not hold a state this program wrote.
+    #[error("is corrupt")]
+    Corrupt(#[source] Corrupt),
+    /// The state file is for another changelog.
+    #[error(
+        "belongs to the changelog {}, not {}; use one state file per changelog",
+        escape::path(stored.as_os_str()),
+        escape::path(here.as_os_str())
+    )]
+    OtherChangelog {
+        /// The changelog the state is for.
+        stored: PathBuf,
+        /// The changelog being read.
+        here: PathBuf,
+    },
+    /// The new state cannot be written.
+    #[error("cannot be written")]
+    Write(#[source] io::Error),
+}
+
+/// Why a state file's content is not a state.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Corrupt {
+    /// Not the JSON object expected.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// A version this program does not know.
+    #[error("unknown version {0}")]
+    Version(u32),
+    /// A field with a value that cannot be.
+    #[error("bad {0}")]
+    Field(&'static str),
+    /// Far larger than a state file.
+    #[error("larger than {limit} bytes")]
+    TooLarge {
+        /// The largest state file read.
+        limit: u64,
+    },
 }

@@ -6,17 +6,16 @@
 //! how a resume is proved is [`crate::resume`]'s; the iterator asks it
 //! about every event.
 
-use crate::builder::Builder;
 use crate::checkpoint::{Checkpoint, line_hash};
 use crate::entry::{self, InvalidEntry};
 use crate::error::Error;
 use crate::event::{Event, EventRef};
 use crate::filter::Filter;
-use crate::memory::MemorySource;
+use crate::input::Input;
 use crate::position::{FileId, LineInfo, Location};
 use crate::resume::{Continuity, Positioned, Verdict};
 use crate::seq::Gap;
-use crate::source::{Input, Item, Next, Source};
+use crate::source::{Item, Next, Source};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -87,7 +86,7 @@ enum Advance {
 /// Follows a changelog and hands out its events in order, each exactly
 /// once, or says that events were lost.
 ///
-/// Made by a [`Builder`] ([`ChangelogIterator::builder`]), already
+/// Made by a [`Builder`](crate::Builder) ([`ChangelogIterator::builder`]), already
 /// positioned where reading starts. Calls block until an event arrives;
 /// [`next_until`](Self::next_until) takes a deadline, and a
 /// [`CancelHandle`](crate::CancelHandle) ends a wait from another thread. As
@@ -125,30 +124,7 @@ pub struct ChangelogIterator {
 }
 
 impl ChangelogIterator {
-    /// A builder for an iterator on the changelog at `path`.
-    pub fn builder(path: impl AsRef<Path>) -> Builder {
-        Builder::file(path.as_ref())
-    }
-
-    /// A builder for an iterator on lines held in memory.
-    pub fn builder_memory(source: MemorySource) -> Builder {
-        Builder::memory(source)
-    }
-
-    /// Follows the changelog at `path` from the start of the current file,
-    /// every event. Waits up to 1 s for a missing file, as the Go iterator
-    /// does.
-    pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
-        Self::builder(path).open()
-    }
-
-    /// Follows the changelog at `path`, handing out only what `filter`
-    /// matches.
-    pub fn open_filtered(path: impl AsRef<Path>, filter: Filter) -> Result<Self, Error> {
-        Self::builder(path).filter(filter).open()
-    }
-
-    /// An iterator on a source already positioned (see [`Builder::open`]).
+    /// An iterator on a source already positioned (see [`Builder::open`](crate::Builder::open)).
     pub(crate) fn new(source: Input, filter: Filter, positioned: Positioned, keep: bool) -> Self {
         ChangelogIterator {
             source,
@@ -171,7 +147,7 @@ impl ChangelogIterator {
     /// valid event read, matching or not; before any, where reading began.
     /// It does not move while an earlier run's position is still being
     /// proven, nor past a loss not yet reported. `None` unless checkpoints
-    /// were asked for ([`Builder::checkpoints`]), and for sources that are
+    /// were asked for ([`Builder::checkpoints`](crate::Builder::checkpoints)), and for sources that are
     /// not files.
     pub fn checkpoint(&self) -> Option<Checkpoint> {
         if !self.keep {

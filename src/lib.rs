@@ -25,6 +25,7 @@ mod escape;
 mod event;
 mod filter;
 mod follow;
+mod input;
 mod iterator;
 mod memory;
 mod notice;
@@ -38,7 +39,7 @@ mod wake;
 pub use builder::Builder;
 pub use checkpoint::{Checkpoint, line_hash};
 pub use entry::{InvalidEntry, InvalidReason, decode};
-pub use error::Error;
+pub use error::{Corrupt, Error, StateError};
 pub use escape::printable;
 pub use event::{Event, EventRef, Key, KeyRef, KeyValue, RowUpdate};
 pub use filter::Filter;
@@ -50,7 +51,7 @@ pub use position::{FileId, Location};
 pub use resume::Start;
 pub use seq::Gap;
 pub use source::Next;
-pub use state::{Corrupt, StateError, StateFile};
+pub use state::StateFile;
 pub use wake::CancelHandle;
 
 /// Where ctlstore keeps its changelog when `CTLSTORE_PATH` is not set.

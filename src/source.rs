@@ -5,14 +5,13 @@
 //! what there is. Positioning at the start is the source's only other job;
 //! what a position means for the `seq` check is [`crate::resume`]'s.
 //!
-//! The sources are the file follower ([`Follower`]) and lines held in
-//! memory ([`MemorySource`]); [`Input`] is the one the iterator has.
+//! The sources are the file follower (`crate::follow`) and lines held in
+//! memory ([`MemorySource`](crate::MemorySource)); `crate::input` is the
+//! one an iterator has.
 
 use crate::checkpoint::Checkpoint;
 use crate::entry::InvalidEntry;
 use crate::error::Error;
-use crate::follow::Follower;
-use crate::memory::MemorySource;
 use crate::notice::Notice;
 use crate::position::{FileId, LineInfo};
 use std::path::Path;
@@ -31,7 +30,7 @@ pub enum Next<T> {
     /// The deadline passed first.
     TimedOut,
     /// The input is over (the end of the file without following, or the
-    /// end of the lines of a [`MemorySource`]).
+    /// end of the lines of a [`MemorySource`](crate::MemorySource)).
     End,
     /// The read was cancelled through a [`CancelHandle`](crate::CancelHandle).
     Cancelled,
@@ -87,48 +86,4 @@ pub(crate) trait Source {
     /// Goes on at `checkpoint`'s offset if the current file is provably the
     /// one it was taken in; says whether it did.
     fn resume_in_place(&mut self, checkpoint: &Checkpoint) -> Result<bool, Error>;
-}
-
-/// The source an iterator reads.
-#[derive(Debug)]
-pub(crate) enum Input {
-    File(Box<Follower>),
-    Memory(MemorySource),
-}
-
-macro_rules! each {
-    ($self:ident, $source:ident => $call:expr) => {
-        match $self {
-            Input::File($source) => $call,
-            Input::Memory($source) => $call,
-        }
-    };
-}
-
-impl Source for Input {
-    #[inline]
-    fn next_item(&mut self, deadline: Option<Instant>) -> Result<Next<Item>, Error> {
-        each!(self, s => s.next_item(deadline))
-    }
-
-    #[inline]
-    fn line(&self) -> &[u8] {
-        each!(self, s => s.line())
-    }
-
-    fn path(&self) -> &Arc<Path> {
-        each!(self, s => s.path())
-    }
-
-    fn file(&self) -> Option<FileId> {
-        each!(self, s => s.file())
-    }
-
-    fn skip_to_end(&mut self) -> Result<Option<LastLine>, Error> {
-        each!(self, s => s.skip_to_end())
-    }
-
-    fn resume_in_place(&mut self, checkpoint: &Checkpoint) -> Result<bool, Error> {
-        each!(self, s => s.resume_in_place(checkpoint))
-    }
 }

@@ -14,8 +14,7 @@
 //! word.
 
 use crate::checkpoint::Checkpoint;
-use crate::error::Error;
-use crate::escape;
+use crate::error::{Corrupt, Error, StateError};
 use crate::position::FileId;
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
@@ -31,72 +30,6 @@ const VERSION: u32 = 2;
 
 /// Larger than any state file we write: a bigger one is not ours.
 const MAX_STATE_BYTES: u64 = 64 * 1024;
-
-/// What is wrong with a state file.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StateError {
-    /// Another process holds the lock.
-    #[error(
-        "is in use by another process (lock {} is held); give each changelog-tail its own state file",
-        escape::path(lock.as_os_str())
-    )]
-    InUse {
-        /// The lock file.
-        lock: PathBuf,
-    },
-    /// The lock file cannot be created, opened or locked (or is a symlink).
-    #[error("cannot use its lock {}", escape::path(lock.as_os_str()))]
-    Lock {
-        /// The lock file.
-        lock: PathBuf,
-        /// Why.
-        #[source]
-        source: io::Error,
-    },
-    /// The state file's path is a symlink.
-    #[error("is a symlink; give the path of the file itself")]
-    Symlink,
-    /// The state file exists but cannot be read.
-    #[error("cannot be read")]
-    Read(#[source] io::Error),
-    /// The state file does not hold a state this program wrote.
-    #[error("is corrupt")]
-    Corrupt(#[source] Corrupt),
-    /// The state file is for another changelog.
-    #[error(
-        "belongs to the changelog {}, not {}; use one state file per changelog",
-        escape::path(stored.as_os_str()),
-        escape::path(here.as_os_str())
-    )]
-    OtherChangelog {
-        /// The changelog the state is for.
-        stored: PathBuf,
-        /// The changelog being read.
-        here: PathBuf,
-    },
-    /// The new state cannot be written.
-    #[error("cannot be written")]
-    Write(#[source] io::Error),
-}
-
-/// Why a state file's content is not a state.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Corrupt {
-    /// Not the JSON object expected.
-    #[error(transparent)]
-    Json(#[from] serde_json::Error),
-    /// A version this program does not know.
-    #[error("unknown version {0}")]
-    Version(u32),
-    /// A field with a value that cannot be.
-    #[error("bad {0}")]
-    Field(&'static str),
-    /// Far larger than a state file.
-    #[error("larger than {MAX_STATE_BYTES} bytes")]
-    TooLarge,
-}
 
 /// A path as stored: text when it is UTF-8, else its bytes in hex.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -284,7 +217,9 @@ fn read(path: &Path, changelog: &Path) -> Result<Option<Checkpoint>, StateError>
         .read_to_end(&mut bytes)
         .map_err(StateError::Read)?;
     if bytes.len() as u64 > MAX_STATE_BYTES {
-        return Err(StateError::Corrupt(Corrupt::TooLarge));
+        return Err(StateError::Corrupt(Corrupt::TooLarge {
+            limit: MAX_STATE_BYTES,
+        }));
     }
     parse(&bytes, changelog).map(Some)
 }

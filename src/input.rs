@@ -1,0 +1,56 @@
+//! The source an iterator reads, whichever it is: one enum, so that the
+//! per-line calls are direct (and inlined), not through a trait object.
+
+use crate::checkpoint::Checkpoint;
+use crate::error::Error;
+use crate::follow::Follower;
+use crate::memory::MemorySource;
+use crate::position::FileId;
+use crate::source::{Item, LastLine, Next, Source};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The source an iterator reads.
+#[derive(Debug)]
+pub(crate) enum Input {
+    File(Box<Follower>),
+    Memory(MemorySource),
+}
+
+macro_rules! each {
+    ($self:ident, $source:ident => $call:expr) => {
+        match $self {
+            Input::File($source) => $call,
+            Input::Memory($source) => $call,
+        }
+    };
+}
+
+impl Source for Input {
+    #[inline]
+    fn next_item(&mut self, deadline: Option<Instant>) -> Result<Next<Item>, Error> {
+        each!(self, s => s.next_item(deadline))
+    }
+
+    #[inline]
+    fn line(&self) -> &[u8] {
+        each!(self, s => s.line())
+    }
+
+    fn path(&self) -> &Arc<Path> {
+        each!(self, s => s.path())
+    }
+
+    fn file(&self) -> Option<FileId> {
+        each!(self, s => s.file())
+    }
+
+    fn skip_to_end(&mut self) -> Result<Option<LastLine>, Error> {
+        each!(self, s => s.skip_to_end())
+    }
+
+    fn resume_in_place(&mut self, checkpoint: &Checkpoint) -> Result<bool, Error> {
+        each!(self, s => s.resume_in_place(checkpoint))
+    }
+}
