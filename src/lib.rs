@@ -14,6 +14,7 @@
 //! - [`Filter`]: family, table and key conditions.
 //! - [`Checkpoint`], [`StateFile`]: resuming where a reader stopped.
 //! - [`MemorySource`]: lines from memory, for tests of consumers.
+//! - [`Ldb`]: the rows that events name, read from ctlstore's LDB.
 
 mod checkpoint;
 mod entry;
@@ -22,6 +23,7 @@ mod event;
 mod filter;
 mod follow;
 mod iterator;
+mod ldb;
 mod notice;
 mod source;
 mod state;
@@ -36,6 +38,7 @@ pub use follow::{
     DEFAULT_MAX_LINE_BYTES, FollowOptions, Follower, MAX_HELD_GENERATIONS, StartAt, WatchMode,
 };
 pub use iterator::{ChangelogIterator, Gap, GapKind, Record};
+pub use ldb::{ColumnValue, LDB_BUSY_TIMEOUT, Ldb, LdbError, LdbErrorKind, Row, RowLookup};
 pub use notice::Notice;
 pub use source::{FileId, Item, LineInfo, MemorySource, Next, Source};
 pub use state::StateFile;
