@@ -77,7 +77,7 @@ impl LdbError {
             (
                 LdbErrorKind::Busy,
                 format!(
-                    "still busy after {} ms; the event goes without its row",
+                    "busy for more than {} ms",
                     super::LDB_BUSY_TIMEOUT.as_millis()
                 ),
             )
