@@ -344,6 +344,10 @@ impl Ldb {
         let Some(row) = rows.next()? else {
             return Ok(Probe::NoRow);
         };
+        // SQLite re-prepares `SELECT *` after a schema change; a different
+        // column count means the names read earlier are stale. (ctlstore
+        // only ever adds columns, which the count shows; a rename that
+        // keeps the count would show the old name until a reopen.)
         let statement: &rusqlite::Statement<'_> = row.as_ref();
         if statement.column_count() != columns.len() {
             return Ok(Probe::ColumnsChanged);
