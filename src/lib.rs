@@ -16,6 +16,7 @@
 //! - [`Filter`]: family, table and key conditions.
 //! - [`Checkpoint`], [`StateFile`]: resuming where a reader stopped.
 //! - [`MemorySource`]: lines from memory, for tests of consumers.
+//! - [`Ldb`]: the rows that events name, read from ctlstore's LDB.
 
 mod builder;
 mod checkpoint;
@@ -27,6 +28,7 @@ mod filter;
 mod follow;
 mod input;
 mod iterator;
+mod ldb;
 mod memory;
 mod notice;
 mod position;
@@ -45,6 +47,7 @@ pub use event::{Event, EventRef, Key, KeyRef, KeyValue, RowUpdate};
 pub use filter::Filter;
 pub use follow::{DEFAULT_MAX_LINE_BYTES, MAX_HELD_GENERATIONS, WatchMode};
 pub use iterator::{ChangelogIterator, Record};
+pub use ldb::{ColumnValue, LDB_BUSY_TIMEOUT, Ldb, LdbError, LdbErrorKind, Row, RowLookup};
 pub use memory::MemorySource;
 pub use notice::Notice;
 pub use position::{FileId, Location};
