@@ -10,6 +10,7 @@
 #[cfg(test)]
 mod agree;
 mod fast;
+mod quiet;
 
 use crate::escape;
 use crate::event::{EventRef, KeyRef};
@@ -27,25 +28,27 @@ const PREVIEW_CHARS: usize = 60;
 const REASON_CHARS: usize = 200;
 
 /// The line as the writer wrote it (field `key`, singular, on input).
+///
+/// Where a string is not expected (`seq`, `key`, a key column), it is
+/// refused by hand: serde's own message would quote it whole, and a line of
+/// megabytes would make a warning (and a peak of memory) of megabytes.
 #[derive(Deserialize)]
 struct Line<'a> {
+    #[serde(deserialize_with = "quiet::seq")]
     seq: i64,
     #[serde(borrow)]
     family: Cow<'a, str>,
     #[serde(borrow)]
     table: Cow<'a, str>,
     /// Missing or `null` means no keys, as with Go's `json.Unmarshal`.
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "quiet::keys")]
     key: Option<Vec<LineKey<'a>>>,
 }
 
-#[derive(Deserialize)]
+/// One key column.
 struct LineKey<'a> {
-    #[serde(borrow)]
     name: Cow<'a, str>,
-    #[serde(rename = "type", borrow)]
     type_name: Cow<'a, str>,
-    #[serde(borrow)]
     value: &'a RawValue,
 }
 
@@ -67,6 +70,12 @@ pub(crate) fn decode_json(line: &[u8]) -> Result<Option<EventRef<'_>>, InvalidRe
     let text = std::str::from_utf8(line).map_err(|e| InvalidReason::NotUtf8 {
         at: e.valid_up_to(),
     })?;
+    if text.trim_start().starts_with('"') {
+        // A bare string: serde would quote it whole in its message.
+        return Err(InvalidReason::Json(
+            "invalid type: a string, expected a JSON object".into(),
+        ));
+    }
     let parsed: Line<'_> = serde_json::from_str(text).map_err(|e| {
         InvalidReason::Json(escape::fragment(e.to_string().as_bytes(), REASON_CHARS))
     })?;
