@@ -29,7 +29,7 @@ mod wake;
 
 pub use checkpoint::{Checkpoint, line_hash};
 pub use entry::{InvalidEntry, InvalidReason, Location, decode, decode_json};
-pub use error::Error;
+pub use error::{Error, FileKind};
 pub use event::{Event, EventRef, Key, KeyRef, KeyValue, RowUpdate};
 pub use filter::Filter;
 pub use follow::{

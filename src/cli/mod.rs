@@ -15,6 +15,7 @@ pub mod run;
 pub mod sanitize;
 pub mod signals;
 
+use changelog_tail::FileKind;
 use exit::Exit;
 use report::Report;
 use std::io;
@@ -45,6 +46,16 @@ pub fn finish(result: anyhow::Result<Exit>, report: Report) -> Exit {
         }
         (Some(changelog_tail::Error::IsADirectory { .. }), _) => {
             "; point --path at the change.log file inside it"
+        }
+        (
+            Some(changelog_tail::Error::NotARegularFile {
+                kind: FileKind::Fifo | FileKind::CharDevice,
+                ..
+            }),
+            _,
+        ) => "; to read a pipe, use --path - (standard input)",
+        (Some(changelog_tail::Error::NotARegularFile { .. }), _) => {
+            "; point --path at the changelog file"
         }
         _ => "",
     };

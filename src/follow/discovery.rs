@@ -8,8 +8,9 @@
 //! its name can no longer take its lines away (FOLLOWING.md "A file is a
 //! generation").
 
-use crate::error::Error;
+use crate::error::{Error, FileKind};
 use crate::source::FileId;
+use rustix::fs::{Mode, OFlags};
 use std::collections::VecDeque;
 use std::fs::{self, File, Metadata};
 use std::io;
@@ -80,6 +81,9 @@ impl Discovery {
         if meta.is_dir() {
             return Ok(Presence::Directory);
         }
+        // Refused before opening: opening a device can have effects (a tape
+        // rewinds), and a socket cannot be opened at all.
+        self.refuse_special(&meta)?;
         if Some(file_id(&meta)) == self.newest {
             return Ok(Presence::File);
         }
@@ -87,7 +91,7 @@ impl Discovery {
             self.capped = true;
             return Ok(Presence::File);
         }
-        let file = match File::open(&self.path) {
+        let file = match open_without_blocking(&self.path) {
             Ok(file) => file,
             Err(e) if is_missing(&e) => return Ok(Presence::Missing),
             Err(e) => return Err(Error::io(&self.path, e)),
@@ -98,12 +102,26 @@ impl Discovery {
         if meta.is_dir() {
             return Ok(Presence::Directory);
         }
+        self.refuse_special(&meta)?;
+        clear_nonblocking(&file).map_err(|e| Error::io(&self.path, e))?;
         let id = file_id(&meta);
         if Some(id) != self.newest {
             self.newest = Some(id);
             self.queue.push_back(Opened { file, id });
         }
         Ok(Presence::File)
+    }
+
+    /// Fails if the path names a FIFO, socket or device: such a thing has
+    /// no generations to follow, and reading it as one would block or fail.
+    fn refuse_special(&self, meta: &Metadata) -> Result<(), Error> {
+        match FileKind::of(meta.file_type()) {
+            Some(kind) => Err(Error::NotARegularFile {
+                path: Arc::clone(&self.path),
+                kind,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Whether a generation was left unopened since the last call.
@@ -132,6 +150,23 @@ impl Discovery {
             Some(next) => Ok(next.file.metadata()?.len() > 0),
         }
     }
+}
+
+/// Opens `path` for reading in a way that never blocks: a FIFO with no
+/// writer (or a device) would otherwise hold `open` forever, beyond the
+/// reach of cancellation, and in the opener thread with the discovery lock
+/// held. What was opened is checked before it is used.
+fn open_without_blocking(path: &Path) -> io::Result<File> {
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    Ok(File::from(rustix::fs::open(path, flags, Mode::empty())?))
+}
+
+/// Makes reads of `file` ordinary blocking reads again (for a regular file
+/// the flag changes nothing today, but nothing should depend on that).
+fn clear_nonblocking(file: &File) -> io::Result<()> {
+    let flags = rustix::fs::fcntl_getfl(file)?;
+    rustix::fs::fcntl_setfl(file, flags - OFlags::NONBLOCK)?;
+    Ok(())
 }
 
 /// Not there: the path or one of its directories is missing.
