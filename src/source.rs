@@ -179,7 +179,7 @@ impl Source for MemorySource {
             }
             let woken = self
                 .sleeper
-                .wait(None, deadline, None)
+                .wait(&[], deadline, None)
                 .map_err(|e| Error::Source(e.to_string()))?;
             return Ok(match woken {
                 Woken::Cancelled => Next::Cancelled,

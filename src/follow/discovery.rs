@@ -134,6 +134,11 @@ impl Discovery {
         self.queue.pop_front()
     }
 
+    /// The oldest generation not yet read, left in the queue.
+    pub(super) fn front(&self) -> Option<&Opened> {
+        self.queue.front()
+    }
+
     /// Whether a generation newer than the reader's is waiting.
     pub(super) fn has_queued(&self) -> bool {
         !self.queue.is_empty()

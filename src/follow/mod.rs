@@ -31,6 +31,7 @@ use discovery::{Discovery, Opened, Presence};
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::Seek;
+use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -277,22 +278,28 @@ impl Follower {
     }
 
     /// Sleeps until a notification, `deadline`, the poll interval or
-    /// cancellation; takes every pending notification.
+    /// cancellation; takes every pending notification. Notifications about
+    /// other files only (a database written beside the changelog) are not
+    /// a reason to look: the wait goes on.
     fn wait(&mut self, deadline: Option<Instant>) -> Result<Woken, Error> {
-        let poll = self.poll_interval();
-        let woken = self
-            .sleeper
-            .wait(self.watch.as_ref().map(Watch::fd), deadline, poll)
-            .map_err(|e| Error::io(&self.path, e))?;
-        if woken == Woken::Changed
-            && let Some(watch) = &mut self.watch
-        {
-            let overflowed = watch.drain().map_err(|e| Error::io(&self.path, e))?;
-            if overflowed && !std::mem::replace(&mut self.said_overflow, true) {
+        loop {
+            let poll = self.poll_interval();
+            let fds = self.watch.as_ref().map(Watch::wake_fds);
+            let woken = self
+                .sleeper
+                .wait(fds.as_deref().unwrap_or_default(), deadline, poll)
+                .map_err(|e| Error::io(&self.path, e))?;
+            let (Woken::Changed, Some(watch)) = (woken, &mut self.watch) else {
+                return Ok(woken);
+            };
+            let drained = watch.drain().map_err(|e| Error::io(&self.path, e))?;
+            if drained.overflowed && !std::mem::replace(&mut self.said_overflow, true) {
                 self.notices.push_back(Notice::Overflow);
             }
+            if drained.relevant {
+                return Ok(woken);
+            }
         }
-        Ok(woken)
     }
 
     /// Re-aims the watches at what the path depends on now; says whether
@@ -304,7 +311,18 @@ impl Follower {
         let Some(watch) = &mut self.watch else {
             return Ok(false);
         };
-        match watch.refresh(&self.path) {
+        // Writes are watched on the open files: the one being read and the
+        // next one waiting (the reader waits for data in it to switch).
+        let discovery = self.discovery.lock().unwrap_or_else(|e| e.into_inner());
+        let files: Vec<_> = (self.current.as_ref().map(|g| (g.id, g.file.as_fd())))
+            .into_iter()
+            .chain(discovery.front().map(|o| (o.id, o.file.as_fd())))
+            .collect();
+        let refreshed = watch
+            .refresh(&self.path)
+            .and_then(|dirs| Ok(watch.watch_files(&self.path, &files)? | dirs));
+        drop(discovery);
+        match refreshed {
             Ok(changed) => Ok(changed),
             Err(why) => {
                 self.poll_instead(why.to_string());

@@ -1,18 +1,25 @@
 //! Filesystem notifications (inotify) for the changelog.
 //!
-//! We watch directories, not the file: a delete-and-recreate shows up as
-//! events on the directory, while a watch on the file dies with it. The
-//! watched set is the changelog's directory and, when the path is a
-//! symlink, its target's directory; a directory that does not exist yet is
-//! stood in for by its nearest existing ancestor, so that its creation is
-//! seen.
+//! Directories are watched for what changes what the path names (an entry
+//! created, deleted, renamed, its attributes changed): a delete-and-recreate
+//! shows up there, while a watch on the file dies with it. The watched set
+//! is the changelog's directory and, when the path is a symlink, its
+//! target's directory; a directory that does not exist yet is stood in for
+//! by its nearest existing ancestor, so that its creation is seen.
+//!
+//! Writes are watched on the open files themselves (the generation being
+//! read and the next one waiting), not on the directory: ctlstore keeps its
+//! database and WAL beside the changelog and writes them on every change,
+//! and a directory watch for writes would wake the reader for each of them.
+//! For the same reason, events about other names in a watched directory
+//! are dropped before the reader looks at anything.
 //!
 //! Two inotify instances watch the same directories:
 //!
-//! - *changes* (writes, creations, deletions, renames) is read only by the
-//!   reader, when it is about to sleep. While it is busy the kernel merges
-//!   repeated write events, so a fast writer costs nothing here, and the
-//!   reader wakes straight from the kernel, with no thread in between.
+//! - *changes* (the above) is read only by the reader, when it is about to
+//!   sleep. While it is busy the kernel merges repeated write events, so a
+//!   fast writer costs nothing here, and the reader wakes straight from the
+//!   kernel, with no thread in between.
 //! - *creations* (create, rename-to) is read by a small thread that opens a
 //!   new generation the moment it appears, so that a reader busy elsewhere
 //!   (a slow consumer, a burst of rotations) still gets every file before
@@ -31,23 +38,27 @@ use crate::error::Error;
 use crate::source::FileId;
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask, Watches};
 use rustix::event::{PollFd, PollFlags, poll};
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{self, PipeReader, PipeWriter};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-/// What wakes the reader.
-const CHANGES: WatchMask = WatchMask::MODIFY
-    .union(WatchMask::CLOSE_WRITE)
-    .union(WatchMask::ATTRIB)
+/// What, in a directory, wakes the reader: whatever can change what the
+/// path names. Not writes: see [`FILE_CHANGES`].
+const CHANGES: WatchMask = WatchMask::ATTRIB
     .union(WatchMask::CREATE)
     .union(WatchMask::DELETE)
     .union(WatchMask::MOVED_FROM)
     .union(WatchMask::MOVED_TO)
     .union(WatchMask::DELETE_SELF)
     .union(WatchMask::MOVE_SELF);
+
+/// What, in an open generation, wakes the reader: more to read, or a
+/// truncation (a write too), or its last name gone (attributes: link count).
+const FILE_CHANGES: WatchMask = WatchMask::MODIFY.union(WatchMask::ATTRIB);
 
 /// What makes the opener thread look for a new generation.
 const CREATIONS: WatchMask = WatchMask::CREATE.union(WatchMask::MOVED_TO);
@@ -59,12 +70,24 @@ const EVENT_BUFFER: usize = 16 * 1024;
 pub(super) struct Watch {
     changes: Inotify,
     change_watches: Vec<Watched>,
+    /// The open generations watched for writes.
+    file_watches: Vec<(FileId, WatchDescriptor)>,
     creations: Watches,
     creation_watches: Vec<Watched>,
     /// Closing it tells the opener thread to end.
     stop: Option<PipeWriter>,
     opener: Option<JoinHandle<()>>,
     buffer: Vec<u8>,
+}
+
+/// What a [`Watch::drain`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct Drained {
+    /// The kernel's queue overflowed: events were lost, look at everything.
+    pub(super) overflowed: bool,
+    /// Something that may concern the changelog happened (as opposed to
+    /// changes to other files in its directory only): look again.
+    pub(super) relevant: bool,
 }
 
 impl Watch {
@@ -86,6 +109,7 @@ impl Watch {
         let mut watch = Watch {
             changes,
             change_watches: Vec::new(),
+            file_watches: Vec::new(),
             creations: creation_handle,
             creation_watches: Vec::new(),
             stop: Some(stop),
@@ -96,34 +120,48 @@ impl Watch {
         Ok(watch)
     }
 
-    /// The descriptor that becomes readable when something changed.
-    pub(super) fn fd(&self) -> BorrowedFd<'_> {
-        self.changes.as_fd()
+    /// The descriptors whose readiness means something may have changed,
+    /// with what to wait for on each.
+    pub(super) fn wake_fds(&self) -> Vec<(BorrowedFd<'_>, PollFlags)> {
+        vec![(self.changes.as_fd(), PollFlags::IN)]
     }
 
     /// Takes every pending notification: one look at the filesystem answers
-    /// them all. Says whether the kernel's queue overflowed.
-    pub(super) fn drain(&mut self) -> io::Result<bool> {
-        let mut overflowed = false;
+    /// them all. Says whether the kernel's queue overflowed and whether any
+    /// of them concerns the changelog.
+    pub(super) fn drain(&mut self) -> io::Result<Drained> {
+        let mut drained = Drained::default();
+        let mut any = false;
         loop {
             match self.changes.read_events(&mut self.buffer) {
                 Ok(events) => {
                     for event in events {
-                        overflowed |= event.mask.contains(EventMask::Q_OVERFLOW);
+                        any = true;
+                        let overflowed = event.mask.contains(EventMask::Q_OVERFLOW);
+                        drained.overflowed |= overflowed;
+                        drained.relevant |= overflowed
+                            || self.file_watches.iter().any(|(_, wd)| *wd == event.wd)
+                            || self
+                                .change_watches
+                                .iter()
+                                .any(|w| w.wd == event.wd && w.concerns(event.name));
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(overflowed),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
         }
+        // Woken with no notification: something else woke the reader.
+        drained.relevant |= !any;
+        Ok(drained)
     }
 
     /// Brings the watched directories in line with what `path` names now
     /// (after a rotation, a re-pointed symlink, a directory deleted or
     /// created). Says whether any watch changed.
     pub(super) fn refresh(&mut self, path: &Path) -> Result<bool, Error> {
-        let wanted = directories_to_watch(path);
+        let wanted = directories_to_watch(path, CHANGES);
         let fail = |(dir, source): (PathBuf, io::Error)| Error::Watch {
             path: Arc::from(dir.as_path()),
             source,
@@ -132,18 +170,79 @@ impl Watch {
             &mut self.changes.watches(),
             &mut self.change_watches,
             &wanted,
-            CHANGES,
         )
         .map_err(fail)?;
         let creations = update(
             &mut self.creations,
             &mut self.creation_watches,
-            &wanted,
-            CREATIONS,
+            &directories_to_watch(path, CREATIONS),
         )
         .map_err(fail)?;
         Ok(changes || creations)
     }
+
+    /// Watches exactly `files` (open generations) for writes; says whether
+    /// anything changed. The watch is set on the open file itself, through
+    /// `/proc/self/fd`, so that it is on the generation held even if the
+    /// path names another file by now.
+    pub(super) fn watch_files(
+        &mut self,
+        path: &Path,
+        files: &[(FileId, BorrowedFd<'_>)],
+    ) -> Result<bool, Error> {
+        let mut watches = self.changes.watches();
+        let before = self.file_watches.len();
+        self.file_watches.retain(|(id, wd)| {
+            let keep = files.iter().any(|(f, _)| f == id);
+            if !keep {
+                // Gone already if the file was deleted and closed.
+                let _ = watches.remove(wd.clone());
+            }
+            keep
+        });
+        let mut changed = self.file_watches.len() != before;
+        for (id, fd) in files {
+            if self.file_watches.iter().any(|(f, _)| f == id) {
+                continue;
+            }
+            let wd =
+                watch_open_file(&mut watches, path, *id, *fd).map_err(|source| Error::Watch {
+                    path: Arc::from(path),
+                    source,
+                })?;
+            self.file_watches.push((*id, wd));
+            changed = true;
+        }
+        Ok(changed)
+    }
+}
+
+/// Sets a write watch on the open file `fd` (generation `id`).
+fn watch_open_file(
+    watches: &mut Watches,
+    path: &Path,
+    id: FileId,
+    fd: BorrowedFd<'_>,
+) -> io::Result<WatchDescriptor> {
+    let by_fd = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+    match watches.add(&by_fd, FILE_CHANGES) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        result => return result,
+    }
+    // No /proc: a watch by path is on whatever the path names when it is
+    // set, which is this generation only if the path names it before and
+    // after.
+    let names_it = || fs::metadata(path).is_ok_and(|m| file_id(&m) == id);
+    if names_it() {
+        let wd = watches.add(path, FILE_CHANGES)?;
+        if names_it() {
+            return Ok(wd);
+        }
+        let _ = watches.remove(wd);
+    }
+    Err(io::Error::other(
+        "/proc is not mounted, and the open file is no longer at the path",
+    ))
 }
 
 impl Drop for Watch {
@@ -155,32 +254,60 @@ impl Drop for Watch {
     }
 }
 
-/// A watched directory: its path, which directory that was (a directory
+/// A directory to watch: where, which directory that is now (a directory
 /// deleted and created again is a new one, whose watch must be set anew),
-/// and the watch.
-type Watched = (PathBuf, FileId, WatchDescriptor);
+/// for what, and which of its entries matter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Wanted {
+    dir: PathBuf,
+    id: FileId,
+    mask: WatchMask,
+    /// The entries whose changes matter; `None`: any entry.
+    names: Option<Vec<OsString>>,
+}
+
+/// A directory watch that is set.
+struct Watched {
+    wanted: Wanted,
+    wd: WatchDescriptor,
+}
+
+impl Watched {
+    /// Whether an event about `name` (`None`: the directory itself) may
+    /// change what the path names.
+    fn concerns(&self, name: Option<&OsStr>) -> bool {
+        match (name, &self.wanted.names) {
+            (None, _) | (_, None) => true,
+            (Some(name), Some(names)) => names.iter().any(|n| n == name),
+        }
+    }
+}
 
 /// Makes `watches` cover exactly `wanted`; says whether anything changed.
 fn update(
     watches: &mut Watches,
     current: &mut Vec<Watched>,
-    wanted: &[(PathBuf, FileId)],
-    mask: WatchMask,
+    wanted: &[Wanted],
 ) -> Result<bool, (PathBuf, io::Error)> {
     let before = current.len();
-    current.retain(|(dir, id, wd)| {
-        let keep = wanted.iter().any(|(d, i)| d == dir && i == id);
+    current.retain(|watched| {
+        let keep = wanted.contains(&watched.wanted);
         if !keep {
             // Gone already if the directory was deleted: nothing to undo.
-            let _ = watches.remove(wd.clone());
+            let _ = watches.remove(watched.wd.clone());
         }
         keep
     });
     let mut changed = current.len() != before;
-    for (dir, id) in wanted {
-        if !current.iter().any(|(d, i, _)| d == dir && i == id) {
-            let wd = watches.add(dir, mask).map_err(|e| (dir.clone(), e))?;
-            current.push((dir.clone(), *id, wd));
+    for want in wanted {
+        if !current.iter().any(|w| w.wanted == *want) {
+            let wd = watches
+                .add(&want.dir, want.mask)
+                .map_err(|e| (want.dir.clone(), e))?;
+            current.push(Watched {
+                wanted: want.clone(),
+                wd,
+            });
             changed = true;
         }
     }
@@ -224,44 +351,76 @@ fn open_new_generations(
     }
 }
 
-/// The directories whose entries decide what `path` names, with which
-/// directory each is now.
-fn directories_to_watch(path: &Path) -> Vec<(PathBuf, FileId)> {
+/// The directories whose entries decide what `path` names, each with the
+/// entry in it that matters (`None`: cannot be told, any entry may).
+fn entries_to_watch(path: &Path) -> Vec<(PathBuf, Option<OsString>)> {
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut dirs = vec![nearest_existing_dir(absolute.parent())];
+    let mut entries = vec![nearest_existing_dir(&absolute)];
     if fs::symlink_metadata(&absolute).is_ok_and(|m| m.file_type().is_symlink()) {
         let target = fs::read_link(&absolute).map(|t| match absolute.parent() {
             Some(parent) => parent.join(t),
             None => t,
         });
         if let Ok(target) = target {
-            let dir = nearest_existing_dir(target.parent());
-            if !dirs.contains(&dir) {
-                dirs.push(dir);
-            }
+            entries.push(nearest_existing_dir(&target));
         }
     }
-    dirs.into_iter()
-        .filter_map(|dir| {
-            let id = file_id(&fs::metadata(&dir).ok()?);
-            Some((dir, id))
-        })
-        .collect()
+    entries
 }
 
-/// `dir` if it exists, else its closest existing ancestor, canonicalised
-/// so that two spellings of one directory are one watch.
-fn nearest_existing_dir(dir: Option<&Path>) -> PathBuf {
-    let mut dir = dir.unwrap_or(Path::new("/"));
+/// The watches, for `mask`, of the directories `path` depends on, with
+/// which directory each is now.
+fn directories_to_watch(path: &Path, mask: WatchMask) -> Vec<Wanted> {
+    let mut wanted = Vec::new();
+    for (dir, name) in entries_to_watch(path) {
+        want(&mut wanted, dir, mask, name);
+    }
+    wanted
+}
+
+/// Adds a watch of `dir` for `mask` and the entry `name` to `wanted`. One
+/// inode has one watch per inotify instance (setting a second replaces the
+/// first's mask), so two spellings of one directory are merged into one.
+fn want(wanted: &mut Vec<Wanted>, dir: PathBuf, mask: WatchMask, name: Option<OsString>) {
+    let Ok(meta) = fs::metadata(&dir) else {
+        // Gone since it was looked at: the next refresh sees what is there.
+        return;
+    };
+    let id = file_id(&meta);
+    let Some(same) = wanted.iter_mut().find(|w| w.id == id) else {
+        wanted.push(Wanted {
+            dir,
+            id,
+            mask,
+            names: name.map(|n| vec![n]),
+        });
+        return;
+    };
+    same.mask |= mask;
+    match (&mut same.names, name) {
+        (Some(names), Some(name)) if !names.contains(&name) => names.push(name),
+        (names, None) => *names = None,
+        _ => {}
+    }
+}
+
+/// The directory holding `path`'s entry (canonicalised, so that two
+/// spellings of one directory are one watch) with the entry's name; if that
+/// directory is missing, its closest existing ancestor, with the name of
+/// the missing directory in it, whose creation is the next step.
+fn nearest_existing_dir(path: &Path) -> (PathBuf, Option<OsString>) {
+    let mut name = path.file_name().map(OsStr::to_os_string);
+    let mut dir = path.parent().unwrap_or(Path::new("/"));
     loop {
         if let Ok(canonical) = fs::canonicalize(dir)
             && canonical.is_dir()
         {
-            return canonical;
+            return (canonical, name);
         }
+        name = dir.file_name().map(OsStr::to_os_string);
         match dir.parent() {
             Some(parent) => dir = parent,
-            None => return PathBuf::from("/"),
+            None => return (PathBuf::from("/"), name),
         }
     }
 }
@@ -271,7 +430,7 @@ fn nearest_existing_dir(dir: Option<&Path>) -> PathBuf {
 /// elsewhere (coreutils' `tail` polls on these too).
 pub(super) fn unsupported_filesystem(path: &Path) -> Option<String> {
     let absolute = std::path::absolute(path).ok()?;
-    let dir = nearest_existing_dir(absolute.parent());
+    let (dir, _) = nearest_existing_dir(&absolute);
     let kind = rustix::fs::statfs(&dir).ok()?.f_type as i64 as u32;
     let name = match kind {
         0x6969 => "NFS",
@@ -307,9 +466,9 @@ mod tests {
         fs::create_dir_all(&a).unwrap();
         fs::create_dir_all(&b).unwrap();
         let dirs = |path: &Path| -> Vec<PathBuf> {
-            directories_to_watch(path)
+            directories_to_watch(path, CHANGES)
                 .into_iter()
-                .map(|(d, _)| d)
+                .map(|w| w.dir)
                 .collect()
         };
         assert_eq!(dirs(&a.join("change.log")), vec![a.clone()]);
@@ -326,13 +485,13 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("spool");
         fs::create_dir(&dir).unwrap();
-        let before = directories_to_watch(&dir.join("change.log"));
+        let before = directories_to_watch(&dir.join("change.log"), CHANGES);
         // Keep the first inode in use so the new directory cannot reuse it.
         fs::rename(&dir, root.path().join("old")).unwrap();
         fs::create_dir(&dir).unwrap();
-        let after = directories_to_watch(&dir.join("change.log"));
-        assert_eq!(before[0].0, after[0].0);
-        assert_ne!(before[0].1, after[0].1);
+        let after = directories_to_watch(&dir.join("change.log"), CHANGES);
+        assert_eq!(before[0].dir, after[0].dir);
+        assert_ne!(before[0].id, after[0].id);
     }
 
     #[test]

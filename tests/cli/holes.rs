@@ -127,3 +127,32 @@ fn exited(pid: u32) -> bool {
         })
         .unwrap_or(true)
 }
+
+// 2. Writes to other files in the changelog's directory.
+
+#[test]
+fn holes_appends_to_a_sibling_file_do_not_wake_the_follower() {
+    let (dir, path) = setup();
+    let mut writer = Writer::new(&path);
+    writer.event();
+    let mut tail = Tail::start(&path, &[]);
+    assert_eq!(tail.seqs(1), [1]);
+    tail.wait_until_waiting(&path);
+    let before = harness::settled_wakeups(tail.pid());
+    // ctlstore's database WAL beside the changelog, written at a database's
+    // pace (the pause paces the load; it synchronises nothing).
+    let mut wal = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.path().join("ldb.db-wal"))
+        .unwrap();
+    for _ in 0..200 {
+        wal.write_all(&[0; 4096]).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let woke = harness::wakeups(tail.pid()) - before;
+    assert!(woke <= 3, "{woke} wake-ups for writes to another file");
+    // Writes to the changelog still wake it.
+    writer.event();
+    assert_eq!(tail.seqs(1), [2]);
+}
