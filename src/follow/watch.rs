@@ -14,6 +14,14 @@
 //! For the same reason, events about other names in a watched directory
 //! are dropped before the reader looks at anything.
 //!
+//! While the path names no file, the parents of those directories are
+//! watched too, for their entry: a directory deleted while a file in it is
+//! still open (the deleted changelog the reader holds) reports no deletion
+//! of its own until that file is closed, so only its parent can tell that
+//! it is gone, or back. A directory replaced by a mount shows in no
+//! directory at all: the mount table is watched for changes as well
+//! (`/proc/self/mountinfo` signals one with `POLLPRI`).
+//!
 //! Two inotify instances watch the same directories:
 //!
 //! - *changes* (the above) is read only by the reader, when it is about to
@@ -39,7 +47,7 @@ use crate::source::FileId;
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask, Watches};
 use rustix::event::{PollFd, PollFlags, poll};
 use std::ffi::{OsStr, OsString};
-use std::fs;
+use std::fs::{self, File};
 use std::io::{self, PipeReader, PipeWriter};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
@@ -55,6 +63,17 @@ const CHANGES: WatchMask = WatchMask::ATTRIB
     .union(WatchMask::MOVED_TO)
     .union(WatchMask::DELETE_SELF)
     .union(WatchMask::MOVE_SELF);
+
+/// What, in the parent of a watched directory, wakes the reader: the
+/// directory's entry removed, renamed or made again.
+const ENTRY_CHANGES: WatchMask = WatchMask::CREATE
+    .union(WatchMask::DELETE)
+    .union(WatchMask::MOVED_FROM)
+    .union(WatchMask::MOVED_TO);
+
+/// The mount table: it signals a change (`POLLPRI`) to each open file
+/// description once.
+const MOUNTS: &str = "/proc/self/mountinfo";
 
 /// What, in an open generation, wakes the reader: more to read, or a
 /// truncation (a write too), or its last name gone (attributes: link count).
@@ -74,6 +93,9 @@ pub(super) struct Watch {
     file_watches: Vec<(FileId, WatchDescriptor)>,
     creations: Watches,
     creation_watches: Vec<Watched>,
+    /// The mount table twice: one is polled by the sleeper (which takes its
+    /// change signal), the other only to tell whether that signal was there.
+    mounts: [File; 2],
     /// Closing it tells the opener thread to end.
     stop: Option<PipeWriter>,
     opener: Option<JoinHandle<()>>,
@@ -101,6 +123,14 @@ impl Watch {
         let changes = Inotify::init().map_err(fail)?;
         let creations = Inotify::init().map_err(fail)?;
         let creation_handle = creations.watches();
+        let mounts = [File::open(MOUNTS), File::open(MOUNTS)];
+        let [Ok(wake_on_mount), Ok(check_mounts)] = mounts else {
+            let [a, b] = mounts;
+            return Err(Error::Watch {
+                path: Arc::from(Path::new(MOUNTS)),
+                source: a.and(b).expect_err("one failed"),
+            });
+        };
         let (stop_reader, stop) = std::io::pipe().map_err(fail)?;
         let opener = std::thread::Builder::new()
             .name("changelog-opener".into())
@@ -112,6 +142,7 @@ impl Watch {
             file_watches: Vec::new(),
             creations: creation_handle,
             creation_watches: Vec::new(),
+            mounts: [wake_on_mount, check_mounts],
             stop: Some(stop),
             opener: Some(opener),
             buffer: vec![0; EVENT_BUFFER],
@@ -123,7 +154,10 @@ impl Watch {
     /// The descriptors whose readiness means something may have changed,
     /// with what to wait for on each.
     pub(super) fn wake_fds(&self) -> Vec<(BorrowedFd<'_>, PollFlags)> {
-        vec![(self.changes.as_fd(), PollFlags::IN)]
+        vec![
+            (self.changes.as_fd(), PollFlags::IN),
+            (self.mounts[0].as_fd(), PollFlags::PRI),
+        ]
     }
 
     /// Takes every pending notification: one look at the filesystem answers
@@ -153,7 +187,7 @@ impl Watch {
             }
         }
         // Woken with no notification: something else woke the reader.
-        drained.relevant |= !any;
+        drained.relevant |= !any || mounts_changed(&self.mounts[1]);
         Ok(drained)
     }
 
@@ -161,7 +195,7 @@ impl Watch {
     /// (after a rotation, a re-pointed symlink, a directory deleted or
     /// created). Says whether any watch changed.
     pub(super) fn refresh(&mut self, path: &Path) -> Result<bool, Error> {
-        let wanted = directories_to_watch(path, CHANGES);
+        let wanted = directories_to_watch(path, CHANGES, names_no_file(path));
         let fail = |(dir, source): (PathBuf, io::Error)| Error::Watch {
             path: Arc::from(dir.as_path()),
             source,
@@ -175,7 +209,7 @@ impl Watch {
         let creations = update(
             &mut self.creations,
             &mut self.creation_watches,
-            &directories_to_watch(path, CREATIONS),
+            &directories_to_watch(path, CREATIONS, false),
         )
         .map_err(fail)?;
         Ok(changes || creations)
@@ -215,6 +249,17 @@ impl Watch {
         }
         Ok(changed)
     }
+}
+
+/// Whether the mount table changed since the last call with `mounts`.
+fn mounts_changed(mounts: &File) -> bool {
+    let mut fds = [PollFd::new(mounts, PollFlags::PRI)];
+    let zero = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // An error is a reason to look, as any doubt is.
+    poll(&mut fds, Some(&zero)).is_err() || !fds[0].revents().is_empty()
 }
 
 /// Sets a write watch on the open file `fd` (generation `id`).
@@ -369,13 +414,23 @@ fn entries_to_watch(path: &Path) -> Vec<(PathBuf, Option<OsString>)> {
 }
 
 /// The watches, for `mask`, of the directories `path` depends on, with
-/// which directory each is now.
-fn directories_to_watch(path: &Path, mask: WatchMask) -> Vec<Wanted> {
+/// which directory each is now; and, with `parents`, of their parents.
+fn directories_to_watch(path: &Path, mask: WatchMask, parents: bool) -> Vec<Wanted> {
     let mut wanted = Vec::new();
     for (dir, name) in entries_to_watch(path) {
+        if parents && let Some(parent) = dir.parent() {
+            let entry = dir.file_name().map(OsStr::to_os_string);
+            want(&mut wanted, parent.to_path_buf(), ENTRY_CHANGES, entry);
+        }
         want(&mut wanted, dir, mask, name);
     }
     wanted
+}
+
+/// Whether the path names no file now: its directory may be deleted or
+/// replaced next, and only the directory's parent can tell.
+fn names_no_file(path: &Path) -> bool {
+    fs::metadata(path).map_or(true, |m| m.is_dir())
 }
 
 /// Adds a watch of `dir` for `mask` and the entry `name` to `wanted`. One
@@ -466,7 +521,7 @@ mod tests {
         fs::create_dir_all(&a).unwrap();
         fs::create_dir_all(&b).unwrap();
         let dirs = |path: &Path| -> Vec<PathBuf> {
-            directories_to_watch(path, CHANGES)
+            directories_to_watch(path, CHANGES, false)
                 .into_iter()
                 .map(|w| w.dir)
                 .collect()
@@ -481,15 +536,34 @@ mod tests {
     }
 
     #[test]
+    fn with_no_file_at_the_path_the_directorys_parent_is_watched_for_its_entry() {
+        let root = tempfile::tempdir().unwrap();
+        let root_path = fs::canonicalize(root.path()).unwrap();
+        let spool = root_path.join("spool");
+        fs::create_dir(&spool).unwrap();
+        let path = spool.join("change.log");
+        assert!(names_no_file(&path));
+        let wanted = directories_to_watch(&path, CHANGES, true);
+        assert_eq!(wanted.len(), 2);
+        assert_eq!(wanted[0].dir, root_path);
+        assert_eq!(wanted[0].mask, ENTRY_CHANGES);
+        assert_eq!(wanted[0].names, Some(vec![OsString::from("spool")]));
+        assert_eq!(wanted[1].dir, spool);
+        assert_eq!(wanted[1].names, Some(vec![OsString::from("change.log")]));
+        fs::write(&path, b"").unwrap();
+        assert!(!names_no_file(&path));
+    }
+
+    #[test]
     fn a_directory_created_again_is_a_new_directory() {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("spool");
         fs::create_dir(&dir).unwrap();
-        let before = directories_to_watch(&dir.join("change.log"), CHANGES);
+        let before = directories_to_watch(&dir.join("change.log"), CHANGES, false);
         // Keep the first inode in use so the new directory cannot reuse it.
         fs::rename(&dir, root.path().join("old")).unwrap();
         fs::create_dir(&dir).unwrap();
-        let after = directories_to_watch(&dir.join("change.log"), CHANGES);
+        let after = directories_to_watch(&dir.join("change.log"), CHANGES, false);
         assert_eq!(before[0].dir, after[0].dir);
         assert_ne!(before[0].id, after[0].id);
     }
