@@ -292,6 +292,12 @@ impl Follower {
             let (Woken::Changed, Some(watch)) = (woken, &mut self.watch) else {
                 return Ok(woken);
             };
+            if let Some(why) = watch.opener_failure() {
+                // New generations are no longer opened as they appear:
+                // polling still finds them, if later.
+                self.poll_instead(why);
+                return Ok(woken);
+            }
             let drained = watch.drain().map_err(|e| Error::io(&self.path, e))?;
             if drained.overflowed && !std::mem::replace(&mut self.said_overflow, true) {
                 self.notices.push_back(Notice::Overflow);
@@ -645,5 +651,63 @@ impl Source for Follower {
 
     fn take_baseline(&mut self) -> Option<(Vec<u8>, LineInfo)> {
         self.baseline.take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::io::Write;
+
+    /// The next item within a generous deadline (a timeout fails the test).
+    fn next(follower: &mut Follower) -> Item {
+        match follower.next_item(Some(Instant::now() + Duration::from_secs(30))) {
+            Ok(Next::Item(item)) => item,
+            other => panic!("no item: {other:?}"),
+        }
+    }
+
+    /// The next line's bytes, after any `CaughtUp`.
+    fn next_line(follower: &mut Follower) -> Vec<u8> {
+        loop {
+            match next(follower) {
+                Item::Line(_) => return follower.line().to_vec(),
+                Item::CaughtUp => continue,
+                other => panic!("not a line: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_opener_thread_is_told_and_polling_takes_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("change.log");
+        fs::write(&path, b"one\n").unwrap();
+        let mut follower = Follower::new(&path, FollowOptions::default()).unwrap();
+        follower.start().unwrap();
+        assert_eq!(next_line(&mut follower), b"one");
+        assert!(matches!(next(&mut follower), Item::CaughtUp));
+        follower.watch.as_ref().expect("watching").fail_opener();
+        match next(&mut follower) {
+            Item::Notice(Notice::Polling { why, .. }) => {
+                assert!(why.contains("stopped"), "{why}");
+                assert!(why.contains("failing as the test asked"), "{why}");
+            }
+            other => panic!("not told: {other:?}"),
+        }
+        assert!(follower.watch.is_none());
+        assert!(follower.discovery.is_poisoned());
+        // Still following, by polling: an append, then a rotation.
+        fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"two\n")
+            .unwrap();
+        assert_eq!(next_line(&mut follower), b"two");
+        fs::remove_file(&path).unwrap();
+        fs::write(&path, b"three\n").unwrap();
+        assert_eq!(next_line(&mut follower), b"three");
     }
 }

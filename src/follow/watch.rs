@@ -51,7 +51,7 @@ use std::fs::{self, File};
 use std::io::{self, PipeReader, PipeWriter};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 /// What, in a directory, wakes the reader: whatever can change what the
@@ -98,7 +98,10 @@ pub(super) struct Watch {
     mounts: [File; 2],
     /// Closing it tells the opener thread to end.
     stop: Option<PipeWriter>,
-    opener: Option<JoinHandle<()>>,
+    opener: Option<JoinHandle<Result<(), String>>>,
+    /// Hangs up when the opener thread ends, for whatever reason (its end
+    /// holds the write end): the reader learns it in its one wait.
+    opener_gone: PipeReader,
     buffer: Vec<u8>,
 }
 
@@ -132,9 +135,14 @@ impl Watch {
             });
         };
         let (stop_reader, stop) = std::io::pipe().map_err(fail)?;
+        let (opener_gone, alive) = std::io::pipe().map_err(fail)?;
         let opener = std::thread::Builder::new()
             .name("changelog-opener".into())
-            .spawn(move || open_new_generations(creations, stop_reader, discovery))
+            .spawn(move || {
+                // Dropped when the thread ends, by return or by panic.
+                let _alive = alive;
+                open_new_generations(creations, stop_reader, discovery)
+            })
             .map_err(fail)?;
         let mut watch = Watch {
             changes,
@@ -145,6 +153,7 @@ impl Watch {
             mounts: [wake_on_mount, check_mounts],
             stop: Some(stop),
             opener: Some(opener),
+            opener_gone,
             buffer: vec![0; EVENT_BUFFER],
         };
         watch.refresh(path)?;
@@ -157,7 +166,47 @@ impl Watch {
         vec![
             (self.changes.as_fd(), PollFlags::IN),
             (self.mounts[0].as_fd(), PollFlags::PRI),
+            (self.opener_gone.as_fd(), PollFlags::IN),
         ]
+    }
+
+    /// Why the opener thread ended, if it did: then new generations are no
+    /// longer opened as they appear, and the caller must fall back to
+    /// polling (the thread only ends unasked on a failure).
+    pub(super) fn opener_failure(&mut self) -> Option<String> {
+        let mut fds = [PollFd::new(&self.opener_gone, PollFlags::IN)];
+        let zero = rustix::event::Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        match poll(&mut fds, Some(&zero)) {
+            Ok(_) if !fds[0].revents().is_empty() => {}
+            _ => return None,
+        }
+        let why = match self.opener.take().map(JoinHandle::join) {
+            Some(Ok(Err(why))) => why,
+            Some(Ok(Ok(()))) | None => "it ended".to_string(),
+            Some(Err(panic)) => match panic
+                .downcast_ref::<&str>()
+                .copied()
+                .or(panic.downcast_ref::<String>().map(String::as_str))
+            {
+                Some(message) => format!("it panicked: {message}"),
+                None => "it panicked".to_string(),
+            },
+        };
+        Some(format!(
+            "the thread that opens new changelog files stopped ({why})"
+        ))
+    }
+
+    /// Makes the opener thread panic while it holds the discovery lock, as
+    /// a bug would.
+    #[cfg(test)]
+    pub(super) fn fail_opener(&self) {
+        use std::io::Write;
+        let stop = self.stop.as_ref().expect("running");
+        (&*stop).write_all(&[FAIL]).unwrap();
     }
 
     /// Takes every pending notification: one look at the filesystem answers
@@ -361,11 +410,12 @@ fn update(
 
 /// The opener thread: sleeps until something is created in a watched
 /// directory (or the follower is dropped), then looks for a new generation.
+/// Returns (ending the thread) when asked to, or with why it cannot go on.
 fn open_new_generations(
     mut creations: Inotify,
     stop: PipeReader,
     discovery: Arc<Mutex<Discovery>>,
-) {
+) -> Result<(), String> {
     let mut buffer = vec![0; EVENT_BUFFER];
     loop {
         let mut fds = [
@@ -375,24 +425,53 @@ fn open_new_generations(
         match poll(&mut fds, None) {
             Ok(_) => {}
             Err(rustix::io::Errno::INTR) => continue,
-            Err(_) => return,
+            Err(e) => return Err(format!("waiting for notifications failed: {e}")),
         }
         if !fds[1].revents().is_empty() {
-            return;
+            #[cfg(test)]
+            fail_if_asked(&stop, &discovery);
+            return Ok(());
         }
-        let mut created = false;
-        loop {
-            match creations.read_events(&mut buffer) {
-                // Any event (an overflow included) is a reason to look.
-                Ok(events) => created |= events.count() > 0,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
-        }
-        if created && let Ok(mut discovery) = discovery.lock() {
+        let created = take_events(&mut creations, &mut buffer)
+            .map_err(|e| format!("reading notifications failed: {e}"))?;
+        if created {
+            // A panic while holding the lock cannot leave the queue half
+            // changed (see `Follower::discovery`): a poisoned lock is
+            // still good to use.
+            let mut discovery = discovery.lock().unwrap_or_else(PoisonError::into_inner);
             // Errors are the reader's to report when it looks itself.
             let _ = discovery.look();
         }
+    }
+}
+
+/// Takes every pending event; says whether there was any (an overflow
+/// included: any event is a reason to look).
+fn take_events(inotify: &mut Inotify, buffer: &mut [u8]) -> io::Result<bool> {
+    let mut any = false;
+    loop {
+        match inotify.read_events(buffer) {
+            Ok(events) => any |= events.count() > 0,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(any),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The byte that [`Watch::fail_opener`] sends down the stop pipe.
+#[cfg(test)]
+const FAIL: u8 = b'!';
+
+/// The opener thread's failure on demand, for tests: a panic while holding
+/// the discovery lock, which poisons it.
+#[cfg(test)]
+fn fail_if_asked(stop: &PipeReader, discovery: &Mutex<Discovery>) {
+    use std::io::Read;
+    let mut byte = [0];
+    if matches!((&*stop).read(&mut byte), Ok(1)) && byte[0] == FAIL {
+        let _held = discovery.lock();
+        panic!("failing as the test asked");
     }
 }
 
