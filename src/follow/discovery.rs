@@ -37,8 +37,11 @@ pub(super) struct Discovery {
     /// The newest generation found (queued or being read).
     newest: Option<FileId>,
     queue: VecDeque<Opened>,
-    /// A new generation was left unopened because the queue was full.
+    /// A new generation was left unopened because the queue was full; this
+    /// lasts until the queue drains below the cap again.
     capped: bool,
+    /// The current `capped` episode was reported.
+    told: bool,
 }
 
 /// What the path names.
@@ -66,6 +69,7 @@ impl Discovery {
             newest: None,
             queue: VecDeque::new(),
             capped: false,
+            told: false,
         }
     }
 
@@ -124,14 +128,22 @@ impl Discovery {
         }
     }
 
-    /// Whether a generation was left unopened since the last call.
+    /// Whether a generation was left unopened because the queue was full:
+    /// true once per episode (until the queue drains below the cap again),
+    /// so that a reader behind by many files is told once, not at every
+    /// look.
     pub(super) fn take_capped(&mut self) -> bool {
-        std::mem::take(&mut self.capped)
+        self.capped && !std::mem::replace(&mut self.told, true)
     }
 
     /// The oldest generation not yet read.
     pub(super) fn pop(&mut self) -> Option<Opened> {
-        self.queue.pop_front()
+        let oldest = self.queue.pop_front();
+        if self.queue.len() < MAX_HELD_GENERATIONS {
+            self.capped = false;
+            self.told = false;
+        }
+        oldest
     }
 
     /// The oldest generation not yet read, left in the queue.
@@ -180,4 +192,39 @@ pub(super) fn is_missing(e: &io::Error) -> bool {
         e.kind(),
         io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn too_many_waiting_is_said_once_per_episode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("change.log");
+        let mut discovery = Discovery::new(Arc::from(path.as_path()));
+        // A new file at the path each time (the old one, held open if it
+        // was opened, keeps its inode), then a look.
+        let rotate_and_look = |discovery: &mut Discovery| {
+            let _ = fs::remove_file(&path);
+            fs::write(&path, b"x\n").unwrap();
+            assert_eq!(discovery.look().unwrap(), Presence::File);
+        };
+        for _ in 0..MAX_HELD_GENERATIONS {
+            rotate_and_look(&mut discovery);
+        }
+        assert!(!discovery.take_capped());
+        rotate_and_look(&mut discovery);
+        assert!(discovery.take_capped(), "the first file left unopened");
+        rotate_and_look(&mut discovery);
+        discovery.look().unwrap();
+        assert!(!discovery.take_capped(), "the same episode");
+        // The reader takes one: below the cap, the episode is over.
+        discovery.pop().unwrap();
+        assert!(!discovery.take_capped());
+        rotate_and_look(&mut discovery);
+        assert!(!discovery.take_capped(), "opened: the queue is full again");
+        rotate_and_look(&mut discovery);
+        assert!(discovery.take_capped(), "a new episode");
+    }
 }
