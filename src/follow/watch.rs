@@ -235,8 +235,10 @@ impl Watch {
                 Err(e) => return Err(e),
             }
         }
+        // Asked every time, so that a change is told once, now.
+        let mounts = mounts_changed(&self.mounts[1]);
         // Woken with no notification: something else woke the reader.
-        drained.relevant |= !any || mounts_changed(&self.mounts[1]);
+        drained.relevant |= !any || mounts;
         Ok(drained)
     }
 
