@@ -94,6 +94,40 @@ def wakeups_and_cpu(pid):
     return switches, int(fields[11]) + int(fields[12])
 
 
+def busy_sibling(directory, log, seconds):
+    """Wake-ups and CPU ticks of changelog-tail and of tail -F following
+    `log` while another file in its directory is appended to for `seconds`
+    (as ctlstore writes its database and WAL beside the changelog), both
+    measured over the same appends. tail -F's figures are None without it."""
+    with open(log) as f:
+        lines = sum(1 for _ in f)
+    ours = subprocess.Popen([BIN, "-p", log], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    for _ in range(lines):
+        ours.stdout.readline()
+    theirs = None
+    if shutil.which("tail"):
+        theirs = subprocess.Popen(["tail", "-F", "-n", "0", log], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+    followers = [p for p in (ours, theirs) if p]
+    try:
+        time.sleep(0.5)  # both settle into their waits
+        before = [wakeups_and_cpu(p.pid) for p in followers]
+        sibling = os.path.join(directory, "ldb.db-wal")
+        with open(sibling, "ab", buffering=0) as wal:
+            end = time.time() + seconds
+            while time.time() < end:
+                wal.write(b"\0" * 4096)
+                time.sleep(0.001)
+        after = [wakeups_and_cpu(p.pid) for p in followers]
+        os.remove(sibling)
+    finally:
+        for p in followers:
+            p.kill()
+            p.wait()
+    deltas = [(a[0] - b[0], a[1] - b[1]) for a, b in zip(after, before)]
+    return deltas[0], (deltas[1] if theirs else None)
+
+
 def latency(command, events):
     out = subprocess.run([LATENCY, "--events", str(events), "--interval-ms", "2", "--", *command],
                          capture_output=True, text=True, check=True, timeout=600)
@@ -140,6 +174,7 @@ def main():
     args = parser.parse_args()
     events = 200_000 if args.quick else 2_000_000
     idle_seconds = 5 if args.quick else 60
+    sibling_seconds = 3 if args.quick else 10
     rotation_events = 100_000 if args.quick else 1_000_000
     rotation_runs_each = 2 if args.quick else 10
     latency_events = 200 if args.quick else 1000
@@ -204,6 +239,13 @@ def main():
         woke, ticks = after[0] - before[0], after[1] - before[1]
         row("3 idle", f"{idle_seconds} s with no writes", f"{woke} wake-ups, {ticks} ticks CPU",
             "-", "-", "0 and 0", woke == 0 and ticks == 0)
+
+        # 3b. Idle while the directory is busy with other files.
+        (woke, ticks), tail_f = busy_sibling(tmp, small, sibling_seconds)
+        row("3 idle", f"{sibling_seconds} s of 4 KiB appends every ms to a sibling file",
+            f"{woke} wake-ups, {ticks} ticks CPU",
+            f"tail -F {tail_f[0]} wake-ups, {tail_f[1]} ticks" if tail_f else "-",
+            "-", "<= 5 and 0", woke <= 5 and ticks == 0)
 
         # 4. Memory.
         big_rss = peak_rss_after_catch_up(log)

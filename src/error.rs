@@ -57,6 +57,16 @@ pub enum Error {
         path: Arc<Path>,
     },
 
+    /// The changelog's path names something that is not a regular file (a
+    /// FIFO, a socket, a device): there is nothing to follow there.
+    #[error("{}: is {kind}, not a regular file", path.display())]
+    NotARegularFile {
+        /// The changelog's path.
+        path: Arc<Path>,
+        /// What the path names instead.
+        kind: FileKind,
+    },
+
     /// Opening, reading or looking at the changelog failed.
     #[error("{}", escape::path(path.as_os_str()))]
     Io {
@@ -90,6 +100,49 @@ pub enum Error {
         #[source]
         source: StateError,
     },
+}
+
+/// What a path names when it is neither a regular file nor a directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FileKind {
+    /// A named pipe: its bytes can be read once, not followed.
+    Fifo,
+    /// A Unix domain socket: it cannot be opened as a file.
+    Socket,
+    /// A character device (a terminal, `/dev/null`…).
+    CharDevice,
+    /// A block device (a disk).
+    BlockDevice,
+}
+
+impl FileKind {
+    /// The kind of `file_type`, if it is one of the special kinds.
+    pub(crate) fn of(file_type: std::fs::FileType) -> Option<Self> {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            Some(FileKind::Fifo)
+        } else if file_type.is_socket() {
+            Some(FileKind::Socket)
+        } else if file_type.is_char_device() {
+            Some(FileKind::CharDevice)
+        } else if file_type.is_block_device() {
+            Some(FileKind::BlockDevice)
+        } else {
+            None
+        }
+    }
+}
+
+impl std::fmt::Display for FileKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FileKind::Fifo => "a named pipe (FIFO)",
+            FileKind::Socket => "a Unix socket",
+            FileKind::CharDevice => "a character device",
+            FileKind::BlockDevice => "a block device",
+        })
+    }
 }
 
 impl Error {

@@ -70,7 +70,7 @@ impl MemorySource {
             return Ok(Next::End);
         };
         let woken = sleeper
-            .wait(None, deadline, None)
+            .wait(&[], deadline, None)
             .map_err(|e| Error::io(&self.path, e))?;
         Ok(match woken {
             Woken::Cancelled => Next::Cancelled,

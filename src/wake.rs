@@ -1,13 +1,16 @@
 //! The one place a reader sleeps, and what can wake it.
 //!
-//! A reader blocks in a single `poll(2)` on the inotify descriptor of its
-//! watches (if any) and the read end of a pipe that cancellation writes to:
-//! no timer, no periodic wake-up, so an idle follower costs nothing. Cancellation (and so SIGINT/SIGTERM in the command line) reaches the
+//! A reader blocks in a single `poll(2)` on the descriptors of its watches
+//! (if any: inotify, and whatever else may tell of a change) and the read
+//! end of a pipe that cancellation writes to: no timer, no periodic
+//! wake-up, so an idle follower costs nothing. Cancellation (and so
+//! SIGINT/SIGTERM in the command line) reaches the
 //! same wait. While the reader is busy, notifications wait in the kernel,
 //! where identical ones merge: a burst of writes costs one wake-up, not one
 //! per write.
 
-use rustix::event::{PollFd, PollFlags, Timespec, poll};
+pub(crate) use rustix::event::PollFlags;
+use rustix::event::{PollFd, Timespec, poll};
 use std::io::{self, PipeReader, PipeWriter, Write};
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, Ordering, fence};
@@ -111,12 +114,12 @@ impl Sleeper {
         Ok(reader)
     }
 
-    /// Blocks until `watch` is readable, cancellation, `deadline` or the
-    /// `poll` interval, whichever is first. A deadline in the past does
-    /// not block.
+    /// Blocks until one of `watched` is ready for what it is watched for,
+    /// cancellation, `deadline` or the `poll` interval, whichever is first.
+    /// A deadline in the past does not block.
     pub(crate) fn wait(
         &self,
-        watch: Option<BorrowedFd<'_>>,
+        watched: &[(BorrowedFd<'_>, PollFlags)],
         deadline: Option<Instant>,
         poll_interval: Option<Duration>,
     ) -> io::Result<Woken> {
@@ -136,13 +139,13 @@ impl Sleeper {
                     tv_nsec: 0,
                 })
             });
-            let mut fds = [
-                PollFd::new(cancel_fd, PollFlags::IN),
-                match watch {
-                    Some(fd) => PollFd::from_borrowed_fd(fd, PollFlags::IN),
-                    None => PollFd::new(cancel_fd, PollFlags::empty()),
-                },
-            ];
+            let mut fds = Vec::with_capacity(1 + watched.len());
+            fds.push(PollFd::new(cancel_fd, PollFlags::IN));
+            fds.extend(
+                watched
+                    .iter()
+                    .map(|&(fd, flags)| PollFd::from_borrowed_fd(fd, flags)),
+            );
             let ready = match poll(&mut fds, timespec.as_ref()) {
                 Ok(ready) => ready,
                 Err(rustix::io::Errno::INTR) => continue,
@@ -177,12 +180,16 @@ mod tests {
         let (reader, mut writer) = std::io::pipe().unwrap();
         let soon = || Some(Instant::now() + Duration::from_millis(5));
         assert_eq!(
-            sleeper.wait(Some(reader.as_fd()), soon(), None).unwrap(),
+            sleeper
+                .wait(&[(reader.as_fd(), PollFlags::IN)], soon(), None)
+                .unwrap(),
             Woken::TimedOut
         );
         writer.write_all(b"x").unwrap();
         assert_eq!(
-            sleeper.wait(Some(reader.as_fd()), None, None).unwrap(),
+            sleeper
+                .wait(&[(reader.as_fd(), PollFlags::IN)], None, None)
+                .unwrap(),
             Woken::Changed
         );
     }
@@ -192,8 +199,8 @@ mod tests {
         let cancel = CancelHandle::new();
         let sleeper = Sleeper::new(&cancel).unwrap();
         std::thread::spawn(move || cancel.cancel());
-        assert_eq!(sleeper.wait(None, None, None).unwrap(), Woken::Cancelled);
-        assert_eq!(sleeper.wait(None, None, None).unwrap(), Woken::Cancelled);
+        assert_eq!(sleeper.wait(&[], None, None).unwrap(), Woken::Cancelled);
+        assert_eq!(sleeper.wait(&[], None, None).unwrap(), Woken::Cancelled);
     }
 
     #[test]
@@ -201,14 +208,14 @@ mod tests {
         let cancel = CancelHandle::new();
         cancel.cancel();
         let sleeper = Sleeper::new(&cancel).unwrap();
-        assert_eq!(sleeper.wait(None, None, None).unwrap(), Woken::Cancelled);
+        assert_eq!(sleeper.wait(&[], None, None).unwrap(), Woken::Cancelled);
     }
 
     #[test]
     fn a_passed_deadline_does_not_block() {
         let sleeper = Sleeper::new(&CancelHandle::new()).unwrap();
         assert_eq!(
-            sleeper.wait(None, Some(Instant::now()), None).unwrap(),
+            sleeper.wait(&[], Some(Instant::now()), None).unwrap(),
             Woken::TimedOut
         );
     }
@@ -218,7 +225,7 @@ mod tests {
         let sleeper = Sleeper::new(&CancelHandle::new()).unwrap();
         assert_eq!(
             sleeper
-                .wait(None, None, Some(Duration::from_millis(1)))
+                .wait(&[], None, Some(Duration::from_millis(1)))
                 .unwrap(),
             Woken::Changed
         );

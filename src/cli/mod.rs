@@ -14,6 +14,7 @@ pub mod report;
 pub mod run;
 pub mod signals;
 
+use changelog_tail::FileKind;
 use exit::Exit;
 use report::Report;
 use std::io;
@@ -51,6 +52,14 @@ pub fn finish(result: anyhow::Result<Exit>, report: Report) -> Exit {
             "; check the file's permissions (run as a user that may read it)"
         }
         (Some(Error::IsADirectory { .. }), _) => "; point --path at the change.log file inside it",
+        (
+            Some(Error::NotARegularFile {
+                kind: FileKind::Fifo | FileKind::CharDevice,
+                ..
+            }),
+            _,
+        ) => "; to read a pipe, use --path - (standard input)",
+        (Some(Error::NotARegularFile { .. }), _) => "; point --path at the changelog file",
         _ => "",
     };
     report.error(format_args!("{error:#}{hint}"));

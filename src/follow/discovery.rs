@@ -8,8 +8,9 @@
 //! its name can no longer take its lines away (see `doc/design.md`,
 //! "Generations").
 
-use crate::error::Error;
+use crate::error::{Error, FileKind};
 use crate::position::FileId;
+use rustix::fs::{Mode, OFlags};
 use std::collections::VecDeque;
 use std::fs::{self, File, Metadata};
 use std::io;
@@ -35,8 +36,11 @@ pub(super) struct Discovery {
     /// The newest generation found (queued or being read).
     newest: Option<FileId>,
     queue: VecDeque<Opened>,
-    /// A new generation was left unopened because the queue was full.
+    /// A new generation was left unopened because the queue was full; this
+    /// lasts until the queue drains below the cap again.
     capped: bool,
+    /// The current `capped` episode was reported.
+    told: bool,
 }
 
 /// What the path names.
@@ -61,6 +65,7 @@ impl Discovery {
             newest: None,
             queue: VecDeque::new(),
             capped: false,
+            told: false,
         }
     }
 
@@ -76,6 +81,9 @@ impl Discovery {
         if meta.is_dir() {
             return Ok(Presence::Directory);
         }
+        // Refused before opening: opening a device can have effects (a tape
+        // rewinds), and a socket cannot be opened at all.
+        self.refuse_special(&meta)?;
         if Some(file_id(&meta)) == self.newest {
             return Ok(Presence::File);
         }
@@ -83,7 +91,7 @@ impl Discovery {
             self.capped = true;
             return Ok(Presence::File);
         }
-        let file = match File::open(&self.path) {
+        let file = match open_without_blocking(&self.path) {
             Ok(file) => file,
             Err(e) if is_missing(&e) => return Ok(Presence::Missing),
             Err(e) => return Err(Error::io(&self.path, e)),
@@ -94,6 +102,8 @@ impl Discovery {
         if meta.is_dir() {
             return Ok(Presence::Directory);
         }
+        self.refuse_special(&meta)?;
+        clear_nonblocking(&file).map_err(|e| Error::io(&self.path, e))?;
         let id = file_id(&meta);
         if Some(id) != self.newest {
             self.newest = Some(id);
@@ -102,14 +112,39 @@ impl Discovery {
         Ok(Presence::File)
     }
 
-    /// Whether a generation was left unopened since the last call.
+    /// Fails if the path names a FIFO, socket or device: such a thing has
+    /// no generations to follow, and reading it as one would block or fail.
+    fn refuse_special(&self, meta: &Metadata) -> Result<(), Error> {
+        match FileKind::of(meta.file_type()) {
+            Some(kind) => Err(Error::NotARegularFile {
+                path: Arc::clone(&self.path),
+                kind,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether a generation was left unopened because the queue was full:
+    /// true once per episode (until the queue drains below the cap again),
+    /// so that a reader behind by many files is told once, not at every
+    /// look.
     pub(super) fn take_capped(&mut self) -> bool {
-        std::mem::take(&mut self.capped)
+        self.capped && !std::mem::replace(&mut self.told, true)
     }
 
     /// The oldest generation not yet read.
     pub(super) fn pop(&mut self) -> Option<Opened> {
-        self.queue.pop_front()
+        let oldest = self.queue.pop_front();
+        if self.queue.len() < MAX_HELD_GENERATIONS {
+            self.capped = false;
+            self.told = false;
+        }
+        oldest
+    }
+
+    /// The oldest generation not yet read, left in the queue.
+    pub(super) fn front(&self) -> Option<&Opened> {
+        self.queue.front()
     }
 
     /// Whether a generation newer than the reader's is waiting.
@@ -130,10 +165,62 @@ impl Discovery {
     }
 }
 
+/// Opens `path` for reading in a way that never blocks: a FIFO with no
+/// writer (or a device) would otherwise hold `open` forever, beyond the
+/// reach of cancellation, and in the opener thread with the discovery lock
+/// held. What was opened is checked before it is used.
+fn open_without_blocking(path: &Path) -> io::Result<File> {
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    Ok(File::from(rustix::fs::open(path, flags, Mode::empty())?))
+}
+
+/// Makes reads of `file` ordinary blocking reads again (for a regular file
+/// the flag changes nothing today, but nothing should depend on that).
+fn clear_nonblocking(file: &File) -> io::Result<()> {
+    let flags = rustix::fs::fcntl_getfl(file)?;
+    rustix::fs::fcntl_setfl(file, flags - OFlags::NONBLOCK)?;
+    Ok(())
+}
+
 /// Not there: the path or one of its directories is missing.
 pub(super) fn is_missing(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn too_many_waiting_is_said_once_per_episode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("change.log");
+        let mut discovery = Discovery::new(Arc::from(path.as_path()));
+        // A new file at the path each time (the old one, held open if it
+        // was opened, keeps its inode), then a look.
+        let rotate_and_look = |discovery: &mut Discovery| {
+            let _ = fs::remove_file(&path);
+            fs::write(&path, b"x\n").unwrap();
+            assert_eq!(discovery.look().unwrap(), Presence::File);
+        };
+        for _ in 0..MAX_HELD_GENERATIONS {
+            rotate_and_look(&mut discovery);
+        }
+        assert!(!discovery.take_capped());
+        rotate_and_look(&mut discovery);
+        assert!(discovery.take_capped(), "the first file left unopened");
+        rotate_and_look(&mut discovery);
+        discovery.look().unwrap();
+        assert!(!discovery.take_capped(), "the same episode");
+        // The reader takes one: below the cap, the episode is over.
+        discovery.pop().unwrap();
+        assert!(!discovery.take_capped());
+        rotate_and_look(&mut discovery);
+        assert!(!discovery.take_capped(), "opened: the queue is full again");
+        rotate_and_look(&mut discovery);
+        assert!(discovery.take_capped(), "a new episode");
+    }
 }

@@ -9,7 +9,9 @@ use super::watch::{self, Watch};
 use super::{FollowOptions, WatchMode};
 use crate::error::Error;
 use crate::notice::Notice;
+use crate::position::FileId;
 use crate::wake::{Sleeper, Woken};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -55,6 +57,20 @@ impl std::fmt::Debug for Finder {
 }
 
 impl Finder {
+    /// Makes the opener thread fail, as a bug or a resource shortage would.
+    #[cfg(test)]
+    pub(super) fn fail_opener(&self) {
+        if let Some(watch) = &self.watch {
+            watch.fail_opener();
+        }
+    }
+
+    /// Whether polling has replaced notifications.
+    #[cfg(test)]
+    pub(super) fn is_polling(&self) -> bool {
+        self.watch.is_none() && self.fallback_poll.is_some()
+    }
+
     /// Sets up notifications for `path` when following (reading to the end
     /// once needs none, unless the file has to be waited for).
     pub(super) fn new(
@@ -109,7 +125,7 @@ impl Finder {
                 discovery.pop()
             };
             if let Some(first) = found {
-                self.refresh_watch()?;
+                self.refresh_watch(Some((first.id, first.file.as_fd())))?;
                 return Ok(first);
             }
             if self.watch.is_none()
@@ -122,7 +138,7 @@ impl Finder {
                 self.watch_or_poll();
                 continue;
             }
-            if self.refresh_watch()? {
+            if self.refresh_watch(None)? {
                 continue;
             }
             match self.wait(deadline)? {
@@ -207,34 +223,60 @@ impl Finder {
     }
 
     /// Sleeps until a notification, `deadline`, the poll interval or
-    /// cancellation; takes every pending notification.
+    /// cancellation; takes every pending notification. Notifications about
+    /// other files only (a database written beside the changelog) are not
+    /// a reason to look: the wait goes on.
     pub(super) fn wait(&mut self, deadline: Option<Instant>) -> Result<Woken, Error> {
-        let poll = self.poll_interval();
-        let woken = self
-            .sleeper
-            .wait(self.watch.as_ref().map(Watch::fd), deadline, poll)
-            .map_err(|e| Error::io(&self.path, e))?;
-        if woken == Woken::Changed
-            && let Some(watch) = &mut self.watch
-        {
-            let overflowed = watch.drain().map_err(|e| Error::io(&self.path, e))?;
-            if overflowed && !std::mem::replace(&mut self.said_overflow, true) {
+        loop {
+            let poll = self.poll_interval();
+            let fds = self.watch.as_ref().map(Watch::wake_fds);
+            let woken = self
+                .sleeper
+                .wait(fds.as_deref().unwrap_or_default(), deadline, poll)
+                .map_err(|e| Error::io(&self.path, e))?;
+            let (Woken::Changed, Some(watch)) = (woken, &mut self.watch) else {
+                return Ok(woken);
+            };
+            if let Some(why) = watch.opener_failure() {
+                // New generations are no longer opened as they appear:
+                // polling still finds them, if later.
+                self.poll_instead(why);
+                return Ok(woken);
+            }
+            let drained = watch.drain().map_err(|e| Error::io(&self.path, e))?;
+            if drained.overflowed && !std::mem::replace(&mut self.said_overflow, true) {
                 self.notices.push(Notice::Overflow);
             }
+            if drained.relevant {
+                return Ok(woken);
+            }
         }
-        Ok(woken)
     }
 
-    /// Re-aims the watches at what the path depends on now; says whether
+    /// Re-aims the watches at what the path depends on now, and at the open
+    /// files for writes: `current` (the one being read) and the next one
+    /// waiting (the reader waits for data in it to switch). Says whether
     /// anything changed (then the caller looks again before sleeping, since
     /// a new watch sees nothing that happened before it). If a watch cannot
     /// be set (the user's inotify watch limit is reached), polls from then
     /// on, and says so.
-    pub(super) fn refresh_watch(&mut self) -> Result<bool, Error> {
+    pub(super) fn refresh_watch(
+        &mut self,
+        current: Option<(FileId, BorrowedFd<'_>)>,
+    ) -> Result<bool, Error> {
         let Some(watch) = &mut self.watch else {
             return Ok(false);
         };
-        match watch.refresh(&self.path) {
+        let discovery = self.discovery.lock().unwrap_or_else(|e| e.into_inner());
+        let files: Vec<_> = current
+            .into_iter()
+            .chain(discovery.front().map(|o| (o.id, o.file.as_fd())))
+            .collect();
+        let refreshed = watch
+            .refresh(&self.path)
+            .and_then(|dirs| Ok(watch.watch_files(&self.path, &files)? | dirs));
+        drop(discovery);
+        match refreshed {
             Ok(changed) => Ok(changed),
             Err(why) => {
                 self.poll_instead(why.to_string());

@@ -37,6 +37,7 @@ use finder::Finder;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::Seek;
+use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -329,7 +330,7 @@ impl Follower {
         // A new symlink target may live in a directory not watched yet (its
         // first lines must wake us), or a directory may be gone and come
         // back (its new inode needs a new watch).
-        if (found.queued || found.presence != Presence::File) && self.finder.refresh_watch()? {
+        if (found.queued || found.presence != Presence::File) && self.refresh_watch()? {
             return Ok(Step::Again);
         }
         if !self.queued.is_empty() {
@@ -377,8 +378,14 @@ impl Follower {
         self.buffer.reset(0, 1);
         self.final_drain = false;
         self.queued.push_back(Item::NewFile(self.current.id));
-        self.finder.refresh_watch()?;
+        self.refresh_watch()?;
         Ok(fragment.map_or(Step::Again, Step::Out))
+    }
+
+    /// Re-aims the watches (see [`Finder::refresh_watch`]).
+    fn refresh_watch(&mut self) -> Result<bool, Error> {
+        let current = (self.current.id, self.current.file.as_fd());
+        self.finder.refresh_watch(Some(current))
     }
 
     /// Waits for a change; after one, the next turn reads and looks again.
@@ -448,5 +455,64 @@ impl crate::source::Source for Follower {
         checkpoint: &crate::checkpoint::Checkpoint,
     ) -> Result<bool, Error> {
         Follower::resume_in_place(self, checkpoint)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Source;
+    use crate::wake::CancelHandle;
+    use std::fs;
+    use std::io::Write;
+
+    /// The next item within a generous deadline (a timeout fails the test).
+    fn next(follower: &mut Follower) -> Item {
+        match follower.next_item(Some(Instant::now() + Duration::from_secs(30))) {
+            Ok(Next::Item(item)) => item,
+            other => panic!("no item: {other:?}"),
+        }
+    }
+
+    /// The next line's bytes, after any `CaughtUp` or new file.
+    fn next_line(follower: &mut Follower) -> Vec<u8> {
+        loop {
+            match next(follower) {
+                Item::Line(_) => return follower.line().to_vec(),
+                Item::CaughtUp | Item::NewFile(_) => continue,
+                other => panic!("not a line: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_opener_thread_is_told_and_polling_takes_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("change.log");
+        fs::write(&path, b"one\n").unwrap();
+        let sleeper = Sleeper::new(&CancelHandle::new()).unwrap();
+        let mut follower = Follower::open(&path, FollowOptions::default(), sleeper).unwrap();
+        assert_eq!(next_line(&mut follower), b"one");
+        assert!(matches!(next(&mut follower), Item::CaughtUp));
+        follower.finder.fail_opener();
+        match next(&mut follower) {
+            Item::Notice(Notice::Polling { why, .. }) => {
+                assert!(why.contains("stopped"), "{why}");
+                assert!(why.contains("failing as the test asked"), "{why}");
+            }
+            other => panic!("not told: {other:?}"),
+        }
+        assert!(follower.finder.is_polling());
+        // Still following, by polling: an append, then a rotation.
+        fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"two\n")
+            .unwrap();
+        assert_eq!(next_line(&mut follower), b"two");
+        fs::remove_file(&path).unwrap();
+        fs::write(&path, b"three\n").unwrap();
+        assert_eq!(next_line(&mut follower), b"three");
     }
 }

@@ -1,18 +1,33 @@
 //! Filesystem notifications (inotify) for the changelog.
 //!
-//! We watch directories, not the file: a delete-and-recreate shows up as
-//! events on the directory, while a watch on the file dies with it. The
-//! watched set is the changelog's directory and, when the path is a
-//! symlink, its target's directory; a directory that does not exist yet is
-//! stood in for by its nearest existing ancestor, so that its creation is
-//! seen.
+//! Directories are watched for what changes what the path names (an entry
+//! created, deleted, renamed, its attributes changed): a delete-and-recreate
+//! shows up there, while a watch on the file dies with it. The watched set
+//! is the changelog's directory and, when the path is a symlink, its
+//! target's directory; a directory that does not exist yet is stood in for
+//! by its nearest existing ancestor, so that its creation is seen.
+//!
+//! Writes are watched on the open files themselves (the generation being
+//! read and the next one waiting), not on the directory: ctlstore keeps its
+//! database and WAL beside the changelog and writes them on every change,
+//! and a directory watch for writes would wake the reader for each of them.
+//! For the same reason, events about other names in a watched directory
+//! are dropped before the reader looks at anything.
+//!
+//! While the path names no file, the parents of those directories are
+//! watched too, for their entry: a directory deleted while a file in it is
+//! still open (the deleted changelog the reader holds) reports no deletion
+//! of its own until that file is closed, so only its parent can tell that
+//! it is gone, or back. A directory replaced by a mount shows in no
+//! directory at all: the mount table is watched for changes as well
+//! (`/proc/self/mountinfo` signals one with `POLLPRI`).
 //!
 //! Two inotify instances watch the same directories:
 //!
-//! - *changes* (writes, creations, deletions, renames) is read only by the
-//!   reader, when it is about to sleep. While it is busy the kernel merges
-//!   repeated write events, so a fast writer costs nothing here, and the
-//!   reader wakes straight from the kernel, with no thread in between.
+//! - *changes* (the above) is read only by the reader, when it is about to
+//!   sleep. While it is busy the kernel merges repeated write events, so a
+//!   fast writer costs nothing here, and the reader wakes straight from the
+//!   kernel, with no thread in between.
 //! - *creations* (create, rename-to) is read by a small thread that opens a
 //!   new generation the moment it appears, so that a reader busy elsewhere
 //!   (a slow consumer, a burst of rotations) still gets every file before
@@ -31,23 +46,38 @@ use crate::error::Error;
 use crate::position::FileId;
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask, Watches};
 use rustix::event::{PollFd, PollFlags, poll};
-use std::fs;
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, File};
 use std::io::{self, PipeReader, PipeWriter};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
-/// What wakes the reader.
-const CHANGES: WatchMask = WatchMask::MODIFY
-    .union(WatchMask::CLOSE_WRITE)
-    .union(WatchMask::ATTRIB)
+/// What, in a directory, wakes the reader: whatever can change what the
+/// path names. Not writes: see [`FILE_CHANGES`].
+const CHANGES: WatchMask = WatchMask::ATTRIB
     .union(WatchMask::CREATE)
     .union(WatchMask::DELETE)
     .union(WatchMask::MOVED_FROM)
     .union(WatchMask::MOVED_TO)
     .union(WatchMask::DELETE_SELF)
     .union(WatchMask::MOVE_SELF);
+
+/// What, in the parent of a watched directory, wakes the reader: the
+/// directory's entry removed, renamed or made again.
+const ENTRY_CHANGES: WatchMask = WatchMask::CREATE
+    .union(WatchMask::DELETE)
+    .union(WatchMask::MOVED_FROM)
+    .union(WatchMask::MOVED_TO);
+
+/// The mount table: it signals a change (`POLLPRI`) to each open file
+/// description once.
+const MOUNTS: &str = "/proc/self/mountinfo";
+
+/// What, in an open generation, wakes the reader: more to read, or a
+/// truncation (a write too), or its last name gone (attributes: link count).
+const FILE_CHANGES: WatchMask = WatchMask::MODIFY.union(WatchMask::ATTRIB);
 
 /// What makes the opener thread look for a new generation.
 const CREATIONS: WatchMask = WatchMask::CREATE.union(WatchMask::MOVED_TO);
@@ -59,12 +89,30 @@ const EVENT_BUFFER: usize = 16 * 1024;
 pub(super) struct Watch {
     changes: Inotify,
     change_watches: Vec<Watched>,
+    /// The open generations watched for writes.
+    file_watches: Vec<(FileId, WatchDescriptor)>,
     creations: Watches,
     creation_watches: Vec<Watched>,
+    /// The mount table twice: one is polled by the sleeper (which takes its
+    /// change signal), the other only to tell whether that signal was there.
+    mounts: [File; 2],
     /// Closing it tells the opener thread to end.
     stop: Option<PipeWriter>,
-    opener: Option<JoinHandle<()>>,
+    opener: Option<JoinHandle<Result<(), String>>>,
+    /// Hangs up when the opener thread ends, for whatever reason (its end
+    /// holds the write end): the reader learns it in its one wait.
+    opener_gone: PipeReader,
     buffer: Vec<u8>,
+}
+
+/// What a [`Watch::drain`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct Drained {
+    /// The kernel's queue overflowed: events were lost, look at everything.
+    pub(super) overflowed: bool,
+    /// Something that may concern the changelog happened (as opposed to
+    /// changes to other files in its directory only): look again.
+    pub(super) relevant: bool,
 }
 
 impl Watch {
@@ -78,52 +126,127 @@ impl Watch {
         let changes = Inotify::init().map_err(fail)?;
         let creations = Inotify::init().map_err(fail)?;
         let creation_handle = creations.watches();
+        let mounts = [File::open(MOUNTS), File::open(MOUNTS)];
+        let [Ok(wake_on_mount), Ok(check_mounts)] = mounts else {
+            let [a, b] = mounts;
+            return Err(Error::Watch {
+                path: Arc::from(Path::new(MOUNTS)),
+                source: a.and(b).expect_err("one failed"),
+            });
+        };
         let (stop_reader, stop) = std::io::pipe().map_err(fail)?;
+        let (opener_gone, alive) = std::io::pipe().map_err(fail)?;
         let opener = std::thread::Builder::new()
             .name("changelog-opener".into())
-            .spawn(move || open_new_generations(creations, stop_reader, discovery))
+            .spawn(move || {
+                // Dropped when the thread ends, by return or by panic.
+                let _alive = alive;
+                open_new_generations(creations, stop_reader, discovery)
+            })
             .map_err(fail)?;
         let mut watch = Watch {
             changes,
             change_watches: Vec::new(),
+            file_watches: Vec::new(),
             creations: creation_handle,
             creation_watches: Vec::new(),
+            mounts: [wake_on_mount, check_mounts],
             stop: Some(stop),
             opener: Some(opener),
+            opener_gone,
             buffer: vec![0; EVENT_BUFFER],
         };
         watch.refresh(path)?;
         Ok(watch)
     }
 
-    /// The descriptor that becomes readable when something changed.
-    pub(super) fn fd(&self) -> BorrowedFd<'_> {
-        self.changes.as_fd()
+    /// The descriptors whose readiness means something may have changed,
+    /// with what to wait for on each.
+    pub(super) fn wake_fds(&self) -> Vec<(BorrowedFd<'_>, PollFlags)> {
+        vec![
+            (self.changes.as_fd(), PollFlags::IN),
+            (self.mounts[0].as_fd(), PollFlags::PRI),
+            (self.opener_gone.as_fd(), PollFlags::IN),
+        ]
+    }
+
+    /// Why the opener thread ended, if it did: then new generations are no
+    /// longer opened as they appear, and the caller must fall back to
+    /// polling (the thread only ends unasked on a failure).
+    pub(super) fn opener_failure(&mut self) -> Option<String> {
+        let mut fds = [PollFd::new(&self.opener_gone, PollFlags::IN)];
+        let zero = rustix::event::Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        match poll(&mut fds, Some(&zero)) {
+            Ok(_) if !fds[0].revents().is_empty() => {}
+            _ => return None,
+        }
+        let why = match self.opener.take().map(JoinHandle::join) {
+            Some(Ok(Err(why))) => why,
+            Some(Ok(Ok(()))) | None => "it ended".to_string(),
+            Some(Err(panic)) => match panic
+                .downcast_ref::<&str>()
+                .copied()
+                .or(panic.downcast_ref::<String>().map(String::as_str))
+            {
+                Some(message) => format!("it panicked: {message}"),
+                None => "it panicked".to_string(),
+            },
+        };
+        Some(format!(
+            "the thread that opens new changelog files stopped ({why})"
+        ))
+    }
+
+    /// Makes the opener thread panic while it holds the discovery lock, as
+    /// a bug would.
+    #[cfg(test)]
+    pub(super) fn fail_opener(&self) {
+        use std::io::Write;
+        let stop = self.stop.as_ref().expect("running");
+        (&*stop).write_all(&[FAIL]).unwrap();
     }
 
     /// Takes every pending notification: one look at the filesystem answers
-    /// them all. Says whether the kernel's queue overflowed.
-    pub(super) fn drain(&mut self) -> io::Result<bool> {
-        let mut overflowed = false;
+    /// them all. Says whether the kernel's queue overflowed and whether any
+    /// of them concerns the changelog.
+    pub(super) fn drain(&mut self) -> io::Result<Drained> {
+        let mut drained = Drained::default();
+        let mut any = false;
         loop {
             match self.changes.read_events(&mut self.buffer) {
                 Ok(events) => {
                     for event in events {
-                        overflowed |= event.mask.contains(EventMask::Q_OVERFLOW);
+                        any = true;
+                        let overflowed = event.mask.contains(EventMask::Q_OVERFLOW);
+                        drained.overflowed |= overflowed;
+                        drained.relevant |= overflowed
+                            || self.file_watches.iter().any(|(_, wd)| *wd == event.wd)
+                            || self
+                                .change_watches
+                                .iter()
+                                .any(|w| w.wd == event.wd && w.concerns(event.name));
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(overflowed),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
         }
+        // Asked every time, so that a change is told once, now.
+        let mounts = mounts_changed(&self.mounts[1]);
+        // Woken with no notification: something else woke the reader.
+        drained.relevant |= !any || mounts;
+        Ok(drained)
     }
 
     /// Brings the watched directories in line with what `path` names now
     /// (after a rotation, a re-pointed symlink, a directory deleted or
     /// created). Says whether any watch changed.
     pub(super) fn refresh(&mut self, path: &Path) -> Result<bool, Error> {
-        let wanted = directories_to_watch(path);
+        let wanted = directories_to_watch(path, CHANGES, names_no_file(path));
         let fail = |(dir, source): (PathBuf, io::Error)| Error::Watch {
             path: Arc::from(dir.as_path()),
             source,
@@ -132,18 +255,90 @@ impl Watch {
             &mut self.changes.watches(),
             &mut self.change_watches,
             &wanted,
-            CHANGES,
         )
         .map_err(fail)?;
         let creations = update(
             &mut self.creations,
             &mut self.creation_watches,
-            &wanted,
-            CREATIONS,
+            &directories_to_watch(path, CREATIONS, false),
         )
         .map_err(fail)?;
         Ok(changes || creations)
     }
+
+    /// Watches exactly `files` (open generations) for writes; says whether
+    /// anything changed. The watch is set on the open file itself, through
+    /// `/proc/self/fd`, so that it is on the generation held even if the
+    /// path names another file by now.
+    pub(super) fn watch_files(
+        &mut self,
+        path: &Path,
+        files: &[(FileId, BorrowedFd<'_>)],
+    ) -> Result<bool, Error> {
+        let mut watches = self.changes.watches();
+        let before = self.file_watches.len();
+        self.file_watches.retain(|(id, wd)| {
+            let keep = files.iter().any(|(f, _)| f == id);
+            if !keep {
+                // Gone already if the file was deleted and closed.
+                let _ = watches.remove(wd.clone());
+            }
+            keep
+        });
+        let mut changed = self.file_watches.len() != before;
+        for (id, fd) in files {
+            if self.file_watches.iter().any(|(f, _)| f == id) {
+                continue;
+            }
+            let wd =
+                watch_open_file(&mut watches, path, *id, *fd).map_err(|source| Error::Watch {
+                    path: Arc::from(path),
+                    source,
+                })?;
+            self.file_watches.push((*id, wd));
+            changed = true;
+        }
+        Ok(changed)
+    }
+}
+
+/// Whether the mount table changed since the last call with `mounts`.
+fn mounts_changed(mounts: &File) -> bool {
+    let mut fds = [PollFd::new(mounts, PollFlags::PRI)];
+    let zero = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // An error is a reason to look, as any doubt is.
+    poll(&mut fds, Some(&zero)).is_err() || !fds[0].revents().is_empty()
+}
+
+/// Sets a write watch on the open file `fd` (generation `id`).
+fn watch_open_file(
+    watches: &mut Watches,
+    path: &Path,
+    id: FileId,
+    fd: BorrowedFd<'_>,
+) -> io::Result<WatchDescriptor> {
+    let by_fd = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+    match watches.add(&by_fd, FILE_CHANGES) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        result => return result,
+    }
+    // No /proc: a watch by path is on whatever the path names when it is
+    // set, which is this generation only if the path names it before and
+    // after.
+    let names_it = || fs::metadata(path).is_ok_and(|m| file_id(&m) == id);
+    if names_it() {
+        let wd = watches.add(path, FILE_CHANGES)?;
+        if names_it() {
+            return Ok(wd);
+        }
+        let _ = watches.remove(wd);
+    }
+    Err(io::Error::other(
+        "/proc is not mounted, and the open file is no longer at the path",
+    ))
 }
 
 impl Drop for Watch {
@@ -155,32 +350,60 @@ impl Drop for Watch {
     }
 }
 
-/// A watched directory: its path, which directory that was (a directory
+/// A directory to watch: where, which directory that is now (a directory
 /// deleted and created again is a new one, whose watch must be set anew),
-/// and the watch.
-type Watched = (PathBuf, FileId, WatchDescriptor);
+/// for what, and which of its entries matter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Wanted {
+    dir: PathBuf,
+    id: FileId,
+    mask: WatchMask,
+    /// The entries whose changes matter; `None`: any entry.
+    names: Option<Vec<OsString>>,
+}
+
+/// A directory watch that is set.
+struct Watched {
+    wanted: Wanted,
+    wd: WatchDescriptor,
+}
+
+impl Watched {
+    /// Whether an event about `name` (`None`: the directory itself) may
+    /// change what the path names.
+    fn concerns(&self, name: Option<&OsStr>) -> bool {
+        match (name, &self.wanted.names) {
+            (None, _) | (_, None) => true,
+            (Some(name), Some(names)) => names.iter().any(|n| n == name),
+        }
+    }
+}
 
 /// Makes `watches` cover exactly `wanted`; says whether anything changed.
 fn update(
     watches: &mut Watches,
     current: &mut Vec<Watched>,
-    wanted: &[(PathBuf, FileId)],
-    mask: WatchMask,
+    wanted: &[Wanted],
 ) -> Result<bool, (PathBuf, io::Error)> {
     let before = current.len();
-    current.retain(|(dir, id, wd)| {
-        let keep = wanted.iter().any(|(d, i)| d == dir && i == id);
+    current.retain(|watched| {
+        let keep = wanted.contains(&watched.wanted);
         if !keep {
             // Gone already if the directory was deleted: nothing to undo.
-            let _ = watches.remove(wd.clone());
+            let _ = watches.remove(watched.wd.clone());
         }
         keep
     });
     let mut changed = current.len() != before;
-    for (dir, id) in wanted {
-        if !current.iter().any(|(d, i, _)| d == dir && i == id) {
-            let wd = watches.add(dir, mask).map_err(|e| (dir.clone(), e))?;
-            current.push((dir.clone(), *id, wd));
+    for want in wanted {
+        if !current.iter().any(|w| w.wanted == *want) {
+            let wd = watches
+                .add(&want.dir, want.mask)
+                .map_err(|e| (want.dir.clone(), e))?;
+            current.push(Watched {
+                wanted: want.clone(),
+                wd,
+            });
             changed = true;
         }
     }
@@ -189,11 +412,12 @@ fn update(
 
 /// The opener thread: sleeps until something is created in a watched
 /// directory (or the follower is dropped), then looks for a new generation.
+/// Returns (ending the thread) when asked to, or with why it cannot go on.
 fn open_new_generations(
     mut creations: Inotify,
     stop: PipeReader,
     discovery: Arc<Mutex<Discovery>>,
-) {
+) -> Result<(), String> {
     let mut buffer = vec![0; EVENT_BUFFER];
     loop {
         let mut fds = [
@@ -203,65 +427,136 @@ fn open_new_generations(
         match poll(&mut fds, None) {
             Ok(_) => {}
             Err(rustix::io::Errno::INTR) => continue,
-            Err(_) => return,
+            Err(e) => return Err(format!("waiting for notifications failed: {e}")),
         }
         if !fds[1].revents().is_empty() {
-            return;
+            #[cfg(test)]
+            fail_if_asked(&stop, &discovery);
+            return Ok(());
         }
-        let mut created = false;
-        loop {
-            match creations.read_events(&mut buffer) {
-                // Any event (an overflow included) is a reason to look.
-                Ok(events) => created |= events.count() > 0,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
-        }
-        if created && let Ok(mut discovery) = discovery.lock() {
+        let created = take_events(&mut creations, &mut buffer)
+            .map_err(|e| format!("reading notifications failed: {e}"))?;
+        if created {
+            // A panic while holding the lock cannot leave the queue half
+            // changed (see `Follower::discovery`): a poisoned lock is
+            // still good to use.
+            let mut discovery = discovery.lock().unwrap_or_else(PoisonError::into_inner);
             // Errors are the reader's to report when it looks itself.
             let _ = discovery.look();
         }
     }
 }
 
-/// The directories whose entries decide what `path` names, with which
-/// directory each is now.
-fn directories_to_watch(path: &Path) -> Vec<(PathBuf, FileId)> {
+/// Takes every pending event; says whether there was any (an overflow
+/// included: any event is a reason to look).
+fn take_events(inotify: &mut Inotify, buffer: &mut [u8]) -> io::Result<bool> {
+    let mut any = false;
+    loop {
+        match inotify.read_events(buffer) {
+            Ok(events) => any |= events.count() > 0,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(any),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The byte that [`Watch::fail_opener`] sends down the stop pipe.
+#[cfg(test)]
+const FAIL: u8 = b'!';
+
+/// The opener thread's failure on demand, for tests: a panic while holding
+/// the discovery lock, which poisons it.
+#[cfg(test)]
+fn fail_if_asked(stop: &PipeReader, discovery: &Mutex<Discovery>) {
+    use std::io::Read;
+    let mut byte = [0];
+    if matches!((&*stop).read(&mut byte), Ok(1)) && byte[0] == FAIL {
+        let _held = discovery.lock();
+        panic!("failing as the test asked");
+    }
+}
+
+/// The directories whose entries decide what `path` names, each with the
+/// entry in it that matters (`None`: cannot be told, any entry may).
+fn entries_to_watch(path: &Path) -> Vec<(PathBuf, Option<OsString>)> {
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut dirs = vec![nearest_existing_dir(absolute.parent())];
+    let mut entries = vec![nearest_existing_dir(&absolute)];
     if fs::symlink_metadata(&absolute).is_ok_and(|m| m.file_type().is_symlink()) {
         let target = fs::read_link(&absolute).map(|t| match absolute.parent() {
             Some(parent) => parent.join(t),
             None => t,
         });
         if let Ok(target) = target {
-            let dir = nearest_existing_dir(target.parent());
-            if !dirs.contains(&dir) {
-                dirs.push(dir);
-            }
+            entries.push(nearest_existing_dir(&target));
         }
     }
-    dirs.into_iter()
-        .filter_map(|dir| {
-            let id = file_id(&fs::metadata(&dir).ok()?);
-            Some((dir, id))
-        })
-        .collect()
+    entries
 }
 
-/// `dir` if it exists, else its closest existing ancestor, canonicalised
-/// so that two spellings of one directory are one watch.
-fn nearest_existing_dir(dir: Option<&Path>) -> PathBuf {
-    let mut dir = dir.unwrap_or(Path::new("/"));
+/// The watches, for `mask`, of the directories `path` depends on, with
+/// which directory each is now; and, with `parents`, of their parents.
+fn directories_to_watch(path: &Path, mask: WatchMask, parents: bool) -> Vec<Wanted> {
+    let mut wanted = Vec::new();
+    for (dir, name) in entries_to_watch(path) {
+        if parents && let Some(parent) = dir.parent() {
+            let entry = dir.file_name().map(OsStr::to_os_string);
+            want(&mut wanted, parent.to_path_buf(), ENTRY_CHANGES, entry);
+        }
+        want(&mut wanted, dir, mask, name);
+    }
+    wanted
+}
+
+/// Whether the path names no file now: its directory may be deleted or
+/// replaced next, and only the directory's parent can tell.
+fn names_no_file(path: &Path) -> bool {
+    fs::metadata(path).map_or(true, |m| m.is_dir())
+}
+
+/// Adds a watch of `dir` for `mask` and the entry `name` to `wanted`. One
+/// inode has one watch per inotify instance (setting a second replaces the
+/// first's mask), so two spellings of one directory are merged into one.
+fn want(wanted: &mut Vec<Wanted>, dir: PathBuf, mask: WatchMask, name: Option<OsString>) {
+    let Ok(meta) = fs::metadata(&dir) else {
+        // Gone since it was looked at: the next refresh sees what is there.
+        return;
+    };
+    let id = file_id(&meta);
+    let Some(same) = wanted.iter_mut().find(|w| w.id == id) else {
+        wanted.push(Wanted {
+            dir,
+            id,
+            mask,
+            names: name.map(|n| vec![n]),
+        });
+        return;
+    };
+    same.mask |= mask;
+    match (&mut same.names, name) {
+        (Some(names), Some(name)) if !names.contains(&name) => names.push(name),
+        (names, None) => *names = None,
+        _ => {}
+    }
+}
+
+/// The directory holding `path`'s entry (canonicalised, so that two
+/// spellings of one directory are one watch) with the entry's name; if that
+/// directory is missing, its closest existing ancestor, with the name of
+/// the missing directory in it, whose creation is the next step.
+fn nearest_existing_dir(path: &Path) -> (PathBuf, Option<OsString>) {
+    let mut name = path.file_name().map(OsStr::to_os_string);
+    let mut dir = path.parent().unwrap_or(Path::new("/"));
     loop {
         if let Ok(canonical) = fs::canonicalize(dir)
             && canonical.is_dir()
         {
-            return canonical;
+            return (canonical, name);
         }
+        name = dir.file_name().map(OsStr::to_os_string);
         match dir.parent() {
             Some(parent) => dir = parent,
-            None => return PathBuf::from("/"),
+            None => return (PathBuf::from("/"), name),
         }
     }
 }
@@ -271,7 +566,7 @@ fn nearest_existing_dir(dir: Option<&Path>) -> PathBuf {
 /// elsewhere (coreutils' `tail` polls on these too).
 pub(super) fn unsupported_filesystem(path: &Path) -> Option<String> {
     let absolute = std::path::absolute(path).ok()?;
-    let dir = nearest_existing_dir(absolute.parent());
+    let (dir, _) = nearest_existing_dir(&absolute);
     let kind = rustix::fs::statfs(&dir).ok()?.f_type as i64 as u32;
     let name = match kind {
         0x6969 => "NFS",
@@ -307,9 +602,9 @@ mod tests {
         fs::create_dir_all(&a).unwrap();
         fs::create_dir_all(&b).unwrap();
         let dirs = |path: &Path| -> Vec<PathBuf> {
-            directories_to_watch(path)
+            directories_to_watch(path, CHANGES, false)
                 .into_iter()
-                .map(|(d, _)| d)
+                .map(|w| w.dir)
                 .collect()
         };
         assert_eq!(dirs(&a.join("change.log")), vec![a.clone()]);
@@ -322,17 +617,36 @@ mod tests {
     }
 
     #[test]
+    fn with_no_file_at_the_path_the_directorys_parent_is_watched_for_its_entry() {
+        let root = tempfile::tempdir().unwrap();
+        let root_path = fs::canonicalize(root.path()).unwrap();
+        let spool = root_path.join("spool");
+        fs::create_dir(&spool).unwrap();
+        let path = spool.join("change.log");
+        assert!(names_no_file(&path));
+        let wanted = directories_to_watch(&path, CHANGES, true);
+        assert_eq!(wanted.len(), 2);
+        assert_eq!(wanted[0].dir, root_path);
+        assert_eq!(wanted[0].mask, ENTRY_CHANGES);
+        assert_eq!(wanted[0].names, Some(vec![OsString::from("spool")]));
+        assert_eq!(wanted[1].dir, spool);
+        assert_eq!(wanted[1].names, Some(vec![OsString::from("change.log")]));
+        fs::write(&path, b"").unwrap();
+        assert!(!names_no_file(&path));
+    }
+
+    #[test]
     fn a_directory_created_again_is_a_new_directory() {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("spool");
         fs::create_dir(&dir).unwrap();
-        let before = directories_to_watch(&dir.join("change.log"));
+        let before = directories_to_watch(&dir.join("change.log"), CHANGES, false);
         // Keep the first inode in use so the new directory cannot reuse it.
         fs::rename(&dir, root.path().join("old")).unwrap();
         fs::create_dir(&dir).unwrap();
-        let after = directories_to_watch(&dir.join("change.log"));
-        assert_eq!(before[0].0, after[0].0);
-        assert_ne!(before[0].1, after[0].1);
+        let after = directories_to_watch(&dir.join("change.log"), CHANGES, false);
+        assert_eq!(before[0].dir, after[0].dir);
+        assert_ne!(before[0].id, after[0].id);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! A row read from the LDB and its JSON form (SPEC §4's `"row"` field).
+//! A row read from the LDB and its JSON form (the `"row"` field of the output).
 //!
 //! The JSON is written straight from the values ([`Row::write_json`]), not
 //! through `serde_json::Value`: no map is built per event, and integers

@@ -6,6 +6,7 @@ mod writer;
 
 mod exit_codes;
 mod following;
+mod holes;
 mod invalid;
 mod output;
 mod reliability;
