@@ -350,3 +350,97 @@ fn bind_mount_in(pid: u32, source: &Path, target: &Path) {
     assert!(status.success(), "{status}");
     drop(namespace);
 }
+
+/// A run to the end of `log` with the state file `state`.
+fn with_state(log: &std::path::Path, state: &std::path::Path) -> std::process::Output {
+    crate::harness::binary()
+        .arg("-p")
+        .arg(log)
+        .arg("--no-follow")
+        .arg("--state-file")
+        .arg(state)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn holes_a_planted_temporary_symlink_cannot_redirect_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("change.log");
+    std::fs::write(&log, format!("{}\n", crate::writer::line(1))).unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    let state = dir.path().join("st");
+    std::os::unix::fs::symlink(&victim, dir.path().join("st.tmp")).unwrap();
+    let out = with_state(&log, &state);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    let meta = std::fs::symlink_metadata(&state).unwrap();
+    assert!(meta.file_type().is_file(), "the state is a plain file");
+}
+
+#[test]
+fn holes_a_dangling_symlink_at_the_lock_is_refused_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("change.log");
+    std::fs::write(&log, "").unwrap();
+    let target = dir.path().join("created-by-mistake");
+    let state = dir.path().join("st");
+    std::os::unix::fs::symlink(&target, dir.path().join("st.lock")).unwrap();
+    let out = with_state(&log, &state);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(!target.exists(), "the lock's symlink was followed");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("cannot use its lock"), "{stderr}");
+}
+
+#[test]
+fn holes_a_state_path_that_is_a_symlink_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("change.log");
+    std::fs::write(&log, "").unwrap();
+    let real = dir.path().join("real-state");
+    std::fs::write(&real, "keep").unwrap();
+    let state = dir.path().join("st");
+    std::os::unix::fs::symlink(&real, &state).unwrap();
+    let out = with_state(&log, &state);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("is a symlink")
+    );
+    assert_eq!(std::fs::read_to_string(&real).unwrap(), "keep");
+}
+
+#[test]
+fn holes_a_changelog_path_that_is_not_utf8_keeps_its_state() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"change\xff.log"));
+    let lines: String = (1..=3)
+        .map(|s| format!("{}\n", crate::writer::line(s)))
+        .collect();
+    std::fs::write(&log, lines).unwrap();
+    let state = dir.path().join("st");
+    let out = with_state(&log, &state);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(crate::harness::seqs_of(&out), [1, 2, 3]);
+    let again = with_state(&log, &state);
+    assert_eq!(again.status.code(), Some(0), "{again:?}");
+    assert!(
+        crate::harness::seqs_of(&again).is_empty(),
+        "resumed after seq 3"
+    );
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names.len(),
+        3,
+        "the log, the state and its lock only: {names:?}"
+    );
+}
