@@ -1,4 +1,4 @@
-complete -c changelog-tail -s p -l path -d 'The changelog file to follow [default: $CTLSTORE_PATH/change.log, else /var/spool/ctlstore/change.log]' -r -F
+complete -c changelog-tail -s p -l path -d 'The changelog file to follow, or - for standard input (a pipe) [default: $CTLSTORE_PATH/change.log, else /var/spool/ctlstore/change.log]' -r -F
 complete -c changelog-tail -l family -d 'Print only events of this family (case-insensitive; repeat for any of several)' -r
 complete -c changelog-tail -l table -d 'Print only events of this table (case-insensitive; repeat for any of several)' -r
 complete -c changelog-tail -l key -d 'Print only events with key column NAME equal to VALUE (repeat: all must hold)' -r

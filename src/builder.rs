@@ -9,6 +9,7 @@ use crate::follow::{FollowOptions, Follower, WatchMode};
 use crate::input::Input;
 use crate::iterator::ChangelogIterator;
 use crate::memory::MemorySource;
+use crate::pipe::Pipe;
 use crate::resume::{self, Start};
 use crate::wake::{CancelHandle, Sleeper};
 use std::path::{Path, PathBuf};
@@ -19,6 +20,13 @@ impl ChangelogIterator {
     /// A builder for an iterator on the changelog at `path`.
     pub fn builder(path: impl AsRef<Path>) -> Builder {
         Builder::file(path.as_ref())
+    }
+
+    /// A builder for an iterator on standard input (a pipe): lines as they
+    /// arrive, until the input ends. No rotation, no resuming in place, no
+    /// [`Start::End`].
+    pub fn builder_stdin() -> Builder {
+        Builder::new(Reading::Stdin, false)
     }
 
     /// A builder for an iterator on lines held in memory.
@@ -45,6 +53,7 @@ impl ChangelogIterator {
 enum Reading {
     File(PathBuf),
     Memory(MemorySource),
+    Stdin,
 }
 
 /// Configures a [`ChangelogIterator`]; made by
@@ -157,6 +166,12 @@ impl Builder {
                 let sleeper = Sleeper::new(&self.cancel)
                     .map_err(|e| Error::io(&Arc::from(path.as_path()), e))?;
                 Input::File(Box::new(Follower::open(&path, self.options, sleeper)?))
+            }
+            Reading::Stdin => {
+                let name = Arc::from(Path::new(crate::pipe::STDIN_NAME));
+                let sleeper = Sleeper::new(&self.cancel).map_err(|e| Error::io(&name, e))?;
+                let pipe = Pipe::stdin(self.options.max_line_bytes, sleeper)?;
+                Input::Pipe(Box::new(pipe))
             }
             Reading::Memory(mut source) => {
                 let sleeper =

@@ -87,6 +87,14 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// The input cannot do what was asked of it (e.g. start at the end of a
+    /// pipe).
+    #[error("{what} is not possible")]
+    Unsupported {
+        /// What was asked.
+        what: &'static str,
+    },
+
     /// Reading was cancelled before the changelog could be opened.
     #[error("cancelled while waiting for the changelog")]
     Cancelled,

@@ -5,6 +5,7 @@ use crate::checkpoint::Checkpoint;
 use crate::error::Error;
 use crate::follow::Follower;
 use crate::memory::MemorySource;
+use crate::pipe::Pipe;
 use crate::position::FileId;
 use crate::source::{Item, LastLine, Next, Source};
 use std::path::Path;
@@ -16,6 +17,7 @@ use std::time::Instant;
 pub(crate) enum Input {
     File(Box<Follower>),
     Memory(MemorySource),
+    Pipe(Box<Pipe>),
 }
 
 macro_rules! each {
@@ -23,6 +25,7 @@ macro_rules! each {
         match $self {
             Input::File($source) => $call,
             Input::Memory($source) => $call,
+            Input::Pipe($source) => $call,
         }
     };
 }

@@ -38,7 +38,8 @@ Examples:
   changelog-tail --family payments --table accounts | jq -r '.keys[0].value'
   changelog-tail --no-follow --path ./change.log --format pretty
   changelog-tail --table users --key id=42 --count 1
-  changelog-tail --state-file /var/lib/myapp/changelog.state --family payments";
+  changelog-tail --state-file /var/lib/myapp/changelog.state --family payments
+  ssh host tail -F /var/spool/ctlstore/change.log | changelog-tail --path - --family payments";
 
 /// `changelog-tail [OPTIONS]`: see `--help`.
 #[derive(Debug, Parser)]
@@ -51,7 +52,7 @@ Examples:
     after_long_help = AFTER_HELP,
 )]
 pub struct Args {
-    /// The changelog file to follow
+    /// The changelog file to follow, or - for standard input (a pipe)
     /// [default: $CTLSTORE_PATH/change.log, else /var/spool/ctlstore/change.log]
     #[arg(short, long, value_name = "PATH")]
     pub path: Option<PathBuf>,

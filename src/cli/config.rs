@@ -33,6 +33,8 @@ pub enum OnOutOfSync {
 /// Everything the run needs, decided.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// `--path -`: read standard input.
+    pub stdin: bool,
     pub path: PathBuf,
     pub filter: Filter,
     /// `--from end` (else the start of the file).
@@ -84,6 +86,10 @@ impl Config {
                 "--after-seq resumes from a given seq and cannot be combined with --from end",
             ));
         }
+        let stdin = args.path.as_deref() == Some(std::path::Path::new("-"));
+        if stdin {
+            pipe_conflicts(&args)?;
+        }
         let mut filter = Filter::new();
         for family in args.family {
             filter = filter.family(family);
@@ -95,6 +101,7 @@ impl Config {
             filter = filter.key(name, value);
         }
         Ok(Config {
+            stdin,
             path: args.path.unwrap_or_else(changelog_tail::default_path),
             filter,
             from_end: args.from == FromArg::End,
@@ -125,7 +132,11 @@ impl Config {
             (None, None) if self.from_end => Start::End,
             (None, None) => Start::Beginning,
         };
-        ChangelogIterator::builder(&self.path)
+        let builder = match self.stdin {
+            true => ChangelogIterator::builder_stdin(),
+            false => ChangelogIterator::builder(&self.path),
+        };
+        builder
             .filter(self.filter.clone())
             .start(start)
             .follow(self.follow)
@@ -134,4 +145,22 @@ impl Config {
             .max_line_bytes(self.max_line_bytes)
             .checkpoints(self.state_file.is_some())
     }
+}
+
+/// The options that need a file, refused with `--path -` (a pipe has no
+/// file to resume in, nothing to wait for or poll, and no end to start
+/// from until it closes).
+fn pipe_conflicts(args: &Args) -> Result<(), clap::Error> {
+    let why = if args.state_file.is_some() {
+        "--state-file resumes in a file, and --path - reads a pipe, which has none"
+    } else if args.wait {
+        "--wait waits for a file to appear, and --path - reads a pipe, which is there already"
+    } else if args.poll.is_some() {
+        "--poll looks at a file for changes, and --path - reads a pipe, which says when data comes"
+    } else if args.from == FromArg::End {
+        "--from end starts after the last line, and a pipe (--path -) has no last line until it closes"
+    } else {
+        return Ok(());
+    };
+    Err(Args::command().error(clap::error::ErrorKind::ArgumentConflict, why))
 }

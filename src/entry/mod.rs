@@ -112,7 +112,8 @@ pub enum InvalidReason {
     },
     /// A partial line whose file was rotated away before its `\n` arrived.
     Incomplete,
-    /// A partial line at the end of the input (`--no-follow`).
+    /// A partial line when the input ended for good (a pipe closed): the
+    /// rest can never come.
     Unterminated,
 }
 
@@ -133,7 +134,7 @@ impl fmt::Display for InvalidReason {
                 f.write_str("incomplete line (no newline) left behind when the file was rotated")
             }
             InvalidReason::Unterminated => {
-                f.write_str("the last line has no newline yet (the writer may be mid-line)")
+                f.write_str("the input ended in the middle of a line (no newline)")
             }
         }
     }

@@ -17,7 +17,6 @@
 //! file exists, and after); a [`Follower`] exists only once its first file
 //! is open.
 
-mod buffer;
 mod discovery;
 mod finder;
 mod start;
@@ -27,11 +26,11 @@ pub use discovery::MAX_HELD_GENERATIONS;
 
 use crate::entry::{InvalidEntry, InvalidReason};
 use crate::error::Error;
+use crate::lines::{LineBuffer, Span, Taken};
 use crate::notice::Notice;
 use crate::position::{FileId, LineInfo, Location};
 use crate::source::{Item, Next};
 use crate::wake::{Sleeper, Woken};
-use buffer::{LineBuffer, Span, Taken};
 use discovery::{Opened, Presence};
 use finder::Finder;
 use std::collections::VecDeque;

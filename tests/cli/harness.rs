@@ -5,7 +5,7 @@
 use changelog_tail::Event;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 use wait_timeout::ChildExt;
@@ -115,6 +115,25 @@ impl Tail {
             stderr,
             errors: Vec::new(),
         }
+    }
+
+    /// Starts a prepared command with its stdin a pipe the test writes to.
+    pub fn spawn_with_stdin(mut command: Command) -> (Tail, ChildStdin) {
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("spawn changelog-tail");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = lines_of(child.stdout.take().unwrap());
+        let stderr = lines_of(child.stderr.take().unwrap());
+        let tail = Tail {
+            child,
+            stdout: Some(stdout),
+            stderr,
+            errors: Vec::new(),
+        };
+        (tail, stdin)
     }
 
     /// Starts the binary with its stdout as a raw pipe the test reads (or

@@ -9,6 +9,7 @@ mod following;
 mod holes;
 mod invalid;
 mod output;
+mod pipe;
 mod reliability;
 mod resume;
 mod scenarios;

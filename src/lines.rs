@@ -4,7 +4,6 @@
 //! offsets and allocation limit), so that memory stays bounded by the
 //! limit whatever the input.
 
-use std::fs::File;
 use std::io::{self, Read};
 
 /// Bytes asked of the kernel per read: large enough to catch up on a backlog
@@ -13,7 +12,7 @@ const READ_CHUNK: usize = 128 * 1024;
 
 /// What [`LineBuffer::take`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Taken {
+pub(crate) enum Taken {
     /// A complete line, without its `\n`.
     Line(Span),
     /// A line over the limit, reported once; `range` holds its first bytes
@@ -23,19 +22,19 @@ pub(super) enum Taken {
 
 /// A line's place in the buffer and in its file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Span {
+pub(crate) struct Span {
     /// Its bytes in the buffer, valid until the next [`LineBuffer::fill`].
-    pub(super) range: (usize, usize),
+    pub(crate) range: (usize, usize),
     /// 1-based line number in the file.
-    pub(super) line: u64,
+    pub(crate) line: u64,
     /// File offset of its first byte.
-    pub(super) offset: u64,
+    pub(crate) offset: u64,
 }
 
 /// Read bytes not yet handed out as lines: `data[start..end]`, the first of
 /// which is at file offset `offset`.
 #[derive(Debug)]
-pub(super) struct LineBuffer {
+pub(crate) struct LineBuffer {
     data: Vec<u8>,
     start: usize,
     end: usize,
@@ -48,7 +47,7 @@ pub(super) struct LineBuffer {
 
 impl LineBuffer {
     /// An empty buffer for lines of at most `max` bytes.
-    pub(super) fn new(max: usize) -> Self {
+    pub(crate) fn new(max: usize) -> Self {
         LineBuffer {
             data: Vec::new(),
             start: 0,
@@ -62,7 +61,7 @@ impl LineBuffer {
 
     /// Forgets everything: the next byte read is at `offset`, the first
     /// byte of line number `line`.
-    pub(super) fn reset(&mut self, offset: u64, line: u64) {
+    pub(crate) fn reset(&mut self, offset: u64, line: u64) {
         self.start = 0;
         self.end = 0;
         self.offset = offset;
@@ -71,13 +70,13 @@ impl LineBuffer {
     }
 
     /// The longest line accepted.
-    pub(super) fn max(&self) -> usize {
+    pub(crate) fn max(&self) -> usize {
         self.max
     }
 
     /// Bytes read but not yet part of a handed-out line (the start of a
     /// line still being written), unless it is one being skipped.
-    pub(super) fn partial(&self) -> Option<Span> {
+    pub(crate) fn partial(&self) -> Option<Span> {
         (self.start < self.end && !self.skipping).then_some(Span {
             range: (self.start, self.end),
             line: self.line,
@@ -86,22 +85,22 @@ impl LineBuffer {
     }
 
     /// The file offset just past the last byte read.
-    pub(super) fn read_offset(&self) -> u64 {
+    pub(crate) fn read_offset(&self) -> u64 {
         self.offset + (self.end - self.start) as u64
     }
 
     /// The last (up to) `n` bytes read, handed out or not.
-    pub(super) fn last(&self, n: usize) -> &[u8] {
+    pub(crate) fn last(&self, n: usize) -> &[u8] {
         &self.data[self.end.saturating_sub(n)..self.end]
     }
 
     /// The bytes of a span handed out since the last [`fill`](Self::fill).
-    pub(super) fn get(&self, span: &Span) -> &[u8] {
+    pub(crate) fn get(&self, span: &Span) -> &[u8] {
         &self.data[span.range.0..span.range.1]
     }
 
     /// The next complete line, or a line found to be too long.
-    pub(super) fn take(&mut self) -> Option<Taken> {
+    pub(crate) fn take(&mut self) -> Option<Taken> {
         loop {
             let pending = &self.data[self.start..self.end];
             let Some(at) = memchr::memchr(b'\n', pending) else {
@@ -146,7 +145,7 @@ impl LineBuffer {
     }
 
     /// Drops the pending bytes (a partial line whose file is being left).
-    pub(super) fn discard(&mut self) {
+    pub(crate) fn discard(&mut self) {
         self.offset += (self.end - self.start) as u64;
         self.start = self.end;
         self.skipping = false;
@@ -154,7 +153,7 @@ impl LineBuffer {
 
     /// Reads once from `file` after the pending bytes; returns how many
     /// bytes came (0 at end of file).
-    pub(super) fn fill(&mut self, file: &mut File) -> io::Result<usize> {
+    pub(crate) fn fill(&mut self, file: &mut impl Read) -> io::Result<usize> {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
@@ -182,6 +181,7 @@ impl LineBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::File;
     use std::io::Write;
 
     fn line(buf: &mut LineBuffer) -> Option<(Vec<u8>, u64, u64)> {

@@ -1,0 +1,167 @@
+//! A changelog read from a pipe (standard input): `ssh host tail -F
+//! change.log | changelog-tail …`, or `zcat saved.log.gz | changelog-tail
+//! …`.
+//!
+//! A pipe has no rotation, no file identity and no end to start from; every
+//! other rule holds: lines are handed out as they arrive, a partial line is
+//! held until its newline comes, and the end of the input ends the read. A
+//! partial line left when the input ends can never be completed: it is an
+//! invalid entry. Reading waits in the same one `poll` as the file follower
+//! (the input and the cancellation pipe), so a signal ends it at once.
+
+use crate::checkpoint::Checkpoint;
+use crate::entry::{InvalidEntry, InvalidReason};
+use crate::error::Error;
+use crate::lines::{LineBuffer, Span, Taken};
+use crate::position::{FileId, LineInfo, Location};
+use crate::source::{Item, LastLine, Next, Source};
+use crate::wake::{PollFlags, Sleeper, Woken};
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What messages call standard input.
+pub(crate) const STDIN_NAME: &str = "<stdin>";
+
+/// Lines from a pipe (or any input read once, to its end).
+#[derive(Debug)]
+pub(crate) struct Pipe {
+    input: File,
+    buffer: LineBuffer,
+    last_line: Span,
+    path: Arc<Path>,
+    sleeper: Sleeper,
+    /// The input ended (end of file).
+    ended: bool,
+    /// [`Item::CaughtUp`] was handed out since the last line.
+    told_caught_up: bool,
+}
+
+impl Pipe {
+    /// Reads standard input (a duplicate of it, so that the process's own
+    /// handle is left alone).
+    pub(crate) fn stdin(max_line_bytes: usize, sleeper: Sleeper) -> Result<Self, Error> {
+        let path: Arc<Path> = Arc::from(Path::new(STDIN_NAME));
+        let input = std::io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| Error::io(&path, e))?;
+        Ok(Pipe {
+            input: File::from(input),
+            buffer: LineBuffer::new(max_line_bytes),
+            last_line: Span {
+                range: (0, 0),
+                line: 0,
+                offset: 0,
+            },
+            path,
+            sleeper,
+            ended: false,
+            told_caught_up: false,
+        })
+    }
+
+    fn invalid(&self, span: &Span, reason: InvalidReason) -> Item {
+        let location = Location::new(&self.path, span.line, span.offset);
+        Item::Invalid(InvalidEntry::new(location, reason, self.buffer.get(span)))
+    }
+
+    /// The input is over: what is held of a line is all there will be.
+    fn at_end(&mut self) -> Next<Item> {
+        if let Some(partial) = self.buffer.partial() {
+            let item = self.invalid(&partial, InvalidReason::Unterminated);
+            self.buffer.discard();
+            return Next::Item(item);
+        }
+        if !std::mem::replace(&mut self.told_caught_up, true) {
+            return Next::Item(Item::CaughtUp);
+        }
+        Next::End
+    }
+}
+
+impl Source for Pipe {
+    fn next_item(&mut self, deadline: Option<Instant>) -> Result<Next<Item>, Error> {
+        loop {
+            if self.sleeper.is_cancelled() {
+                return Ok(Next::Cancelled);
+            }
+            match self.buffer.take() {
+                Some(Taken::Line(span)) => {
+                    self.last_line = span;
+                    self.told_caught_up = false;
+                    return Ok(Next::Item(Item::Line(LineInfo {
+                        line: span.line,
+                        offset: span.offset,
+                        end: span.offset + (span.range.1 - span.range.0) as u64 + 1,
+                        file: None,
+                    })));
+                }
+                Some(Taken::TooLong(span)) => {
+                    let limit = self.buffer.max();
+                    return Ok(Next::Item(
+                        self.invalid(&span, InvalidReason::TooLong { limit }),
+                    ));
+                }
+                None => {}
+            }
+            if self.ended {
+                return Ok(self.at_end());
+            }
+            // Look without blocking first: only once caught up does the
+            // wait honour the deadline.
+            let until = if self.told_caught_up {
+                deadline
+            } else {
+                Some(Instant::now())
+            };
+            let fd = self.input.as_fd();
+            let woken = self
+                .sleeper
+                .wait(&[(fd, PollFlags::IN)], until, None)
+                .map_err(|e| Error::io(&self.path, e))?;
+            match woken {
+                Woken::Changed => {
+                    let n = self
+                        .buffer
+                        .fill(&mut self.input)
+                        .map_err(|e| Error::io(&self.path, e))?;
+                    self.ended = n == 0;
+                }
+                Woken::TimedOut if !self.told_caught_up => {
+                    self.told_caught_up = true;
+                    return Ok(Next::Item(Item::CaughtUp));
+                }
+                Woken::TimedOut => return Ok(Next::TimedOut),
+                Woken::Cancelled => return Ok(Next::Cancelled),
+            }
+        }
+    }
+
+    fn line(&self) -> &[u8] {
+        self.buffer.get(&self.last_line)
+    }
+
+    fn path(&self) -> &Arc<Path> {
+        &self.path
+    }
+
+    fn file(&self) -> Option<FileId> {
+        None
+    }
+
+    /// A pipe has no end to start from: only what comes later.
+    fn skip_to_end(&mut self) -> Result<Option<LastLine>, Error> {
+        Err(Error::Unsupported {
+            what: "starting at the end of a pipe (it has no end until it closes)",
+        })
+    }
+
+    /// A pipe is not a file: a checkpoint cannot name it, so a resume
+    /// starts from the first line (the rotated-since rules).
+    fn resume_in_place(&mut self, _checkpoint: &Checkpoint) -> Result<bool, Error> {
+        Ok(false)
+    }
+}

@@ -1,0 +1,191 @@
+//! `--path -`: a changelog read from standard input (`ssh host tail -F … |
+//! changelog-tail --path -`), with every rule that needs no file.
+
+use crate::harness::{Tail, binary, seqs_of};
+use crate::writer::line;
+use std::io::Write;
+use std::process::{ChildStdin, Command, Stdio};
+
+/// The binary reading its stdin, with `args`.
+fn command(args: &[&str]) -> Command {
+    let mut command = binary();
+    command.args(["--path", "-"]).args(args);
+    command
+}
+
+fn lines(seqs: impl IntoIterator<Item = i64>) -> String {
+    seqs.into_iter().map(|s| format!("{}\n", line(s))).collect()
+}
+
+/// A finished run fed `input` on stdin.
+fn run(args: &[&str], input: &[u8]) -> std::process::Output {
+    let mut child = command(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        // The reader may stop early (exit 3, --count): a closed pipe is fine.
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+fn write(stdin: &mut ChildStdin, text: &str) {
+    stdin.write_all(text.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+}
+
+#[test]
+fn events_come_out_as_they_arrive_and_the_end_of_input_ends_the_run() {
+    let (mut tail, mut stdin) = Tail::spawn_with_stdin(command(&[]));
+    for seq in 1..=3 {
+        write(&mut stdin, &lines([seq]));
+        assert_eq!(
+            tail.seqs(1),
+            [seq],
+            "each line at once, not when the input ends"
+        );
+    }
+    // Half a line is held until its newline comes.
+    let third = line(4);
+    let (head, rest) = third.split_at(10);
+    write(&mut stdin, head);
+    write(&mut stdin, &format!("{rest}\n"));
+    assert_eq!(tail.seqs(1), [4]);
+    drop(stdin);
+    let ended = tail.wait_end();
+    assert_eq!(ended.code(), Some(0), "{}", ended.stderr_text());
+    assert!(ended.stderr.is_empty(), "{:?}", ended.stderr);
+}
+
+#[test]
+fn a_gap_is_out_of_sync() {
+    let out = run(&[], lines([1, 2, 5]).as_bytes());
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(seqs_of(&out), [1, 2]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("expected seq 3 but read seq 5 at <stdin> line 3"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn filters_keys_count_and_after_seq() {
+    // line(seq) has family fam{seq % 3}, table table{seq % 5}.
+    let input = lines(1..=20);
+    assert_eq!(
+        seqs_of(&run(&["--family", "fam0"], input.as_bytes())),
+        [3, 6, 9, 12, 15, 18]
+    );
+    assert_eq!(seqs_of(&run(&["--key", "id=7"], input.as_bytes())), [7]);
+    let counted = run(&["--count", "2"], input.as_bytes());
+    assert_eq!(counted.status.code(), Some(0));
+    assert_eq!(seqs_of(&counted), [1, 2]);
+    assert_eq!(
+        seqs_of(&run(&["--after-seq", "17"], input.as_bytes())),
+        [18, 19, 20]
+    );
+    let short = run(&["--after-seq", "30"], input.as_bytes());
+    assert_eq!(short.status.code(), Some(3), "the input ends before seq 30");
+}
+
+#[test]
+fn invalid_entries_are_located_and_strict_stops() {
+    let input = format!("{}garbage\n{}", lines([1]), lines([2]));
+    let out = run(&[], input.as_bytes());
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(seqs_of(&out), [1, 2]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let offset = line(1).len() + 1;
+    assert!(
+        stderr.contains(&format!("invalid entry at <stdin> line 2 (byte {offset})")),
+        "{stderr}"
+    );
+    let strict = run(&["--strict"], input.as_bytes());
+    assert_eq!(strict.status.code(), Some(4));
+}
+
+#[test]
+fn a_last_line_without_newline_is_an_invalid_entry() {
+    let input = format!("{}{}", lines([1]), line(2));
+    let out = run(&[], input.as_bytes());
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(seqs_of(&out), [1]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("ended in the middle of a line"), "{stderr}");
+    assert!(stderr.contains("<stdin> line 2"), "{stderr}");
+}
+
+#[test]
+fn raw_and_pretty() {
+    let input = lines([1]);
+    let raw = run(&["--raw"], input.as_bytes());
+    assert_eq!(raw.stdout, input.as_bytes());
+    let pretty = run(
+        &["--format", "pretty", "--color", "never"],
+        input.as_bytes(),
+    );
+    assert_eq!(
+        String::from_utf8(pretty.stdout).unwrap(),
+        "1 fam1.table1 id=1\n"
+    );
+}
+
+#[test]
+fn signals_end_a_run_blocked_on_its_input() {
+    for (signal, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        let (mut tail, mut stdin) = Tail::spawn_with_stdin(command(&[]));
+        write(&mut stdin, &lines([1]));
+        assert_eq!(tail.seqs(1), [1]);
+        tail.signal(signal);
+        assert_eq!(tail.wait_end().code(), Some(code));
+    }
+}
+
+#[test]
+fn a_reader_that_goes_away_is_a_clean_end() {
+    let mut child = command(&[])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    write(&mut stdin, &lines([1]));
+    let mut first = [0u8; 8];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    drop(stdout);
+    // Enough to fill any buffer: the write fails with a broken pipe.
+    let _ = stdin.write_all(lines(2..=50_000).as_bytes());
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn options_that_need_a_file_are_usage_errors() {
+    for (args, why) in [
+        (&["--state-file", "st"][..], "--state-file"),
+        (&["--wait"][..], "--wait"),
+        (&["--poll", "1s"][..], "--poll"),
+        (&["--from", "end"][..], "--from end"),
+    ] {
+        let out = run(args, b"");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains(why) && stderr.contains("pipe"), "{stderr}");
+    }
+}
