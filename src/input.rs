@@ -7,6 +7,8 @@ use crate::follow::Follower;
 use crate::memory::MemorySource;
 use crate::pipe::Pipe;
 use crate::position::FileId;
+#[cfg(feature = "tokio")]
+use crate::source::WaitOn;
 use crate::source::{Item, LastLine, Next, Source};
 use std::path::Path;
 use std::sync::Arc;
@@ -55,5 +57,10 @@ impl Source for Input {
 
     fn resume_in_place(&mut self, checkpoint: &Checkpoint) -> Result<bool, Error> {
         each!(self, s => s.resume_in_place(checkpoint))
+    }
+
+    #[cfg(feature = "tokio")]
+    fn wait_on(&self) -> WaitOn<'_> {
+        each!(self, s => s.wait_on())
     }
 }

@@ -165,6 +165,18 @@ impl ChangelogIterator {
         })
     }
 
+    /// What a wait for more would sleep on (for the async stream).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn wait_on(&self) -> crate::source::WaitOn<'_> {
+        self.source.wait_on()
+    }
+
+    /// The path read (for messages).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn path(&self) -> &Arc<Path> {
+        self.source.path()
+    }
+
     /// The filter events are matched against.
     pub fn filter(&self) -> &Filter {
         &self.filter

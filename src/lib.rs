@@ -16,6 +16,8 @@
 //! - [`Filter`]: family, table and key conditions.
 //! - [`Checkpoint`], [`StateFile`]: resuming where a reader stopped.
 //! - [`MemorySource`]: lines from memory, for tests of consumers.
+//! - `EventStream` (cargo feature `tokio`): the events as a
+//!   `futures::Stream`, waited for through tokio.
 //! - [`Ldb`]: the rows that events name, read from ctlstore's LDB.
 
 mod builder;
@@ -38,6 +40,8 @@ mod resume;
 mod seq;
 mod source;
 mod state;
+#[cfg(feature = "tokio")]
+mod stream;
 mod wake;
 
 pub use builder::Builder;
@@ -57,6 +61,8 @@ pub use resume::Start;
 pub use seq::Gap;
 pub use source::Next;
 pub use state::StateFile;
+#[cfg(feature = "tokio")]
+pub use stream::EventStream;
 pub use wake::CancelHandle;
 
 /// Where ctlstore keeps its changelog when `CTLSTORE_PATH` is not set.

@@ -4,6 +4,8 @@
 use crate::checkpoint::Checkpoint;
 use crate::error::Error;
 use crate::position::{FileId, LineInfo};
+#[cfg(feature = "tokio")]
+use crate::source::WaitOn;
 use crate::source::{Item, LastLine, Next, Source};
 use crate::wake::{Sleeper, Woken};
 use std::collections::VecDeque;
@@ -142,5 +144,17 @@ impl Source for MemorySource {
     /// always starts from the first line.
     fn resume_in_place(&mut self, _checkpoint: &Checkpoint) -> Result<bool, Error> {
         Ok(false)
+    }
+
+    #[cfg(feature = "tokio")]
+    fn wait_on(&self) -> WaitOn<'_> {
+        WaitOn {
+            fds: self
+                .sleeper
+                .iter()
+                .filter_map(Sleeper::cancel_wait)
+                .collect(),
+            interval: None,
+        }
     }
 }

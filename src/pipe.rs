@@ -14,6 +14,8 @@ use crate::entry::{InvalidEntry, InvalidReason};
 use crate::error::Error;
 use crate::lines::{LineBuffer, Span, Taken};
 use crate::position::{FileId, LineInfo, Location};
+#[cfg(feature = "tokio")]
+use crate::source::WaitOn;
 use crate::source::{Item, LastLine, Next, Source};
 use crate::wake::{PollFlags, Sleeper, Woken};
 use std::fs::File;
@@ -163,5 +165,17 @@ impl Source for Pipe {
     /// starts from the first line (the rotated-since rules).
     fn resume_in_place(&mut self, _checkpoint: &Checkpoint) -> Result<bool, Error> {
         Ok(false)
+    }
+
+    #[cfg(feature = "tokio")]
+    fn wait_on(&self) -> WaitOn<'_> {
+        let input = (!self.ended).then(|| (self.input.as_fd(), PollFlags::IN));
+        WaitOn {
+            fds: input
+                .into_iter()
+                .chain(self.sleeper.cancel_wait())
+                .collect(),
+            interval: None,
+        }
     }
 }

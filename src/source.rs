@@ -63,6 +63,17 @@ pub(crate) struct LastLine {
     pub(crate) info: LineInfo,
 }
 
+#[cfg(feature = "tokio")]
+/// What a source's one wait sleeps on: for a caller that waits itself (the
+/// async stream), instead of blocking in the source.
+#[derive(Debug, Default)]
+pub(crate) struct WaitOn<'a> {
+    /// Descriptors that become ready when there may be news.
+    pub(crate) fds: Vec<(std::os::fd::BorrowedFd<'a>, crate::wake::PollFlags)>,
+    /// Look again after this long even without news (polling).
+    pub(crate) interval: Option<std::time::Duration>,
+}
+
 /// What the iterator needs of a source.
 pub(crate) trait Source {
     /// Blocks until a line, an invalid entry, `deadline`, the end of input
@@ -86,4 +97,9 @@ pub(crate) trait Source {
     /// Goes on at `checkpoint`'s offset if the current file is provably the
     /// one it was taken in; says whether it did.
     fn resume_in_place(&mut self, checkpoint: &Checkpoint) -> Result<bool, Error>;
+
+    #[cfg(feature = "tokio")]
+    /// What [`next_item`](Self::next_item) would sleep on, once it has
+    /// returned `TimedOut` for a deadline in the past.
+    fn wait_on(&self) -> WaitOn<'_>;
 }

@@ -102,6 +102,13 @@ impl Sleeper {
         self.cancel.is_cancelled()
     }
 
+    #[cfg(feature = "tokio")]
+    /// What a caller that waits itself must watch for cancellation.
+    pub(crate) fn cancel_wait(&self) -> Option<(BorrowedFd<'_>, PollFlags)> {
+        let (reader, _) = self.cancel.inner.pipe.get()?;
+        Some((std::os::fd::AsFd::as_fd(reader), PollFlags::IN))
+    }
+
     /// The read end of the cancellation pipe, made on first use.
     fn cancel_fd(&self) -> io::Result<&PipeReader> {
         if let Some((reader, _)) = self.cancel.inner.pipe.get() {

@@ -10,6 +10,8 @@ use super::{FollowOptions, WatchMode};
 use crate::error::Error;
 use crate::notice::Notice;
 use crate::position::FileId;
+#[cfg(feature = "tokio")]
+use crate::source::WaitOn;
 use crate::wake::{Sleeper, Woken};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
@@ -213,6 +215,16 @@ impl Finder {
             why,
             interval: FALLBACK_POLL,
         });
+    }
+
+    #[cfg(feature = "tokio")]
+    /// What [`wait`](Self::wait) sleeps on.
+    pub(super) fn wait_on(&self) -> WaitOn<'_> {
+        let watch = self.watch.iter().flat_map(Watch::wake_fds);
+        WaitOn {
+            fds: watch.chain(self.sleeper.cancel_wait()).collect(),
+            interval: self.poll_interval(),
+        }
     }
 
     fn poll_interval(&self) -> Option<Duration> {

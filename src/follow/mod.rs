@@ -455,6 +455,11 @@ impl crate::source::Source for Follower {
     ) -> Result<bool, Error> {
         Follower::resume_in_place(self, checkpoint)
     }
+
+    #[cfg(feature = "tokio")]
+    fn wait_on(&self) -> crate::source::WaitOn<'_> {
+        self.finder.wait_on()
+    }
 }
 
 #[cfg(test)]
