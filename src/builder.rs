@@ -77,6 +77,7 @@ pub struct Builder {
     start: Start,
     options: FollowOptions,
     checkpoints: bool,
+    check_every_line: bool,
     cancel: CancelHandle,
 }
 
@@ -99,6 +100,7 @@ impl Builder {
                 ..FollowOptions::default()
             },
             checkpoints: false,
+            check_every_line: false,
             cancel: CancelHandle::new(),
         }
     }
@@ -152,6 +154,17 @@ impl Builder {
         self
     }
 
+    /// Read every line whole, keys included, even lines of tables the
+    /// filter drops, so that any malformed line is reported (as
+    /// `--strict` wants). By default a line of another table in the
+    /// writer's exact shape is read only as far as its `seq` (always
+    /// checked), family and table; its keys are read when its event is
+    /// handed out. That makes a filtered catch-up about twice as fast.
+    pub fn check_every_line(mut self, check: bool) -> Self {
+        self.check_every_line = check;
+        self
+    }
+
     /// A handle that cancels the wait for the file, and blocked and future
     /// reads of the iterator, from any thread.
     pub fn cancel_handle(&self) -> CancelHandle {
@@ -182,6 +195,12 @@ impl Builder {
         };
         let positioned = resume::position(&self.start, &mut input)?;
         let keep = self.checkpoints || matches!(self.start, Start::Checkpoint(_));
-        Ok(ChangelogIterator::new(input, self.filter, positioned, keep))
+        Ok(ChangelogIterator::new(
+            input,
+            self.filter,
+            positioned,
+            keep,
+            self.check_every_line,
+        ))
     }
 }

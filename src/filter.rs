@@ -51,19 +51,39 @@ impl Filter {
         self.families.is_empty() && self.tables.is_empty() && self.keys.is_empty()
     }
 
+    /// Whether an event of `family` and `table` may pass: false means it
+    /// cannot, whatever its keys; true means it does if it has no key
+    /// conditions ([`has_key_conditions`](Self::has_key_conditions)).
+    #[inline]
+    pub(crate) fn matches_table(&self, family: &str, table: &str) -> bool {
+        any_named(&self.families, family) && any_named(&self.tables, table)
+    }
+
+    /// Whether matching needs an event's keys.
+    pub(crate) fn has_key_conditions(&self) -> bool {
+        !self.keys.is_empty()
+    }
+
     /// Whether `event` passes.
     pub fn matches(&self, event: &EventRef<'_>) -> bool {
-        let any = |names: &[String], value: &str| {
-            names.is_empty() || names.iter().any(|n| n.eq_ignore_ascii_case(value))
-        };
-        any(&self.families, &event.family)
-            && any(&self.tables, &event.table)
+        self.matches_table(&event.family, &event.table)
             && self.keys.iter().all(|(name, value)| {
                 event.keys().any(|k| {
                     k.name().eq_ignore_ascii_case(name) && k.value_text() == value.as_str()
                 })
             })
     }
+}
+
+/// Whether `value` is one of `names` (ASCII case folded), or `names` is
+/// empty. Lengths first: most names that differ differ there, or in their
+/// first bytes.
+#[inline]
+fn any_named(names: &[String], value: &str) -> bool {
+    names.is_empty()
+        || names
+            .iter()
+            .any(|n| n.len() == value.len() && n.as_bytes().eq_ignore_ascii_case(value.as_bytes()))
 }
 
 #[cfg(test)]

@@ -68,6 +68,15 @@ struct Kept {
     seq: i64,
 }
 
+impl Kept {
+    fn keep(&mut self, line: &[u8], info: &LineInfo, seq: i64) {
+        self.bytes.clear();
+        self.bytes.extend_from_slice(line);
+        self.info = Some(info.clone());
+        self.seq = seq;
+    }
+}
+
 /// Where the record to hand out has its line.
 enum Found {
     /// The source's current line.
@@ -116,6 +125,8 @@ pub struct ChangelogIterator {
     continuity: Continuity,
     /// Keep each valid line (checkpoints were asked for).
     keep: bool,
+    /// Read every line whole, even lines of tables the filter drops.
+    check_all: bool,
     kept: Kept,
     /// The checkpoint while no later event is proven: where reading began,
     /// or an earlier run's position still being proven.
@@ -125,9 +136,16 @@ pub struct ChangelogIterator {
 
 impl ChangelogIterator {
     /// An iterator on a source already positioned (see [`Builder::open`](crate::Builder::open)).
-    pub(crate) fn new(source: Input, filter: Filter, positioned: Positioned, keep: bool) -> Self {
+    pub(crate) fn new(
+        source: Input,
+        filter: Filter,
+        positioned: Positioned,
+        keep: bool,
+        check_all: bool,
+    ) -> Self {
         ChangelogIterator {
             source,
+            check_all: check_all || filter.has_key_conditions(),
             filter,
             continuity: positioned.continuity,
             keep,
@@ -261,6 +279,26 @@ impl ChangelogIterator {
     /// A complete line: decode, check, filter.
     fn line(&mut self, info: LineInfo) -> Result<Advance, Error> {
         let line = self.source.line();
+        // The hot path of a catch-up: a line of another table, in the
+        // writer's shape, is checked as far as its seq, family and table;
+        // its keys are read only if its event is to be handed out.
+        if !self.check_all
+            && let Some(header) = entry::header(line)
+            && !self.filter.matches_table(header.family, header.table)
+        {
+            let seq = header.seq;
+            if self.keep || self.continuity.is_skipping() {
+                self.kept.keep(line, &info, seq);
+            }
+            let verdict = self.continuity.event(seq, line);
+            if self.continuity.is_proven() {
+                self.anchor = None;
+            }
+            return Ok(match verdict {
+                Verdict::Deliver(Some(gap)) => Advance::Found(Found::Current(info, Some(gap))),
+                Verdict::Deliver(None) | Verdict::Skip => Advance::Continue,
+            });
+        }
         let event = match entry::decode(line) {
             Ok(Some(event)) => event,
             Ok(None) => return Ok(Advance::Continue),
@@ -274,10 +312,7 @@ impl ChangelogIterator {
         let matches = self.filter.matches(&event);
         let seq = event.seq;
         if self.keep || self.continuity.is_skipping() {
-            self.kept.bytes.clear();
-            self.kept.bytes.extend_from_slice(line);
-            self.kept.info = Some(info.clone());
-            self.kept.seq = seq;
+            self.kept.keep(line, &info, seq);
         }
         let verdict = self.continuity.event(seq, line);
         if self.continuity.is_proven() {
@@ -307,9 +342,13 @@ impl ChangelogIterator {
             }
         };
         let path = self.source.path();
-        // The same bytes decoded the same way a moment ago.
+        // The same bytes decoded a moment ago, or a line of another table
+        // whose header alone was read: if its keys cannot be read, the
+        // event is shown without them (its seq counted, and it revealed a
+        // gap that must be told).
         let event = match entry::decode(line) {
             Ok(Some(event)) => event,
+            _ if let Some(event) = entry::header_event(line) => event,
             Ok(None) | Err(_) => {
                 let location = Location::new(path, info.line, info.offset);
                 let reason = entry::InvalidReason::Json("not an event".into());

@@ -144,6 +144,7 @@ impl Config {
             .watch(self.watch)
             .max_line_bytes(self.max_line_bytes)
             .checkpoints(self.state_file.is_some())
+            .check_every_line(self.strict)
     }
 }
 

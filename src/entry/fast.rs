@@ -10,8 +10,88 @@
 
 use crate::event::EventRef;
 
+/// The start of a line in the writer's shape: enough to check its `seq`
+/// and match its family and table, before reading its keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Header<'a> {
+    /// The writer's sequence number.
+    pub(crate) seq: i64,
+    /// The table's family.
+    pub(crate) family: &'a str,
+    /// The table's name.
+    pub(crate) table: &'a str,
+}
+
 /// Reads `line` if it has the writer's exact shape.
 pub(super) fn parse(line: &[u8]) -> Option<EventRef<'_>> {
+    let (mut p, header) = head(line)?;
+    let head = &p.text[..p.at];
+    let mut keys = "";
+    if p.literal(br#","key":"#).is_some() && p.literal(b"null").is_none() {
+        let start = p.at;
+        p.keys()?;
+        keys = &p.text[start..p.at];
+    }
+    p.literal(b"}")?;
+    (p.at == line.len())
+        .then(|| EventRef::compact(header.seq, header.family, header.table, head, keys))
+}
+
+/// Reads the header of `line` if the line has the writer's shape as far
+/// as can be told without reading its keys: clean bytes throughout, the
+/// header, then keys or the end. (Its keys are checked by [`parse`] when
+/// the event is wanted.)
+pub(super) fn header(line: &[u8]) -> Option<Header<'_>> {
+    // Only the header's bytes are looked at: `{"seq":N,"family":"F","table":"T"`.
+    let rest = line.strip_prefix(br#"{"seq":"#)?;
+    let digits = rest
+        .iter()
+        .position(|&b| !(b.is_ascii_digit() || b == b'-'))?;
+    let (number, rest) = rest.split_at(digits);
+    // SAFETY: digits and '-' are ASCII.
+    let number = unsafe { std::str::from_utf8_unchecked(number) };
+    let mut p = Parser {
+        text: number,
+        at: 0,
+    };
+    let seq = p.integer().filter(|_| p.at == number.len())?;
+    let rest = rest.strip_prefix(br#","family":""#)?;
+    let (family, rest) = clean_string(rest)?;
+    let rest = rest.strip_prefix(br#","table":""#)?;
+    let (table, rest) = clean_string(rest)?;
+    let shaped = rest == b"}" || (rest.starts_with(br#","key":"#) && rest.ends_with(b"}"));
+    shaped.then_some(Header { seq, family, table })
+}
+
+/// A string's content up to its closing quote, if it has no escape and no
+/// control character (as the writer's names are), and the bytes after it.
+fn clean_string(bytes: &[u8]) -> Option<(&str, &[u8])> {
+    let mut high = 0u8;
+    let mut end = 0;
+    loop {
+        let b = *bytes.get(end)?;
+        if b == b'"' {
+            break;
+        }
+        if b == b'\\' || b < 0x20 {
+            return None;
+        }
+        high |= b;
+        end += 1;
+    }
+    let (text, rest) = (&bytes[..end], &bytes[end + 1..]);
+    let text = if high < 0x80 {
+        // SAFETY: every byte is below 0x80, and ASCII is valid UTF-8.
+        unsafe { std::str::from_utf8_unchecked(text) }
+    } else {
+        std::str::from_utf8(text).ok()?
+    };
+    Some((text, rest))
+}
+
+/// Checks the bytes of the whole line and reads its header; the parser is
+/// left just after the table name.
+fn head(line: &[u8]) -> Option<(Parser<'_>, Header<'_>)> {
     // The shape has no escapes and no control characters anywhere: checked
     // once for the whole line (in SIMD-sized blocks), so that reading a
     // string below is just finding its closing quote.
@@ -34,15 +114,7 @@ pub(super) fn parse(line: &[u8]) -> Option<EventRef<'_>> {
     let family = p.plain_string()?;
     p.literal(br#","table":""#)?;
     let table = p.plain_string()?;
-    let head = &text[..p.at];
-    let mut keys = "";
-    if p.literal(br#","key":"#).is_some() && p.literal(b"null").is_none() {
-        let start = p.at;
-        p.keys()?;
-        keys = &text[start..p.at];
-    }
-    p.literal(b"}")?;
-    (p.at == line.len()).then(|| EventRef::compact(seq, family, table, head, keys))
+    Some((p, Header { seq, family, table }))
 }
 
 /// What kinds of byte a line holds.

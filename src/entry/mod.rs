@@ -62,6 +62,28 @@ pub fn decode(line: &[u8]) -> Result<Option<EventRef<'_>>, InvalidReason> {
     }
 }
 
+/// The header of a line in the writer's exact shape (see [`fast::header`]):
+/// `None` for any other line, which then needs [`decode`].
+pub(crate) fn header(line: &[u8]) -> Option<fast::Header<'_>> {
+    fast::header(line)
+}
+
+/// An event with the header of `line` and no keys: for a line whose header
+/// was read (and whose `seq` counted) but whose keys turn out not to be
+/// readable, when that event must still be shown (it revealed a gap).
+pub(crate) fn header_event(line: &[u8]) -> Option<EventRef<'_>> {
+    let header = fast::header(line)?;
+    let text = std::str::from_utf8(line).ok()?;
+    let head_end = text.find(r#","key":"#).unwrap_or(text.len() - 1);
+    Some(EventRef::compact(
+        header.seq,
+        header.family,
+        header.table,
+        &text[..head_end],
+        "",
+    ))
+}
+
 /// The full decoder: any JSON serde_json accepts, in any field order.
 pub(crate) fn decode_json(line: &[u8]) -> Result<Option<EventRef<'_>>, InvalidReason> {
     if line.iter().all(u8::is_ascii_whitespace) {

@@ -1,0 +1,174 @@
+//! The Go package's iterator tests, through the public API, against lines
+//! in memory: order, filtering, gaps, invalid lines, deadlines,
+//! cancellation; and the lazy reading of other tables' lines.
+
+use changelog_tail::{ChangelogIterator, Error, Filter, Gap, MemorySource, Next};
+use std::time::Duration;
+
+fn line(seq: i64, table: &str) -> String {
+    format!(
+        r#"{{"seq":{seq},"family":"fam","table":"{table}","key":[{{"name":"id","type":"INT","value":{seq}}}]}}"#
+    )
+}
+
+fn iterator(lines: Vec<String>, filter: Filter) -> ChangelogIterator {
+    ChangelogIterator::builder_memory(MemorySource::new(lines))
+        .filter(filter)
+        .open()
+        .unwrap()
+}
+
+#[test]
+fn five_events_in_order() {
+    let lines = (0..5).map(|i| line(i, "t")).collect();
+    let seqs: Vec<i64> = iterator(lines, Filter::new())
+        .map(|r| r.unwrap().seq)
+        .collect();
+    assert_eq!(seqs, vec![0, 1, 2, 3, 4]);
+}
+
+#[test]
+fn filter_returns_only_the_even_tables() {
+    let lines = (0..10)
+        .map(|i| line(i, if i % 2 == 0 { "even" } else { "odd" }))
+        .collect();
+    let filter = Filter::new().family("fam").table("even");
+    let seqs: Vec<i64> = iterator(lines, filter).map(|r| r.unwrap().seq).collect();
+    assert_eq!(seqs, vec![0, 2, 4, 6, 8]);
+}
+
+#[test]
+fn a_gap_is_out_of_sync_carrying_the_event_then_reading_goes_on() {
+    let mut it = iterator(
+        vec![line(0, "t"), line(3, "t"), line(4, "t")],
+        Filter::new(),
+    );
+    assert_eq!(it.next().unwrap().unwrap().seq, 0);
+    match it.next().unwrap() {
+        Err(Error::OutOfSync { gap, event, .. }) => {
+            assert_eq!(gap, Gap::Skipped { previous: 0 });
+            assert_eq!(gap.expected(), Some(1));
+            assert_eq!(event.seq, 3);
+        }
+        other => panic!("expected out of sync, got {other:?}"),
+    }
+    assert_eq!(it.next().unwrap().unwrap().seq, 4);
+    assert!(it.next().is_none());
+}
+
+#[test]
+fn the_filtered_iterator_reports_gaps_in_rows_it_does_not_match() {
+    let lines = vec![line(0, "t"), line(3, "t"), line(4, "t")];
+    let mut it = iterator(lines, Filter::new().table("other"));
+    match it.next().unwrap() {
+        Err(Error::OutOfSync {
+            event,
+            matches_filter,
+            ..
+        }) => assert_eq!((event.seq, matches_filter), (3, false)),
+        other => panic!("expected out of sync, got {other:?}"),
+    }
+    assert!(it.next().is_none());
+}
+
+#[test]
+fn invalid_lines_are_recoverable_errors_with_their_place() {
+    let lines = vec![line(1, "t"), "garbage".into(), "".into(), line(2, "t")];
+    let mut it = iterator(lines, Filter::new());
+    assert_eq!(it.next().unwrap().unwrap().seq, 1);
+    match it.next().unwrap() {
+        Err(Error::InvalidEntry(entry)) => {
+            assert_eq!(entry.location.line, 2);
+            assert_eq!(entry.preview, "garbage");
+        }
+        other => panic!("expected invalid entry, got {other:?}"),
+    }
+    assert_eq!(it.next().unwrap().unwrap().seq, 2);
+}
+
+#[test]
+fn a_deadline_returns_timed_out_while_following() {
+    let mut it = ChangelogIterator::builder_memory(MemorySource::new(vec![line(1, "t")]))
+        .follow(true)
+        .open()
+        .unwrap();
+    assert!(matches!(
+        it.next_timeout(Duration::from_millis(5)).unwrap(),
+        Next::Item(_)
+    ));
+    assert!(matches!(
+        it.next_timeout(Duration::from_millis(5)).unwrap(),
+        Next::TimedOut
+    ));
+    // A timeout too long to represent waits without limit, never panics.
+    let cancel = {
+        let builder =
+            ChangelogIterator::builder_memory(MemorySource::new(Vec::<String>::new())).follow(true);
+        let cancel = builder.cancel_handle();
+        let mut it = builder.open().unwrap();
+        let c = cancel.clone();
+        std::thread::spawn(move || c.cancel());
+        assert!(matches!(
+            it.next_timeout(Duration::MAX).unwrap(),
+            Next::Cancelled
+        ));
+        cancel
+    };
+    assert!(cancel.is_cancelled());
+}
+
+#[test]
+fn cancel_from_another_thread_ends_a_blocked_call_and_every_later_one() {
+    let builder =
+        ChangelogIterator::builder_memory(MemorySource::new(Vec::<String>::new())).follow(true);
+    let cancel = builder.cancel_handle();
+    let mut it = builder.open().unwrap();
+    let t = std::thread::spawn(move || cancel.cancel());
+    assert!(matches!(it.next_until(None).unwrap(), Next::Cancelled));
+    t.join().unwrap();
+    assert!(it.next().is_none());
+}
+
+/// A line of table `t` whose keys are broken after an intact header.
+fn broken_keys(seq: i64) -> String {
+    format!(r#"{{"seq":{seq},"family":"fam","table":"t","key":[{{"name":"id" oops}}"#)
+}
+
+#[test]
+fn lines_of_other_tables_count_by_their_header_and_strict_reads_them_whole() {
+    let lines = vec![line(1, "u"), broken_keys(2), line(3, "u")];
+    let lazy: Vec<_> = iterator(lines.clone(), Filter::new().table("u")).collect();
+    assert_eq!(
+        lazy.iter()
+            .map(|r| r.as_ref().unwrap().seq)
+            .collect::<Vec<_>>(),
+        [1, 3]
+    );
+    let strict: Vec<_> = ChangelogIterator::builder_memory(MemorySource::new(lines))
+        .filter(Filter::new().table("u"))
+        .check_every_line(true)
+        .open()
+        .unwrap()
+        .collect();
+    assert!(
+        matches!(strict[1], Err(Error::InvalidEntry(_))),
+        "{strict:?}"
+    );
+}
+
+#[test]
+fn a_gap_revealed_by_another_tables_unreadable_line_is_still_told() {
+    let lines = vec![line(1, "u"), broken_keys(5)];
+    let mut it = iterator(lines, Filter::new().table("u"));
+    assert_eq!(it.next().unwrap().unwrap().seq, 1);
+    match it.next().unwrap() {
+        Err(Error::OutOfSync { event, .. }) => {
+            assert_eq!(event.seq, 5);
+            assert!(
+                event.row_update.keys.is_empty(),
+                "shown without the keys it lacks"
+            );
+        }
+        other => panic!("expected out of sync, got {other:?}"),
+    }
+}
