@@ -157,6 +157,16 @@ pub struct EventRef<'a> {
     keys: KeysRef<'a>,
 }
 
+/// Where an event in the writer's exact shape lies in its line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CompactRanges {
+    seq: i64,
+    family: std::ops::Range<usize>,
+    table: std::ops::Range<usize>,
+    head: std::ops::Range<usize>,
+    keys: std::ops::Range<usize>,
+}
+
 /// The key columns of an [`EventRef`].
 #[derive(Debug, Clone)]
 enum KeysRef<'a> {
@@ -252,6 +262,43 @@ impl<'a> EventRef<'a> {
             table: table.into(),
             keys: KeysRef::Compact { head, keys },
         }
+    }
+
+    /// Where the parts of an event in the writer's exact shape lie in
+    /// `line` (the line it was decoded from), so that it can be had again
+    /// without decoding ([`from_compact`](Self::from_compact)).
+    pub(crate) fn compact_ranges(&self, line: &[u8]) -> Option<CompactRanges> {
+        let KeysRef::Compact { head, keys } = self.keys else {
+            return None;
+        };
+        let (Cow::Borrowed(family), Cow::Borrowed(table)) = (&self.family, &self.table) else {
+            return None;
+        };
+        let base = line.as_ptr() as usize;
+        let range = |part: &str| {
+            let start = (part.as_ptr() as usize).checked_sub(base)?;
+            (start + part.len() <= line.len()).then_some(start..start + part.len())
+        };
+        Some(CompactRanges {
+            seq: self.seq,
+            family: range(family)?,
+            table: range(table)?,
+            head: range(head)?,
+            keys: range(keys)?,
+        })
+    }
+
+    /// The event [`compact_ranges`](Self::compact_ranges) described, from
+    /// the same line: no decoding, one UTF-8 check of the line.
+    pub(crate) fn from_compact(line: &'a [u8], ranges: &CompactRanges) -> Option<Self> {
+        let text = std::str::from_utf8(line).ok()?;
+        Some(EventRef::compact(
+            ranges.seq,
+            text.get(ranges.family.clone())?,
+            text.get(ranges.table.clone())?,
+            text.get(ranges.head.clone())?,
+            text.get(ranges.keys.clone())?,
+        ))
     }
 
     /// The key columns, in the writer's order.

@@ -9,7 +9,7 @@
 use crate::checkpoint::{Checkpoint, line_hash};
 use crate::entry::{self, InvalidEntry};
 use crate::error::Error;
-use crate::event::{Event, EventRef};
+use crate::event::{CompactRanges, Event, EventRef};
 use crate::filter::Filter;
 use crate::input::Input;
 use crate::position::{FileId, LineInfo, Location};
@@ -79,8 +79,9 @@ impl Kept {
 
 /// Where the record to hand out has its line.
 enum Found {
-    /// The source's current line.
-    Current(LineInfo, Option<Gap>),
+    /// The source's current line (where its event lies in it, when it was
+    /// in the writer's exact shape: no need to decode it again).
+    Current(LineInfo, Option<Gap>, Option<CompactRanges>),
     /// The kept copy of the last line, with the gap it revealed.
     Kept(Gap),
 }
@@ -145,7 +146,9 @@ impl ChangelogIterator {
     ) -> Self {
         ChangelogIterator {
             source,
-            check_all: check_all || filter.has_key_conditions(),
+            // With no family or table to rule a line out by (or keys to
+            // match), every line is read whole anyway.
+            check_all: check_all || filter.has_key_conditions() || filter.is_empty(),
             filter,
             continuity: positioned.continuity,
             keep,
@@ -295,7 +298,9 @@ impl ChangelogIterator {
                 self.anchor = None;
             }
             return Ok(match verdict {
-                Verdict::Deliver(Some(gap)) => Advance::Found(Found::Current(info, Some(gap))),
+                Verdict::Deliver(Some(gap)) => {
+                    Advance::Found(Found::Current(info, Some(gap), None))
+                }
                 Verdict::Deliver(None) | Verdict::Skip => Advance::Continue,
             });
         }
@@ -311,6 +316,7 @@ impl ChangelogIterator {
         };
         let matches = self.filter.matches(&event);
         let seq = event.seq;
+        let ranges = event.compact_ranges(line);
         if self.keep || self.continuity.is_skipping() {
             self.kept.keep(line, &info, seq);
         }
@@ -320,17 +326,18 @@ impl ChangelogIterator {
         }
         Ok(match verdict {
             Verdict::Deliver(gap) if gap.is_some() || matches => {
-                Advance::Found(Found::Current(info, gap))
+                Advance::Found(Found::Current(info, gap, ranges))
             }
             Verdict::Deliver(_) | Verdict::Skip => Advance::Continue,
         })
     }
 
-    /// The record for what was found. (Decoded again: the borrow checker
-    /// cannot yet let a borrow of the line leave the loop that reads on.)
+    /// The record for what was found. (Had again from where its parts lie,
+    /// or decoded again: the borrow checker cannot yet let a borrow of the
+    /// line leave the loop that reads on.)
     fn record(&self, found: Found) -> Result<Record<'_>, Error> {
-        let (line, info, gap) = match found {
-            Found::Current(info, gap) => (self.source.line(), info, gap),
+        let (line, info, gap, ranges) = match found {
+            Found::Current(info, gap, ranges) => (self.source.line(), info, gap, ranges),
             Found::Kept(gap) => {
                 let info = self.kept.info.clone().unwrap_or(LineInfo {
                     line: 0,
@@ -338,7 +345,7 @@ impl ChangelogIterator {
                     end: 0,
                     file: None,
                 });
-                (self.kept.bytes.as_slice(), info, Some(gap))
+                (self.kept.bytes.as_slice(), info, Some(gap), None)
             }
         };
         let path = self.source.path();
@@ -346,7 +353,11 @@ impl ChangelogIterator {
         // whose header alone was read: if its keys cannot be read, the
         // event is shown without them (its seq counted, and it revealed a
         // gap that must be told).
-        let event = match entry::decode(line) {
+        let again = ranges.and_then(|ranges| EventRef::from_compact(line, &ranges));
+        let event = match again
+            .map(|event| Ok(Some(event)))
+            .unwrap_or_else(|| entry::decode(line))
+        {
             Ok(Some(event)) => event,
             _ if let Some(event) = entry::header_event(line) => event,
             Ok(None) | Err(_) => {

@@ -45,6 +45,8 @@ pub(super) struct Finder {
     fallback_poll: Option<Duration>,
     notices: Vec<Notice>,
     said_overflow: bool,
+    /// What the path names may have changed since it was last looked at.
+    path_changed: bool,
 }
 
 impl std::fmt::Debug for Finder {
@@ -90,6 +92,7 @@ impl Finder {
             fallback_poll: None,
             notices: Vec::new(),
             said_overflow: false,
+            path_changed: true,
         };
         if finder.options.follow && finder.options.watch == WatchMode::Notify {
             finder.watch_or_poll();
@@ -183,6 +186,14 @@ impl Finder {
         })
     }
 
+    /// Whether the path must be looked at: it may name something else
+    /// since the last look, or a newer generation waits (it may have got
+    /// data). Otherwise a wake-up was a write to the open file, and reading
+    /// it is enough (no `stat` per wake-up).
+    pub(super) fn take_path_changed(&mut self) -> bool {
+        std::mem::take(&mut self.path_changed) || self.discovery().has_queued()
+    }
+
     /// The oldest generation found and not yet read.
     pub(super) fn pop(&mut self) -> Option<Opened> {
         self.discovery().pop()
@@ -247,9 +258,12 @@ impl Finder {
                 .wait(fds.as_deref().unwrap_or_default(), deadline, poll)
                 .map_err(|e| Error::io(&self.path, e))?;
             let (Woken::Changed, Some(watch)) = (woken, &mut self.watch) else {
+                // Polling (or a deadline): only a look tells what changed.
+                self.path_changed |= woken == Woken::Changed;
                 return Ok(woken);
             };
             if let Some(why) = watch.opener_failure() {
+                self.path_changed = true;
                 // New generations are no longer opened as they appear:
                 // polling still finds them, if later.
                 self.poll_instead(why);
@@ -259,6 +273,7 @@ impl Finder {
             if drained.overflowed && !std::mem::replace(&mut self.said_overflow, true) {
                 self.notices.push(Notice::Overflow);
             }
+            self.path_changed |= drained.path_changed;
             if drained.relevant {
                 return Ok(woken);
             }
@@ -288,10 +303,15 @@ impl Finder {
             .refresh(&self.path)
             .and_then(|dirs| Ok(watch.watch_files(&self.path, &files)? | dirs));
         drop(discovery);
+        // A new watch sees nothing that happened before it: look again.
         match refreshed {
-            Ok(changed) => Ok(changed),
+            Ok(changed) => {
+                self.path_changed |= changed;
+                Ok(changed)
+            }
             Err(why) => {
                 self.poll_instead(why.to_string());
+                self.path_changed = true;
                 Ok(true)
             }
         }

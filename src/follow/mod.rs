@@ -313,12 +313,13 @@ impl Follower {
             // A partial last line is the writer mid-line: not an entry yet.
             return Ok(self.caught_up_or(Step::Done(Next::End)));
         }
-        let size = self.current.size().map_err(|e| self.io(e))?;
-        if size < self.buffer.read_offset() {
-            // Copy-truncate: same inode, shorter than what we read.
-            return self.truncated();
-        }
+        // A copy-truncate (shorter than what was read) is told by the check
+        // of the last bytes read at the next wake-up, which any truncation
+        // causes: no `fstat` here.
         self.current.fragment_at_end = self.buffer.partial().is_some();
+        if !self.finder.take_path_changed() {
+            return Ok(self.settle());
+        }
         let found = self.finder.look()?;
         self.say_presence(found.presence);
         self.queued
@@ -336,8 +337,13 @@ impl Follower {
             // Said before sleeping, not after the next change.
             return Ok(Step::Again);
         }
+        Ok(self.settle())
+    }
+
+    /// Everything is read and looked at: the next turn sleeps.
+    fn settle(&mut self) -> Step {
         self.settled = true;
-        Ok(self.caught_up_or(Step::Again))
+        self.caught_up_or(Step::Again)
     }
 
     /// [`Item::CaughtUp`] once per catch-up, else `then`.

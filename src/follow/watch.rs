@@ -113,6 +113,10 @@ pub(super) struct Drained {
     /// Something that may concern the changelog happened (as opposed to
     /// changes to other files in its directory only): look again.
     pub(super) relevant: bool,
+    /// What the path names may have changed (an entry created, deleted or
+    /// renamed, a directory replaced, events lost): look at the path, not
+    /// only at the open file.
+    pub(super) path_changed: bool,
 }
 
 impl Watch {
@@ -222,12 +226,14 @@ impl Watch {
                         any = true;
                         let overflowed = event.mask.contains(EventMask::Q_OVERFLOW);
                         drained.overflowed |= overflowed;
-                        drained.relevant |= overflowed
-                            || self.file_watches.iter().any(|(_, wd)| *wd == event.wd)
+                        let path = overflowed
                             || self
                                 .change_watches
                                 .iter()
                                 .any(|w| w.wd == event.wd && w.concerns(event.name));
+                        drained.path_changed |= path;
+                        drained.relevant |=
+                            path || self.file_watches.iter().any(|(_, wd)| *wd == event.wd);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -239,6 +245,7 @@ impl Watch {
         let mounts = mounts_changed(&self.mounts[1]);
         // Woken with no notification: something else woke the reader.
         drained.relevant |= !any || mounts;
+        drained.path_changed |= !any || mounts;
         Ok(drained)
     }
 
