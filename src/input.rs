@@ -7,6 +7,7 @@ use crate::follow::Follower;
 use crate::memory::MemorySource;
 use crate::position::FileId;
 use crate::source::{Item, LastLine, Next, Source};
+use crate::status::SourceStatus;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -52,5 +53,9 @@ impl Source for Input {
 
     fn resume_in_place(&mut self, checkpoint: &Checkpoint) -> Result<bool, Error> {
         each!(self, s => s.resume_in_place(checkpoint))
+    }
+
+    fn status(&self) -> SourceStatus {
+        each!(self, s => s.status())
     }
 }

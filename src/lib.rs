@@ -15,6 +15,7 @@
 //!   [`EventRef`] is an event borrowed from its line.
 //! - [`Filter`]: family, table and key conditions.
 //! - [`Checkpoint`], [`StateFile`]: resuming where a reader stopped.
+//! - [`Status`]: where a reader stands, for a person asking.
 //! - [`MemorySource`]: lines from memory, for tests of consumers.
 //! - [`Ldb`]: the rows that events name, read from ctlstore's LDB.
 
@@ -36,6 +37,7 @@ mod resume;
 mod seq;
 mod source;
 mod state;
+mod status;
 mod wake;
 
 pub use builder::Builder;
@@ -55,7 +57,8 @@ pub use resume::Start;
 pub use seq::Gap;
 pub use source::Next;
 pub use state::StateFile;
-pub use wake::CancelHandle;
+pub use status::Status;
+pub use wake::{CancelHandle, InterruptHandle};
 
 /// Where ctlstore keeps its changelog when `CTLSTORE_PATH` is not set.
 pub const DEFAULT_CHANGELOG: &str = "/var/spool/ctlstore/change.log";

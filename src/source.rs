@@ -14,6 +14,7 @@ use crate::entry::InvalidEntry;
 use crate::error::Error;
 use crate::notice::Notice;
 use crate::position::{FileId, LineInfo};
+use crate::status::SourceStatus;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -34,6 +35,10 @@ pub enum Next<T> {
     End,
     /// The read was cancelled through a [`CancelHandle`](crate::CancelHandle).
     Cancelled,
+    /// An [`InterruptHandle`](crate::InterruptHandle) asked for attention
+    /// (said once per request); nothing was read or skipped. Call again to
+    /// read on.
+    Interrupted,
 }
 
 /// What a source hands out.
@@ -86,4 +91,7 @@ pub(crate) trait Source {
     /// Goes on at `checkpoint`'s offset if the current file is provably the
     /// one it was taken in; says whether it did.
     fn resume_in_place(&mut self, checkpoint: &Checkpoint) -> Result<bool, Error>;
+
+    /// Where reading stands (asks the system for the file's size).
+    fn status(&self) -> SourceStatus;
 }

@@ -161,6 +161,7 @@ impl Session<'_> {
                     Turn::Go
                 }
                 Ok(Next::Cancelled) => Turn::End(signal_exit(self.received)),
+                Ok(Next::Interrupted) => Turn::Go,
                 Ok(_) => Turn::End(Exit::Success),
                 Err(e) => self.failed(e)?,
             };

@@ -41,6 +41,9 @@ pub(super) struct Finder {
     fallback_poll: Option<Duration>,
     notices: Vec<Notice>,
     said_overflow: bool,
+    /// An interruption that came while waiting for the first file, when
+    /// there is no iterator yet to say it: said at the first read.
+    deferred_interrupt: bool,
 }
 
 impl std::fmt::Debug for Finder {
@@ -72,6 +75,7 @@ impl Finder {
             fallback_poll: None,
             notices: Vec::new(),
             said_overflow: false,
+            deferred_interrupt: false,
         };
         if finder.options.follow && finder.options.watch == WatchMode::Notify {
             finder.watch_or_poll();
@@ -87,8 +91,14 @@ impl Finder {
         &self.options
     }
 
-    pub(super) fn is_cancelled(&self) -> bool {
-        self.sleeper.is_cancelled()
+    /// A pending cancellation or interruption (see
+    /// [`Sleeper::requested`]): cheap enough to ask between items.
+    #[inline]
+    pub(super) fn requested(&mut self) -> Option<Woken> {
+        match self.sleeper.requested() {
+            None if std::mem::take(&mut self.deferred_interrupt) => Some(Woken::Interrupted),
+            requested => requested,
+        }
     }
 
     /// Opens the first generation, waiting for the file to appear as long
@@ -133,6 +143,11 @@ impl Finder {
                     });
                 }
                 Woken::Cancelled => return Err(Error::Cancelled),
+                Woken::Interrupted => {
+                    // Taken (or the wait would not sleep again); kept for
+                    // the first read.
+                    self.deferred_interrupt = true;
+                }
             }
         }
     }
@@ -163,6 +178,11 @@ impl Finder {
             queued,
             notices,
         })
+    }
+
+    /// How many newer generations are open and waiting to be read.
+    pub(super) fn held(&self) -> usize {
+        self.discovery().held()
     }
 
     /// The oldest generation found and not yet read.
