@@ -63,12 +63,26 @@ pub use wake::{CancelHandle, InterruptHandle};
 /// Where ctlstore keeps its changelog when `CTLSTORE_PATH` is not set.
 pub const DEFAULT_CHANGELOG: &str = "/var/spool/ctlstore/change.log";
 
+/// Where ctlstore keeps its LDB when `CTLSTORE_PATH` is not set.
+pub const DEFAULT_LDB: &str = "/var/spool/ctlstore/ldb.db";
+
 /// The changelog's path as ctlstore decides it: `$CTLSTORE_PATH/change.log`,
 /// else [`DEFAULT_CHANGELOG`]. An empty variable counts as unset.
 pub fn default_path() -> std::path::PathBuf {
+    in_ctlstore_path("change.log").unwrap_or_else(|| DEFAULT_CHANGELOG.into())
+}
+
+/// The LDB's path as ctlstore decides it: `$CTLSTORE_PATH/ldb.db`, else
+/// [`DEFAULT_LDB`]. An empty variable counts as unset.
+pub fn default_ldb_path() -> std::path::PathBuf {
+    in_ctlstore_path("ldb.db").unwrap_or_else(|| DEFAULT_LDB.into())
+}
+
+/// `$CTLSTORE_PATH/name`, if the variable is set and not empty.
+fn in_ctlstore_path(name: &str) -> Option<std::path::PathBuf> {
     match std::env::var_os("CTLSTORE_PATH") {
-        Some(dir) if !dir.is_empty() => std::path::Path::new(&dir).join("change.log"),
-        _ => DEFAULT_CHANGELOG.into(),
+        Some(dir) if !dir.is_empty() => Some(std::path::Path::new(&dir).join(name)),
+        _ => None,
     }
 }
 

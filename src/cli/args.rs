@@ -38,6 +38,7 @@ Examples:
   changelog-tail --family payments --table accounts | jq -r '.keys[0].value'
   changelog-tail --no-follow --path ./change.log --format pretty
   changelog-tail --table users --key id=42 --count 1
+  changelog-tail --rows --family f --table users | jq -r '.row.email'
   changelog-tail --state-file /var/lib/myapp/changelog.state --family payments";
 
 /// `changelog-tail [OPTIONS]`: see `--help`.
@@ -113,6 +114,17 @@ pub struct Args {
     /// Print each matching line exactly as read (implies ndjson)
     #[arg(long)]
     pub raw: bool,
+
+    /// Add each printed event's row as it is now in ctlstore's LDB: a last
+    /// NDJSON field "row" (the row, or null if there is none), or
+    /// "→ col=value …" in pretty output
+    #[arg(long)]
+    pub rows: bool,
+
+    /// The LDB that --rows reads
+    /// [default: $CTLSTORE_PATH/ldb.db, else /var/spool/ctlstore/ldb.db]
+    #[arg(long, value_name = "PATH")]
+    pub ldb: Option<PathBuf>,
 
     /// Check for changes every INTERVAL (e.g. 250ms, 2s) instead of waiting
     /// for filesystem notifications; for NFS and other mounts without them

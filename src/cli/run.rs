@@ -4,6 +4,7 @@ use super::config::{Config, OnOutOfSync};
 use super::exit::Exit;
 use super::output::Output;
 use super::report::Report;
+use super::rows::{RowField, Rows};
 use super::signals::{self, Received};
 use anyhow::Context;
 use changelog_tail::{ChangelogIterator, Error, Next, Record, StateFile};
@@ -23,6 +24,12 @@ const STATE_EVENTS: u64 = 10_000;
 /// Follows the changelog as `config` says until something ends the run.
 /// Errors are runtime failures (exit 1); the caller prints them.
 pub fn run(config: &Config, report: Report) -> anyhow::Result<Exit> {
+    // The LDB first: a run that cannot show rows fails before it prints
+    // (or locks, or waits for) anything.
+    let rows = match &config.ldb {
+        Some(path) => Some(Rows::open(path, report)?),
+        None => None,
+    };
     let (state, checkpoint) = match &config.state_file {
         Some(path) => {
             let (state, checkpoint) = StateFile::open(path, &config.path)?;
@@ -53,6 +60,7 @@ pub fn run(config: &Config, report: Report) -> anyhow::Result<Exit> {
             printed: 0,
         },
         printed: 0,
+        rows,
     };
     // Where this run starts, on disk before anything is printed: a run
     // killed early must not leave a later one without a baseline.
@@ -123,6 +131,8 @@ struct Session<'a> {
     out: Output<BufWriter<StdoutLock<'static>>>,
     saver: Saver,
     printed: u64,
+    /// With `--rows`: the LDB.
+    rows: Option<Rows>,
 }
 
 impl Session<'_> {
@@ -209,7 +219,12 @@ impl Session<'_> {
         if !record.matches() {
             return Ok(Turn::Go);
         }
-        self.out.write(record)?;
+        // Looked up as it is printed: the row as it is now.
+        let row = match &mut self.rows {
+            Some(rows) => rows.lookup(record.event()),
+            None => RowField::Omitted,
+        };
+        self.out.write(record, &row)?;
         self.printed += 1;
         self.saver.printed += 1;
         if Some(self.printed) == self.config.count {

@@ -10,4 +10,5 @@ mod invalid;
 mod output;
 mod reliability;
 mod resume;
+mod rows;
 mod scenarios;
