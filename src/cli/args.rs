@@ -34,6 +34,11 @@ Exit status:
   4    invalid entry with --strict
   130  interrupted (SIGINT); 143: terminated (SIGTERM)
 
+Signals:
+  SIGUSR1 prints one status line to stderr (the file, offset and size, last
+  seq, lines read, events printed...) and goes on, as dd does:
+  kill -USR1 $(pidof changelog-tail)
+
 Examples:
   changelog-tail --family payments --table accounts | jq -r '.keys[0].value'
   changelog-tail --no-follow --path ./change.log --format pretty

@@ -24,6 +24,7 @@ const STATE_EVENTS: u64 = 10_000;
 /// Follows the changelog as `config` says until something ends the run.
 /// Errors are runtime failures (exit 1); the caller prints them.
 pub fn run(config: &Config, report: Report) -> anyhow::Result<Exit> {
+    let signals = signals::install().context("cannot set up signal handling")?;
     // The LDB first: a run that cannot show rows fails before it prints
     // (or locks, or waits for) anything.
     let rows = match &config.ldb {
@@ -38,8 +39,9 @@ pub fn run(config: &Config, report: Report) -> anyhow::Result<Exit> {
         None => (None, None),
     };
     let builder = config.builder(checkpoint);
-    let received =
-        signals::forward_to(builder.cancel_handle()).context("cannot set up signal handling")?;
+    let received = signals
+        .forward_to(builder.cancel_handle(), builder.interrupt_handle())
+        .context("cannot set up signal handling")?;
     let mut events = match builder.open() {
         Ok(events) => events,
         Err(Error::Cancelled) => return Ok(signal_exit(&received)),
@@ -121,6 +123,8 @@ enum Turn {
     Save,
     /// Write the state if the interval has passed (output already flushed).
     SaveIfDue,
+    /// Print a status line (SIGUSR1), then read on.
+    Status,
 }
 
 /// One run's output side and bookkeeping.
@@ -171,7 +175,7 @@ impl Session<'_> {
                     Turn::Go
                 }
                 Ok(Next::Cancelled) => Turn::End(signal_exit(self.received)),
-                Ok(Next::Interrupted) => Turn::Go,
+                Ok(Next::Interrupted) => Turn::Status,
                 Ok(_) => Turn::End(Exit::Success),
                 Err(e) => self.failed(e)?,
             };
@@ -182,6 +186,11 @@ impl Session<'_> {
                     self.out.flush()?;
                     self.saver.save(events)?;
                 }
+                Turn::Status => self.report.status(format_args!(
+                    "{}; {} events printed",
+                    events.status(),
+                    self.printed
+                )),
                 Turn::SaveIfDue => {
                     if self
                         .saver

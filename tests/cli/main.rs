@@ -12,3 +12,4 @@ mod reliability;
 mod resume;
 mod rows;
 mod scenarios;
+mod status;
