@@ -4,7 +4,7 @@ use super::config::{Config, OnOutOfSync};
 use super::exit::Exit;
 use super::output::Output;
 use super::report::Report;
-use super::rows::{RowField, Rows};
+use super::rows::Rows;
 use super::signals::{self, Received};
 use anyhow::Context;
 use changelog_tail::{ChangelogIterator, Error, Next, Record, StateFile};
@@ -228,12 +228,14 @@ impl Session<'_> {
         if !record.matches() {
             return Ok(Turn::Go);
         }
-        // Looked up as it is printed: the row as it is now.
-        let row = match &mut self.rows {
-            Some(rows) => rows.lookup(record.event()),
-            None => RowField::Omitted,
-        };
-        self.out.write(record, &row)?;
+        match &mut self.rows {
+            None => self.out.write(record)?,
+            // Looked up as it is printed: the row as it is now.
+            Some(rows) => {
+                let row = rows.lookup(record.event());
+                self.out.write_with_row(record, &row)?;
+            }
+        }
         self.printed += 1;
         self.saver.printed += 1;
         if Some(self.printed) == self.config.count {

@@ -95,10 +95,12 @@ impl Finder {
     /// [`Sleeper::requested`]): cheap enough to ask between items.
     #[inline]
     pub(super) fn requested(&mut self) -> Option<Woken> {
-        match self.sleeper.requested() {
-            None if std::mem::take(&mut self.deferred_interrupt) => Some(Woken::Interrupted),
-            requested => requested,
+        let requested = self.sleeper.requested();
+        if requested.is_none() && self.deferred_interrupt {
+            self.deferred_interrupt = false;
+            return Some(Woken::Interrupted);
         }
+        requested
     }
 
     /// Opens the first generation, waiting for the file to appear as long
