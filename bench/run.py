@@ -4,8 +4,11 @@ GNU tail -F in the same run, printed as a table of ratios.
 
     python3 bench/run.py            # full run (2,000,000 events, ~5 minutes)
     python3 bench/run.py --quick    # smaller and shorter, for a smoke test
+    python3 bench/run.py --compare OLD_BINARY   # also: is the event path
+                                    # without --rows as fast as OLD_BINARY's?
 
 Needs: cargo, grep, cat; jq and tail if present (rows are skipped otherwise).
+The LDB for the --rows row is made with Python's sqlite3.
 """
 
 import argparse
@@ -13,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -126,6 +130,63 @@ def busy_sibling(directory, log, seconds):
             p.wait()
     deltas = [(a[0] - b[0], a[1] - b[1]) for a, b in zip(after, before)]
     return deltas[0], (deltas[1] if theirs else None)
+def cpu_time(command):
+    """CPU time (user + system, from wait4) of one run of `command`, stdout
+    and stderr to /dev/null. For A/B comparisons on a shared machine it
+    moves less than wall time: time spent waiting for a CPU is not in it."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        pid = os.fork()
+        if pid == 0:
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            os.execv(command[0], command)
+        _, status, usage = os.wait4(pid, 0)
+    finally:
+        os.close(devnull)
+    code = os.waitstatus_to_exitcode(status)
+    assert code == 0, f"{command[0]} exited {code}"
+    return usage.ru_utime + usage.ru_stime
+
+
+def alternating(runs, a, b):
+    """Median CPU times of commands `a` and `b`, run in turns (each goes
+    first half the time) so that a machine getting busier or quieter
+    weighs on both alike."""
+    times_a, times_b = [], []
+    for i in range(runs):
+        for command, times in ((a, times_a), (b, times_b))[:: 1 if i % 2 else -1]:
+            times.append(cpu_time(command))
+    return sorted(times_a)[runs // 2], sorted(times_b)[runs // 2]
+
+
+# The LDB tables of the generated changelog: its two key columns and eight
+# more, about what a ctlstore table holds.
+LDB_COLUMNS = ("account_id INTEGER, region VARCHAR(191), name VARCHAR(191), "
+               "email VARCHAR(191), balance REAL, status VARCHAR(32), created_at INTEGER, "
+               "updated_at INTEGER, flags INTEGER, note TEXT, PRIMARY KEY (account_id, region)")
+
+
+def make_ldb(log, path):
+    """An LDB (WAL mode, as ctlstore's) with a row for every event of
+    `log`, so that every lookup finds its row (the costly case)."""
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    for family in range(10):
+        for table in range(10):
+            db.execute(f"CREATE TABLE fam{family}___table{table} ({LDB_COLUMNS})")
+    with open(log) as lines:
+        for line in lines:
+            event = json.loads(line)
+            keys = {k["name"]: k["value"] for k in event["key"]}
+            account = keys["account_id"]
+            db.execute(
+                f"INSERT OR IGNORE INTO {event['family']}___{event['table']} "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (account, keys["region"], f"Account {account}", f"a{account}@example.com",
+                 account / 100, "active", 1700000000, 1700000000 + account % 86400, 3, None))
+    db.commit()
+    db.close()
 
 
 def latency(command, events):
@@ -171,6 +232,9 @@ def rotation_runs(tmp, size, runs, events):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, short idle window")
+    parser.add_argument("--compare", metavar="BINARY",
+                        help="another changelog-tail (e.g. built from main) to time the "
+                             "event path without --rows against, in the same run")
     args = parser.parse_args()
     events = 200_000 if args.quick else 2_000_000
     idle_seconds = 5 if args.quick else 60
@@ -178,6 +242,8 @@ def main():
     rotation_events = 100_000 if args.quick else 1_000_000
     rotation_runs_each = 2 if args.quick else 10
     latency_events = 200 if args.quick else 1000
+    rows_events = 20_000 if args.quick else 200_000
+    runs = 5 if args.quick else 15
 
     build()
     rows = []
@@ -211,6 +277,15 @@ def main():
         row("1 catch-up", "all events as NDJSON to /dev/null", f"{rate:.0f} MB/s",
             f"cat {size / cat / 1e6:.0f} MB/s", f"{unfiltered / cat:.1f}x cat time", ">= 400 MB/s",
             rate >= 400)
+        if args.compare:
+            # The same catch-ups by the other binary, in turns with ours.
+            for what, extra in (("all events as NDJSON", []),
+                                ("filtered", ["--family", "fam3", "--table", "table7"])):
+                ours, theirs = alternating(runs, [BIN, "--no-follow", "-p", log, *extra],
+                                           [args.compare, "--no-follow", "-p", log, *extra])
+                row("1 catch-up", f"{what}, without --rows, vs --compare binary (CPU)",
+                    f"{ours:.3f} s", f"{theirs:.3f} s", f"{ours / theirs:.2f}x",
+                    "<= 1.05x (noise)", ours <= theirs * 1.05)
 
         # 2. Latency.
         ours_lat = latency([BIN, "-p", "{}", "--format", "ndjson"], latency_events)
@@ -260,6 +335,25 @@ def main():
             row("5 rotation", f"400k lines/s, rotate every {rotate // 1024} KiB, "
                 f"{rotation_events:,} events", f"{ok}/{rotation_runs_each} runs complete",
                 "-", "-", "all runs", ok == rotation_runs_each)
+
+        # 6. --rows: what a printed event's row costs. The same events
+        # printed with and without --rows, in turns; the difference per
+        # event is the lookup and the longer line.
+        rows_log = os.path.join(tmp, "rows.log")
+        subprocess.run([GENERATE, "--events", str(rows_events), "--out", rows_log],
+                       check=True, stderr=subprocess.DEVNULL)
+        ldb = os.path.join(tmp, "ldb.db")
+        make_ldb(rows_log, ldb)
+        with_rows, without = alternating(
+            runs, [BIN, "--no-follow", "-p", rows_log, "--rows", "--ldb", ldb],
+            [BIN, "--no-follow", "-p", rows_log])
+        probe = subprocess.run([BIN, "--no-follow", "-p", rows_log, "--rows", "--ldb", ldb,
+                                "--count", "1"], capture_output=True, text=True, check=True)
+        assert json.loads(probe.stdout)["row"] is not None, probe.stdout
+        per_event = (with_rows - without) / rows_events * 1e6
+        row("6 rows", f"--rows, {rows_events:,} events, each row found (10 columns), CPU",
+            f"{per_event:.1f} us/event", f"without --rows {without / rows_events * 1e6:.2f} us/event",
+            f"{with_rows / without:.1f}x time", "<= 20 us", per_event <= 20)
 
     with open("/proc/cpuinfo") as cpuinfo:
         model = next((l.split(":", 1)[1].strip() for l in cpuinfo if l.startswith("model name")), "?")

@@ -23,7 +23,7 @@ _changelog__tail() {
 
     case "${cmd}" in
         changelog__tail)
-            opts="-p -n -h -V --path --family --table --key --format --color --from --after-seq --state-file --count --no-follow --wait --on-out-of-sync --strict --raw --poll --max-line-bytes --help --version"
+            opts="-p -n -h -V --path --family --table --key --format --color --from --after-seq --state-file --count --no-follow --wait --on-out-of-sync --strict --raw --rows --ldb --poll --max-line-bytes --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -79,6 +79,10 @@ _changelog__tail() {
                     ;;
                 --on-out-of-sync)
                     COMPREPLY=($(compgen -W "exit warn" -- "${cur}"))
+                    return 0
+                    ;;
+                --ldb)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --poll)

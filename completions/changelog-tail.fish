@@ -14,11 +14,13 @@ complete -c changelog-tail -l state-file -d 'Resume across runs: start after the
 complete -c changelog-tail -s n -l count -d 'Exit 0 after printing N events' -r
 complete -c changelog-tail -l on-out-of-sync -d 'What to do when events were lost: exit 3, or warn and go on' -r -f -a "exit\t'Exit with status 3'
 warn\t'Warn on stderr, print the event and go on'"
+complete -c changelog-tail -l ldb -d 'The LDB that --rows reads [default: $CTLSTORE_PATH/ldb.db, else /var/spool/ctlstore/ldb.db]' -r -F
 complete -c changelog-tail -l poll -d 'Check for changes every INTERVAL (e.g. 250ms, 2s) instead of waiting for filesystem notifications; for NFS and other mounts without them' -r
 complete -c changelog-tail -l max-line-bytes -d 'Longest line accepted, in bytes; longer lines are reported and skipped' -r
 complete -c changelog-tail -l no-follow -d 'Read to the end of the current file, then exit 0'
 complete -c changelog-tail -l wait -d 'If the changelog does not exist, wait for it (default: give up after 1 s)'
 complete -c changelog-tail -l strict -d 'Exit 4 on the first invalid line instead of warning and going on'
 complete -c changelog-tail -l raw -d 'Print each matching line exactly as read (implies ndjson)'
+complete -c changelog-tail -l rows -d 'Add each printed event\'s row as it is now in ctlstore\'s LDB: a last NDJSON field "row" (the row, or null if there is none), or "→ col=value …" in pretty output'
 complete -c changelog-tail -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c changelog-tail -s V -l version -d 'Print version'

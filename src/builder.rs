@@ -11,7 +11,7 @@ use crate::iterator::ChangelogIterator;
 use crate::memory::MemorySource;
 use crate::pipe::Pipe;
 use crate::resume::{self, Start};
-use crate::wake::{CancelHandle, Sleeper};
+use crate::wake::{CancelHandle, InterruptHandle, Sleeper};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -169,6 +169,14 @@ impl Builder {
     /// reads of the iterator, from any thread.
     pub fn cancel_handle(&self) -> CancelHandle {
         self.cancel.clone()
+    }
+
+    /// A handle that makes a blocked (or the next) read of the iterator
+    /// return [`Next::Interrupted`](crate::Next::Interrupted) once, from
+    /// any thread: e.g. to print [`ChangelogIterator::status`] on a signal.
+    /// One that comes while waiting for the file is said at the first read.
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        self.cancel.interrupt_handle()
     }
 
     /// Opens the input (waiting for a file as configured) and positions it

@@ -10,6 +10,7 @@ use crate::position::FileId;
 #[cfg(feature = "tokio")]
 use crate::source::WaitOn;
 use crate::source::{Item, LastLine, Next, Source};
+use crate::status::SourceStatus;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -62,5 +63,9 @@ impl Source for Input {
     #[cfg(feature = "tokio")]
     fn wait_on(&self) -> WaitOn<'_> {
         each!(self, s => s.wait_on())
+    }
+
+    fn status(&self) -> SourceStatus {
+        each!(self, s => s.status())
     }
 }

@@ -12,10 +12,12 @@ use crate::error::Error;
 use crate::event::{CompactRanges, Event, EventRef};
 use crate::filter::Filter;
 use crate::input::Input;
+use crate::notice::Notice;
 use crate::position::{FileId, LineInfo, Location};
 use crate::resume::{Continuity, Positioned, Verdict};
 use crate::seq::Gap;
 use crate::source::{Item, Next, Source};
+use crate::status::{Counts, Status};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -133,6 +135,8 @@ pub struct ChangelogIterator {
     /// or an earlier run's position still being proven.
     anchor: Option<Checkpoint>,
     done: bool,
+    /// For [`status`](Self::status).
+    counts: Counts,
 }
 
 impl ChangelogIterator {
@@ -155,6 +159,7 @@ impl ChangelogIterator {
             kept: Kept::default(),
             anchor: positioned.anchor,
             done: false,
+            counts: Counts::default(),
         }
     }
 
@@ -198,6 +203,19 @@ impl ChangelogIterator {
         self.source.path()
     }
 
+    /// Where reading stands and what was read so far: the file, offset and
+    /// size, the last `seq`, and counts of lines, invalid entries and
+    /// rotations (see [`Status`]). Cheap, but not free: it asks the system
+    /// for the file's size.
+    pub fn status(&self) -> Status {
+        Status::new(
+            self.source.path(),
+            self.source.status(),
+            &self.counts,
+            self.last_seq(),
+        )
+    }
+
     /// The filter events are matched against.
     pub fn filter(&self) -> &Filter {
         &self.filter
@@ -220,6 +238,9 @@ impl ChangelogIterator {
                 Ok(Advance::Continue) => continue,
                 Ok(Advance::Return(next)) => return Ok(without_item(next)),
                 Err(e) => {
+                    if let Error::InvalidEntry(_) = e {
+                        self.counts.invalid += 1;
+                    }
                     self.done = !e.is_recoverable();
                     return Err(e);
                 }
@@ -236,11 +257,20 @@ impl ChangelogIterator {
             Next::Notice(notice) => return Ok(Advance::Return(Next::Notice(notice))),
             Next::TimedOut => return Ok(Advance::Return(Next::TimedOut)),
             Next::Cancelled => return Ok(Advance::Return(Next::Cancelled)),
+            Next::Interrupted => return Ok(Advance::Return(Next::Interrupted)),
         };
         match item {
-            Item::Line(info) => self.line(info),
+            Item::Line(info) => {
+                self.counts.lines += 1;
+                self.line(info)
+            }
             Item::Invalid(entry) => Err(Error::InvalidEntry(entry)),
-            Item::Notice(notice) => Ok(Advance::Return(Next::Notice(notice))),
+            Item::Notice(notice) => {
+                if let Notice::Truncated { .. } = notice {
+                    self.counts.rotations += 1;
+                }
+                Ok(Advance::Return(Next::Notice(notice)))
+            }
             Item::NewFile(file) => {
                 self.new_file(file);
                 Ok(Advance::Continue)
@@ -268,6 +298,7 @@ impl ChangelogIterator {
     /// `seq` to show whether a file came and went unseen in between: the
     /// next event says so.
     fn new_file(&mut self, file: FileId) {
+        self.counts.rotations += 1;
         self.continuity.rotated();
         if self.anchor.is_some() && self.continuity.is_proven() {
             self.anchor = Some(Checkpoint {
@@ -410,6 +441,7 @@ fn without_item<T, U>(next: Next<T>) -> Next<U> {
         Next::Notice(notice) => Next::Notice(notice),
         Next::TimedOut => Next::TimedOut,
         Next::Cancelled => Next::Cancelled,
+        Next::Interrupted => Next::Interrupted,
         Next::Item(_) | Next::End => Next::End,
     }
 }
@@ -419,13 +451,13 @@ impl Iterator for ChangelogIterator {
 
     /// Blocks until the next event or error; `None` once the input ended,
     /// the iterator was cancelled or a fatal error was returned. Notices
-    /// are not errors and are passed over (see
+    /// are not errors and are passed over, as are interruptions (see
     /// [`next_until`](ChangelogIterator::next_until) to see them).
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             return match self.next_until(None) {
                 Ok(Next::Item(event)) => Some(Ok(event)),
-                Ok(Next::Notice(_)) => continue,
+                Ok(Next::Notice(_) | Next::Interrupted) => continue,
                 Ok(_) => None,
                 Err(e) => Some(Err(e)),
             };

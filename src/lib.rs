@@ -15,6 +15,7 @@
 //!   [`EventRef`] is an event borrowed from its line.
 //! - [`Filter`]: family, table and key conditions.
 //! - [`Checkpoint`], [`StateFile`]: resuming where a reader stopped.
+//! - [`Status`]: where a reader stands, for a person asking.
 //! - [`MemorySource`]: lines from memory, for tests of consumers.
 //! - `EventStream` (cargo feature `tokio`): the events as a
 //!   `futures::Stream`, waited for through tokio.
@@ -40,6 +41,7 @@ mod resume;
 mod seq;
 mod source;
 mod state;
+mod status;
 #[cfg(feature = "tokio")]
 mod stream;
 mod wake;
@@ -61,19 +63,34 @@ pub use resume::Start;
 pub use seq::Gap;
 pub use source::Next;
 pub use state::StateFile;
+pub use status::Status;
 #[cfg(feature = "tokio")]
 pub use stream::EventStream;
-pub use wake::CancelHandle;
+pub use wake::{CancelHandle, InterruptHandle};
 
 /// Where ctlstore keeps its changelog when `CTLSTORE_PATH` is not set.
 pub const DEFAULT_CHANGELOG: &str = "/var/spool/ctlstore/change.log";
 
+/// Where ctlstore keeps its LDB when `CTLSTORE_PATH` is not set.
+pub const DEFAULT_LDB: &str = "/var/spool/ctlstore/ldb.db";
+
 /// The changelog's path as ctlstore decides it: `$CTLSTORE_PATH/change.log`,
 /// else [`DEFAULT_CHANGELOG`]. An empty variable counts as unset.
 pub fn default_path() -> std::path::PathBuf {
+    in_ctlstore_path("change.log").unwrap_or_else(|| DEFAULT_CHANGELOG.into())
+}
+
+/// The LDB's path as ctlstore decides it: `$CTLSTORE_PATH/ldb.db`, else
+/// [`DEFAULT_LDB`]. An empty variable counts as unset.
+pub fn default_ldb_path() -> std::path::PathBuf {
+    in_ctlstore_path("ldb.db").unwrap_or_else(|| DEFAULT_LDB.into())
+}
+
+/// `$CTLSTORE_PATH/name`, if the variable is set and not empty.
+fn in_ctlstore_path(name: &str) -> Option<std::path::PathBuf> {
     match std::env::var_os("CTLSTORE_PATH") {
-        Some(dir) if !dir.is_empty() => std::path::Path::new(&dir).join("change.log"),
-        _ => DEFAULT_CHANGELOG.into(),
+        Some(dir) if !dir.is_empty() => Some(std::path::Path::new(&dir).join(name)),
+        _ => None,
     }
 }
 

@@ -84,6 +84,12 @@ impl LineBuffer {
         })
     }
 
+    /// The file offset of the first byte not yet handed out (or skipped):
+    /// where the next line starts.
+    pub(crate) fn line_offset(&self) -> u64 {
+        self.offset
+    }
+
     /// The file offset just past the last byte read.
     pub(crate) fn read_offset(&self) -> u64 {
         self.offset + (self.end - self.start) as u64

@@ -7,6 +7,7 @@ use crate::position::{FileId, LineInfo};
 #[cfg(feature = "tokio")]
 use crate::source::WaitOn;
 use crate::source::{Item, LastLine, Next, Source};
+use crate::status::SourceStatus;
 use crate::wake::{Sleeper, Woken};
 use std::collections::VecDeque;
 use std::path::Path;
@@ -76,6 +77,7 @@ impl MemorySource {
             .map_err(|e| Error::io(&self.path, e))?;
         Ok(match woken {
             Woken::Cancelled => Next::Cancelled,
+            Woken::Interrupted => Next::Interrupted,
             _ => Next::TimedOut,
         })
     }
@@ -83,8 +85,10 @@ impl MemorySource {
 
 impl Source for MemorySource {
     fn next_item(&mut self, deadline: Option<Instant>) -> Result<Next<Item>, Error> {
-        if self.sleeper.as_ref().is_some_and(Sleeper::is_cancelled) {
-            return Ok(Next::Cancelled);
+        match self.sleeper.as_ref().and_then(Sleeper::requested) {
+            None => {}
+            Some(Woken::Interrupted) => return Ok(Next::Interrupted),
+            Some(_) => return Ok(Next::Cancelled),
         }
         let Some(line) = self.lines.pop_front() else {
             if !std::mem::replace(&mut self.told_caught_up, true) {
@@ -155,6 +159,15 @@ impl Source for MemorySource {
                 .filter_map(Sleeper::cancel_wait)
                 .collect(),
             interval: None,
+        }
+    }
+
+    fn status(&self) -> SourceStatus {
+        SourceStatus {
+            file: None,
+            offset: self.offset,
+            size: None,
+            held: 0,
         }
     }
 }

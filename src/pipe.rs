@@ -17,6 +17,7 @@ use crate::position::{FileId, LineInfo, Location};
 #[cfg(feature = "tokio")]
 use crate::source::WaitOn;
 use crate::source::{Item, LastLine, Next, Source};
+use crate::status::SourceStatus;
 use crate::wake::{PollFlags, Sleeper, Woken};
 use std::fs::File;
 use std::os::fd::AsFd;
@@ -87,8 +88,10 @@ impl Pipe {
 impl Source for Pipe {
     fn next_item(&mut self, deadline: Option<Instant>) -> Result<Next<Item>, Error> {
         loop {
-            if self.sleeper.is_cancelled() {
-                return Ok(Next::Cancelled);
+            match self.sleeper.requested() {
+                Some(Woken::Cancelled) => return Ok(Next::Cancelled),
+                Some(Woken::Interrupted) => return Ok(Next::Interrupted),
+                _ => {}
             }
             match self.buffer.take() {
                 Some(Taken::Line(span)) => {
@@ -138,6 +141,7 @@ impl Source for Pipe {
                 }
                 Woken::TimedOut => return Ok(Next::TimedOut),
                 Woken::Cancelled => return Ok(Next::Cancelled),
+                Woken::Interrupted => return Ok(Next::Interrupted),
             }
         }
     }
@@ -165,6 +169,15 @@ impl Source for Pipe {
     /// starts from the first line (the rotated-since rules).
     fn resume_in_place(&mut self, _checkpoint: &Checkpoint) -> Result<bool, Error> {
         Ok(false)
+    }
+
+    fn status(&self) -> SourceStatus {
+        SourceStatus {
+            file: None,
+            offset: self.buffer.line_offset(),
+            size: None,
+            held: 0,
+        }
     }
 
     #[cfg(feature = "tokio")]

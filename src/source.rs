@@ -14,6 +14,7 @@ use crate::entry::InvalidEntry;
 use crate::error::Error;
 use crate::notice::Notice;
 use crate::position::{FileId, LineInfo};
+use crate::status::SourceStatus;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -34,6 +35,10 @@ pub enum Next<T> {
     End,
     /// The read was cancelled through a [`CancelHandle`](crate::CancelHandle).
     Cancelled,
+    /// An [`InterruptHandle`](crate::InterruptHandle) asked for attention
+    /// (said once per request); nothing was read or skipped. Call again to
+    /// read on.
+    Interrupted,
 }
 
 /// What a source hands out.
@@ -102,4 +107,7 @@ pub(crate) trait Source {
     /// What [`next_item`](Self::next_item) would sleep on, once it has
     /// returned `TimedOut` for a deadline in the past.
     fn wait_on(&self) -> WaitOn<'_>;
+
+    /// Where reading stands (asks the system for the file's size).
+    fn status(&self) -> SourceStatus;
 }

@@ -137,7 +137,7 @@ impl Stream for EventStream {
             // A deadline in the past: look, never block.
             match this.events.next_until(Some(Instant::now())) {
                 Ok(Next::Item(event)) => return Poll::Ready(Some(Ok(event))),
-                Ok(Next::Notice(_)) => continue,
+                Ok(Next::Notice(_) | Next::Interrupted) => continue,
                 Ok(Next::TimedOut) => {}
                 Ok(_) => return Poll::Ready(None),
                 Err(e) => return Poll::Ready(Some(Err(e))),

@@ -1,7 +1,8 @@
 //! One contract for every source: the same lines, read from a real file or
 //! from memory, with the same start, give the same events, gaps and
-//! invalid entries, in the same order. (A resume bug once shipped because
-//! one source told the iterator "caught up" and the other did not.)
+//! invalid entries, in the same order, and end with the same status. (A
+//! resume bug once shipped because one source told the iterator "caught
+//! up" and the other did not.)
 
 use changelog_tail::{ChangelogIterator, Error, MemorySource, Next, Start};
 use proptest::prelude::*;
@@ -9,8 +10,15 @@ use proptest::prelude::*;
 /// What an iterator handed out, in order.
 #[derive(Debug, PartialEq, Eq)]
 enum Seen {
-    Event { seq: i64, gap: bool },
-    Invalid { line: u64 },
+    Event {
+        seq: i64,
+        gap: bool,
+    },
+    Invalid {
+        line: u64,
+    },
+    /// At the end: last seq, lines read, invalid entries, offset.
+    Status(Option<i64>, u64, u64, u64),
 }
 
 fn read_all(mut events: ChangelogIterator) -> Vec<Seen> {
@@ -21,7 +29,16 @@ fn read_all(mut events: ChangelogIterator) -> Vec<Seen> {
                 seq: record.event().seq,
                 gap: record.gap().is_some(),
             }),
-            Ok(Next::End) => return seen,
+            Ok(Next::End) => {
+                let status = events.status();
+                seen.push(Seen::Status(
+                    status.last_seq,
+                    status.lines,
+                    status.invalid,
+                    status.offset,
+                ));
+                return seen;
+            }
             Ok(Next::Notice(_)) => {}
             Ok(other) => panic!("unexpected {other:?}"),
             Err(Error::InvalidEntry(entry)) => seen.push(Seen::Invalid {
@@ -100,6 +117,10 @@ proptest! {
 fn both_report_a_resume_that_stops_short() {
     let lines: Vec<String> = (1..=3).map(line).collect();
     let (file, memory) = both(&lines, Start::AfterSeq(10), None);
-    assert_eq!(file, [Seen::Event { seq: 3, gap: true }]);
+    assert_eq!(file[0], Seen::Event { seq: 3, gap: true });
+    assert_eq!(
+        file[1..],
+        [Seen::Status(Some(3), 3, 0, 3 * (line(1).len() as u64 + 1))]
+    );
     assert_eq!(memory, file);
 }

@@ -34,10 +34,16 @@ Exit status:
   4    invalid entry with --strict
   130  interrupted (SIGINT); 143: terminated (SIGTERM)
 
+Signals:
+  SIGUSR1 prints one status line to stderr (the file, offset and size, last
+  seq, lines read, events printed...) and goes on, as dd does:
+  kill -USR1 $(pidof changelog-tail)
+
 Examples:
   changelog-tail --family payments --table accounts | jq -r '.keys[0].value'
   changelog-tail --no-follow --path ./change.log --format pretty
   changelog-tail --table users --key id=42 --count 1
+  changelog-tail --rows --family f --table users | jq -r '.row.email'
   changelog-tail --state-file /var/lib/myapp/changelog.state --family payments
   ssh host tail -F /var/spool/ctlstore/change.log | changelog-tail --path - --family payments";
 
@@ -114,6 +120,17 @@ pub struct Args {
     /// Print each matching line exactly as read (implies ndjson)
     #[arg(long)]
     pub raw: bool,
+
+    /// Add each printed event's row as it is now in ctlstore's LDB: a last
+    /// NDJSON field "row" (the row, or null if there is none), or
+    /// "→ col=value …" in pretty output
+    #[arg(long)]
+    pub rows: bool,
+
+    /// The LDB that --rows reads
+    /// [default: $CTLSTORE_PATH/ldb.db, else /var/spool/ctlstore/ldb.db]
+    #[arg(long, value_name = "PATH")]
+    pub ldb: Option<PathBuf>,
 
     /// Check for changes every INTERVAL (e.g. 250ms, 2s) instead of waiting
     /// for filesystem notifications; for NFS and other mounts without them

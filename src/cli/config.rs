@@ -53,6 +53,8 @@ pub struct Config {
     pub state_file: Option<PathBuf>,
     pub strict: bool,
     pub on_out_of_sync: OnOutOfSync,
+    /// With `--rows`: the LDB to read the rows from.
+    pub ldb: Option<PathBuf>,
 }
 
 impl Config {
@@ -80,6 +82,20 @@ impl Config {
             (None, false) if stdout_tty => Format::Pretty,
             (None, false) => Format::Ndjson,
         };
+        if args.rows && format == Format::Raw {
+            return Err(Args::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--rows adds a \"row\" field to each event, and --raw prints input lines \
+                 unchanged: drop --raw (NDJSON is the default when not on a terminal)",
+            ));
+        }
+        if args.ldb.is_some() && !args.rows {
+            return Err(Args::command().error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "--ldb names the LDB that --rows reads, and rows are shown only with --rows: \
+                 add --rows, or drop --ldb",
+            ));
+        }
         if args.after_seq.is_some() && args.from == FromArg::End {
             return Err(Args::command().error(
                 clap::error::ErrorKind::ArgumentConflict,
@@ -120,6 +136,9 @@ impl Config {
                 OnOutOfSyncArg::Exit => OnOutOfSync::Exit,
                 OnOutOfSyncArg::Warn => OnOutOfSync::Warn,
             },
+            ldb: args
+                .rows
+                .then(|| args.ldb.unwrap_or_else(changelog_tail::default_ldb_path)),
         })
     }
 

@@ -1,8 +1,9 @@
 //! The command line: a thin layer over the library.
 //!
 //! [`args`] is what the user types, [`config`] what it means here,
-//! [`run`] the loop, [`output`] and [`report`] what gets written, [`exit`]
-//! how it ends.
+//! [`run`] the loop, [`rows`] the LDB lookups of `--rows`, [`output`] and
+//! [`report`] what gets written, [`signals`] what the process is told,
+//! [`exit`] how it ends.
 
 pub mod args;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod exit;
 mod generated;
 pub mod output;
 pub mod report;
+pub mod rows;
 pub mod run;
 pub mod signals;
 

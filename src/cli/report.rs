@@ -36,6 +36,11 @@ impl Report {
         self.line(message);
     }
 
+    /// `changelog-tail: status: {message}` (asked for: not a warning).
+    pub fn status(&self, message: impl Display) {
+        self.line(format_args!("status: {message}"));
+    }
+
     fn line(&self, message: impl Display) {
         let prefix = if self.color {
             "changelog-tail:".bold().to_string()

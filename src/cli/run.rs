@@ -4,6 +4,7 @@ use super::config::{Config, OnOutOfSync};
 use super::exit::Exit;
 use super::output::Output;
 use super::report::Report;
+use super::rows::Rows;
 use super::signals::{self, Received};
 use anyhow::Context;
 use changelog_tail::{ChangelogIterator, Error, Next, Record, StateFile};
@@ -23,6 +24,13 @@ const STATE_EVENTS: u64 = 10_000;
 /// Follows the changelog as `config` says until something ends the run.
 /// Errors are runtime failures (exit 1); the caller prints them.
 pub fn run(config: &Config, report: Report) -> anyhow::Result<Exit> {
+    let signals = signals::install().context("cannot set up signal handling")?;
+    // The LDB first: a run that cannot show rows fails before it prints
+    // (or locks, or waits for) anything.
+    let rows = match &config.ldb {
+        Some(path) => Some(Rows::open(path, report)?),
+        None => None,
+    };
     let (state, checkpoint) = match &config.state_file {
         Some(path) => {
             let (state, checkpoint) = StateFile::open(path, &config.path)?;
@@ -31,8 +39,9 @@ pub fn run(config: &Config, report: Report) -> anyhow::Result<Exit> {
         None => (None, None),
     };
     let builder = config.builder(checkpoint);
-    let received =
-        signals::forward_to(builder.cancel_handle()).context("cannot set up signal handling")?;
+    let received = signals
+        .forward_to(builder.cancel_handle(), builder.interrupt_handle())
+        .context("cannot set up signal handling")?;
     let mut events = match builder.open() {
         Ok(events) => events,
         Err(Error::Cancelled) => return Ok(signal_exit(&received)),
@@ -53,6 +62,7 @@ pub fn run(config: &Config, report: Report) -> anyhow::Result<Exit> {
             printed: 0,
         },
         printed: 0,
+        rows,
     };
     // Where this run starts, on disk before anything is printed: a run
     // killed early must not leave a later one without a baseline.
@@ -113,6 +123,8 @@ enum Turn {
     Save,
     /// Write the state if the interval has passed (output already flushed).
     SaveIfDue,
+    /// Print a status line (SIGUSR1), then read on.
+    Status,
 }
 
 /// One run's output side and bookkeeping.
@@ -123,6 +135,8 @@ struct Session<'a> {
     out: Output<BufWriter<StdoutLock<'static>>>,
     saver: Saver,
     printed: u64,
+    /// With `--rows`: the LDB.
+    rows: Option<Rows>,
 }
 
 impl Session<'_> {
@@ -161,6 +175,7 @@ impl Session<'_> {
                     Turn::Go
                 }
                 Ok(Next::Cancelled) => Turn::End(signal_exit(self.received)),
+                Ok(Next::Interrupted) => Turn::Status,
                 Ok(_) => Turn::End(Exit::Success),
                 Err(e) => self.failed(e)?,
             };
@@ -171,6 +186,11 @@ impl Session<'_> {
                     self.out.flush()?;
                     self.saver.save(events)?;
                 }
+                Turn::Status => self.report.status(format_args!(
+                    "{}; {} events printed",
+                    events.status(),
+                    self.printed
+                )),
                 Turn::SaveIfDue => {
                     if self
                         .saver
@@ -208,7 +228,14 @@ impl Session<'_> {
         if !record.matches() {
             return Ok(Turn::Go);
         }
-        self.out.write(record)?;
+        match &mut self.rows {
+            None => self.out.write(record)?,
+            // Looked up as it is printed: the row as it is now.
+            Some(rows) => {
+                let row = rows.lookup(record.event());
+                self.out.write_with_row(record, &row)?;
+            }
+        }
         self.printed += 1;
         self.saver.printed += 1;
         if Some(self.printed) == self.config.count {

@@ -147,6 +147,11 @@ impl Discovery {
         self.queue.front()
     }
 
+    /// How many generations newer than the reader's are open and waiting.
+    pub(super) fn held(&self) -> usize {
+        self.queue.len()
+    }
+
     /// Whether a generation newer than the reader's is waiting.
     pub(super) fn has_queued(&self) -> bool {
         !self.queue.is_empty()

@@ -47,6 +47,9 @@ pub(super) struct Finder {
     said_overflow: bool,
     /// What the path names may have changed since it was last looked at.
     path_changed: bool,
+    /// An interruption that came while waiting for the first file, when
+    /// there is no iterator yet to say it: said at the first read.
+    deferred_interrupt: bool,
 }
 
 impl std::fmt::Debug for Finder {
@@ -93,6 +96,7 @@ impl Finder {
             notices: Vec::new(),
             said_overflow: false,
             path_changed: true,
+            deferred_interrupt: false,
         };
         if finder.options.follow && finder.options.watch == WatchMode::Notify {
             finder.watch_or_poll();
@@ -108,8 +112,16 @@ impl Finder {
         &self.options
     }
 
-    pub(super) fn is_cancelled(&self) -> bool {
-        self.sleeper.is_cancelled()
+    /// A pending cancellation or interruption (see
+    /// [`Sleeper::requested`]): cheap enough to ask between items.
+    #[inline]
+    pub(super) fn requested(&mut self) -> Option<Woken> {
+        let requested = self.sleeper.requested();
+        if requested.is_none() && self.deferred_interrupt {
+            self.deferred_interrupt = false;
+            return Some(Woken::Interrupted);
+        }
+        requested
     }
 
     /// Opens the first generation, waiting for the file to appear as long
@@ -154,6 +166,11 @@ impl Finder {
                     });
                 }
                 Woken::Cancelled => return Err(Error::Cancelled),
+                Woken::Interrupted => {
+                    // Taken (or the wait would not sleep again); kept for
+                    // the first read.
+                    self.deferred_interrupt = true;
+                }
             }
         }
     }
@@ -192,6 +209,11 @@ impl Finder {
     /// it is enough (no `stat` per wake-up).
     pub(super) fn take_path_changed(&mut self) -> bool {
         std::mem::take(&mut self.path_changed) || self.discovery().has_queued()
+    }
+
+    /// How many newer generations are open and waiting to be read.
+    pub(super) fn held(&self) -> usize {
+        self.discovery().held()
     }
 
     /// The oldest generation found and not yet read.

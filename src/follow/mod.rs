@@ -403,14 +403,19 @@ impl Follower {
             }
             Woken::TimedOut => Step::Done(Next::TimedOut),
             Woken::Cancelled => Step::Done(Next::Cancelled),
+            // Nothing changed: `settled` stays, the next call sleeps again.
+            Woken::Interrupted => Step::Done(Next::Interrupted),
         })
     }
 
     /// The next line or other item (see [`crate::source::Source`]).
     fn next_item(&mut self, deadline: Option<Instant>) -> Result<Next<Item>, Error> {
         loop {
-            if self.finder.is_cancelled() {
-                return Ok(Next::Cancelled);
+            // Between items too, so that a reader busy catching up answers.
+            match self.finder.requested() {
+                None => {}
+                Some(Woken::Interrupted) => return Ok(Next::Interrupted),
+                Some(_) => return Ok(Next::Cancelled),
             }
             if let Some(item) = self.queued.pop_front() {
                 return Ok(Next::Item(item));
@@ -462,6 +467,14 @@ impl crate::source::Source for Follower {
         Follower::resume_in_place(self, checkpoint)
     }
 
+    fn status(&self) -> crate::status::SourceStatus {
+        crate::status::SourceStatus {
+            file: Some(self.current.id),
+            offset: self.buffer.line_offset(),
+            size: self.current.size().ok(),
+            held: self.finder.held(),
+        }
+    }
     #[cfg(feature = "tokio")]
     fn wait_on(&self) -> crate::source::WaitOn<'_> {
         self.finder.wait_on()

@@ -12,4 +12,6 @@ mod output;
 mod pipe;
 mod reliability;
 mod resume;
+mod rows;
 mod scenarios;
+mod status;

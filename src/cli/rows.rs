@@ -1,0 +1,81 @@
+//! `--rows`: the row each printed event names, read from ctlstore's LDB
+//! when the event is printed (so it is the row *now*, not as of the event).
+//!
+//! The lookup and what it has to say on stderr live here; what is written
+//! to stdout is [`super::output`]'s. A row that is not there and a table
+//! that is not there both print `"row":null`; a lookup that fails for any
+//! other reason prints the event without a `row` field, so that `null`
+//! only ever means "no such row".
+
+use super::report::Report;
+use anyhow::anyhow;
+use changelog_tail::{EventRef, Ldb, Row, RowLookup, printable};
+use std::path::Path;
+
+/// What an event's `row` field holds.
+#[derive(Debug)]
+pub enum RowField {
+    /// No field: `--rows` is off, or the lookup failed (and said why).
+    Omitted,
+    /// `null`: the LDB has no such row now (or no such table).
+    Null,
+    /// The row as it is now.
+    Row(Row),
+}
+
+/// The LDB, open for the run.
+#[derive(Debug)]
+pub struct Rows {
+    ldb: Ldb,
+    report: Report,
+}
+
+impl Rows {
+    /// Opens the LDB at `path` (read-only). Fails, naming it, when it cannot
+    /// be opened: the run must not start printing events without their
+    /// rows.
+    pub fn open(path: &Path, report: Report) -> anyhow::Result<Rows> {
+        // The error's own text already ends with its cause: kept as the
+        // message only, so that it is not said twice.
+        let ldb = Ldb::open(path).map_err(|e| {
+            anyhow!(
+                "{}; --rows reads ctlstore's LDB: check --ldb or CTLSTORE_PATH",
+                printable(&e.to_string())
+            )
+        })?;
+        Ok(Rows { ldb, report })
+    }
+
+    /// The row `event` names, as it is now. A missing table is warned about
+    /// once per run; any other failure once per event (each such event
+    /// lacks its `row`).
+    pub fn lookup(&mut self, event: &EventRef<'_>) -> RowField {
+        match self.ldb.row_ref(event) {
+            Ok(RowLookup::Found(row)) => RowField::Row(row),
+            Ok(RowLookup::NoTable { first_time }) => {
+                if first_time {
+                    let table = format!("{}___{}", event.family, event.table).to_ascii_lowercase();
+                    self.report.warning(format_args!(
+                        "LDB {} has no table {}; events of {}.{} show \"row\":null",
+                        printable(&self.ldb.path().to_string_lossy()),
+                        printable(&table),
+                        printable(&event.family),
+                        printable(&event.table),
+                    ));
+                }
+                RowField::Null
+            }
+            Ok(RowLookup::NoRow) => RowField::Null,
+            // An answer this version does not know: claim nothing.
+            Ok(_) => RowField::Omitted,
+            Err(e) => {
+                self.report.warning(format_args!(
+                    "seq {} is printed without its row: {}",
+                    event.seq,
+                    printable(&e.to_string())
+                ));
+                RowField::Omitted
+            }
+        }
+    }
+}
