@@ -384,20 +384,16 @@ impl ChangelogIterator {
         // whose header alone was read: if its keys cannot be read, the
         // event is shown without them (its seq counted, and it revealed a
         // gap that must be told).
-        let again = ranges.and_then(|ranges| EventRef::from_compact(line, &ranges));
-        let event = match again
-            .map(|event| Ok(Some(event)))
-            .unwrap_or_else(|| entry::decode(line))
-        {
-            Ok(Some(event)) => event,
-            _ if let Some(event) = entry::header_event(line) => event,
-            Ok(None) | Err(_) => {
-                let location = Location::new(path, info.line, info.offset);
-                let reason = entry::InvalidReason::Json("not an event".into());
-                return Err(Error::InvalidEntry(InvalidEntry::new(
-                    location, reason, line,
-                )));
-            }
+        let event = ranges
+            .and_then(|ranges| EventRef::from_compact(line, &ranges))
+            .or_else(|| entry::decode(line).ok().flatten())
+            .or_else(|| entry::header_event(line));
+        let Some(event) = event else {
+            let location = Location::new(path, info.line, info.offset);
+            let reason = entry::InvalidReason::Json("not an event".into());
+            return Err(Error::InvalidEntry(InvalidEntry::new(
+                location, reason, line,
+            )));
         };
         Ok(Record {
             matches: self.filter.matches(&event),
