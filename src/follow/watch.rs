@@ -36,10 +36,12 @@
 //! Notifications are hints: after any of them the reader looks at the
 //! filesystem itself. A kernel queue overflow is just such a hint.
 //!
-//! (The design card named the `notify` crate. Its single event thread sees every
-//! write as an event and cannot be told otherwise, which under a fast
-//! rotating writer delays the creation events until generations are lost;
-//! so we use `inotify`, the crate `notify` itself uses on Linux, directly.)
+//! (The `notify` crate's single event thread sees every write as an event
+//! and cannot be told otherwise, which under a fast rotating writer delays
+//! the creation events until generations are lost; so on Linux we use
+//! `inotify`, the crate `notify` itself uses there, directly. `notify` is
+//! the backend elsewhere, and on Linux when asked for: see
+//! [`watch_notify`](super::watch_notify).)
 
 use super::dirs::{self, names_no_file};
 use super::discovery::{Discovery, file_id};
