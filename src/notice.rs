@@ -25,6 +25,10 @@ pub enum Notice {
     /// The kernel's notification queue overflowed: everything was looked at
     /// again, so nothing is lost, but the queue limit is low for this load.
     Overflow,
+    /// The `notify` crate's watcher missed events (it asked for a rescan,
+    /// or reported an error): everything was looked at again, so nothing is
+    /// lost.
+    Rescan,
     /// Notifications are not available; the file is polled instead.
     Polling {
         /// Why notifications cannot be used.
@@ -55,6 +59,10 @@ impl fmt::Display for Notice {
             Notice::Overflow => f.write_str(
                 "the kernel's inotify queue overflowed; the changelog was looked at again \
                  and nothing is lost (raise fs.inotify.max_queued_events if this repeats)",
+            ),
+            Notice::Rescan => f.write_str(
+                "filesystem notifications were missed (the watcher asked for a rescan); \
+                 the changelog was looked at again and nothing is lost",
             ),
             Notice::Polling { why, interval } => write!(
                 f,

@@ -1,7 +1,8 @@
 //! The command-line definition (clap derive), as the user types it.
 //!
 //! Only parsing and validation of single values live here; decisions that
-//! depend on the environment (terminal, `NO_COLOR`, `CTLSTORE_PATH`) are
+//! depend on the environment (terminal, `NO_COLOR`, `CTLSTORE_PATH`,
+//! `CHANGELOG_TAIL_WATCHER`) are
 //! made once in [`super::config`].
 
 use clap::{Parser, ValueEnum};
@@ -38,6 +39,15 @@ Signals:
   SIGUSR1 prints one status line to stderr (the file, offset and size, last
   seq, lines read, events printed...) and goes on, as dd does:
   kill -USR1 $(pidof changelog-tail)
+
+Environment:
+  CHANGELOG_TAIL_WATCHER  how changes to the changelog are noticed:
+       inotify  Linux's own notifications (the default on Linux)
+       notify   the notify crate's watcher: kqueue on macOS and the BSDs
+                (the default there), inotify underneath on Linux
+       poll     look every 100 ms
+       Unset or empty: the default. --poll INTERVAL wins over it; any other
+       value is a usage error.
 
 Examples:
   changelog-tail --family payments --table accounts | jq -r '.keys[0].value'

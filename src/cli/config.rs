@@ -1,14 +1,23 @@
 //! Settings decided once from the arguments and the environment.
 //!
-//! The terminal, `NO_COLOR` and `CTLSTORE_PATH` are looked at here and
-//! nowhere else; the rest of the program works from a [`Config`].
+//! The terminal, `NO_COLOR`, `CTLSTORE_PATH` and `CHANGELOG_TAIL_WATCHER`
+//! are looked at here and nowhere else; the rest of the program works from
+//! a [`Config`].
 
 use super::args::{Args, ColorArg, FormatArg, FromArg, OnOutOfSyncArg};
 use changelog_tail::{Builder, ChangelogIterator, Checkpoint, Filter, Start, WatchMode};
 use clap::CommandFactory;
+use std::ffi::OsStr;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// The environment variable that picks how changes are noticed.
+pub const WATCHER_VAR: &str = "CHANGELOG_TAIL_WATCHER";
+
+/// The interval of `CHANGELOG_TAIL_WATCHER=poll` (as the fallback's when
+/// notifications cannot be had).
+const ENV_POLL: Duration = Duration::from_millis(100);
 
 /// How events are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +111,15 @@ impl Config {
                 "--after-seq resumes from a given seq and cannot be combined with --from end",
             ));
         }
+        let watcher = std::env::var_os(WATCHER_VAR);
+        let watch = match args.poll {
+            Some(interval) => {
+                // Checked all the same: a mistake there is worth telling.
+                watch_mode(watcher.as_deref())?;
+                WatchMode::Poll(interval)
+            }
+            None => watch_mode(watcher.as_deref())?,
+        };
         let stdin = args.path.as_deref() == Some(std::path::Path::new("-"));
         if stdin {
             pipe_conflicts(&args)?;
@@ -123,7 +141,7 @@ impl Config {
             from_end: args.from == FromArg::End,
             follow: !args.no_follow,
             wait_for_file: (!args.wait).then_some(Duration::from_secs(1)),
-            watch: args.poll.map_or(WatchMode::Notify, WatchMode::Poll),
+            watch,
             max_line_bytes: args.max_line_bytes,
             format,
             color_stdout: format == Format::Pretty && color(stdout_tty),
@@ -164,6 +182,32 @@ impl Config {
             .max_line_bytes(self.max_line_bytes)
             .checkpoints(self.state_file.is_some())
             .check_every_line(self.strict)
+    }
+}
+
+/// How changes are noticed, as `CHANGELOG_TAIL_WATCHER` says (`value`):
+/// unset or empty, the system's default.
+fn watch_mode(value: Option<&OsStr>) -> Result<WatchMode, clap::Error> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(WatchMode::Notify);
+    };
+    match value.to_str() {
+        #[cfg(target_os = "linux")]
+        Some("inotify") => Ok(WatchMode::Notify),
+        #[cfg(not(target_os = "linux"))]
+        Some("inotify") => Err(Args::command().error(
+            clap::error::ErrorKind::InvalidValue,
+            format!("{WATCHER_VAR}=inotify: inotify exists only on Linux; use notify or poll"),
+        )),
+        Some("notify") => Ok(WatchMode::Portable),
+        Some("poll") => Ok(WatchMode::Poll(ENV_POLL)),
+        _ => Err(Args::command().error(
+            clap::error::ErrorKind::InvalidValue,
+            format!(
+                "invalid value {:?} for {WATCHER_VAR}: expected inotify, notify or poll",
+                value.to_string_lossy()
+            ),
+        )),
     }
 }
 

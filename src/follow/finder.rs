@@ -4,8 +4,9 @@
 //! It exists before the first file does (waiting for it to appear) and
 //! serves the [`Follower`](super::Follower) after.
 
+use super::dirs;
 use super::discovery::{Discovery, Opened, Presence};
-use super::watch::{self, Watch};
+use super::notifier::{Backend, Notifier};
 use super::{FollowOptions, WatchMode};
 use crate::error::Error;
 use crate::notice::Notice;
@@ -40,7 +41,7 @@ pub(super) struct Finder {
     options: FollowOptions,
     discovery: Arc<Mutex<Discovery>>,
     sleeper: Sleeper,
-    watch: Option<Watch>,
+    watch: Option<Notifier>,
     /// Polling because notifications are not available here.
     fallback_poll: Option<Duration>,
     notices: Vec<Notice>,
@@ -98,8 +99,10 @@ impl Finder {
             path_changed: true,
             deferred_interrupt: false,
         };
-        if finder.options.follow && finder.options.watch == WatchMode::Notify {
-            finder.watch_or_poll();
+        if finder.options.follow
+            && let Some(backend) = Backend::of(finder.options.watch)
+        {
+            finder.watch_or_poll(backend);
         }
         Ok(finder)
     }
@@ -147,12 +150,12 @@ impl Finder {
             }
             if self.watch.is_none()
                 && self.fallback_poll.is_none()
-                && self.options.watch == WatchMode::Notify
+                && let Some(backend) = Backend::of(self.options.watch)
             {
                 // Reading to the end of a missing file: watch, then look
                 // again before sleeping, so that a file created in between
                 // counts.
-                self.watch_or_poll();
+                self.watch_or_poll(backend);
                 continue;
             }
             if self.refresh_watch(None)? {
@@ -227,12 +230,14 @@ impl Finder {
         self.discovery.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sets up notifications, or (on a network or user-space filesystem, or
-    /// when inotify cannot be had) polls instead.
-    fn watch_or_poll(&mut self) {
-        let watch = match watch::unsupported_filesystem(&self.path) {
+    /// Sets up notifications from `backend`, or (on a network or
+    /// user-space filesystem, or when notifications cannot be had) polls
+    /// instead.
+    fn watch_or_poll(&mut self, backend: Backend) {
+        let watch = match dirs::unsupported_filesystem(&self.path) {
             Some(why) => Err(why),
-            None => Watch::new(&self.path, Arc::clone(&self.discovery)).map_err(|e| e.to_string()),
+            None => Notifier::new(backend, &self.path, Arc::clone(&self.discovery))
+                .map_err(|e| e.to_string()),
         };
         match watch {
             Ok(watch) => self.watch = Some(watch),
@@ -253,7 +258,7 @@ impl Finder {
     #[cfg(feature = "tokio")]
     /// What [`wait`](Self::wait) sleeps on.
     pub(super) fn wait_on(&self) -> WaitOn<'_> {
-        let watch = self.watch.iter().flat_map(Watch::wake_fds);
+        let watch = self.watch.iter().flat_map(Notifier::wake_fds);
         WaitOn {
             fds: watch.chain(self.sleeper.cancel_wait()).collect(),
             interval: self.poll_interval(),
@@ -263,7 +268,7 @@ impl Finder {
     fn poll_interval(&self) -> Option<Duration> {
         match self.options.watch {
             WatchMode::Poll(interval) => Some(interval),
-            WatchMode::Notify => self.fallback_poll,
+            WatchMode::Notify | WatchMode::Portable => self.fallback_poll,
         }
     }
 
@@ -274,7 +279,7 @@ impl Finder {
     pub(super) fn wait(&mut self, deadline: Option<Instant>) -> Result<Woken, Error> {
         loop {
             let poll = self.poll_interval();
-            let fds = self.watch.as_ref().map(Watch::wake_fds);
+            let fds = self.watch.as_ref().map(Notifier::wake_fds);
             let woken = self
                 .sleeper
                 .wait(fds.as_deref().unwrap_or_default(), deadline, poll)
@@ -293,7 +298,7 @@ impl Finder {
             }
             let drained = watch.drain().map_err(|e| Error::io(&self.path, e))?;
             if drained.overflowed && !std::mem::replace(&mut self.said_overflow, true) {
-                self.notices.push(Notice::Overflow);
+                self.notices.push(watch.overflow_notice());
             }
             self.path_changed |= drained.path_changed;
             if drained.relevant {
@@ -316,15 +321,16 @@ impl Finder {
         let Some(watch) = &mut self.watch else {
             return Ok(false);
         };
-        let discovery = self.discovery.lock().unwrap_or_else(|e| e.into_inner());
-        let files: Vec<_> = current
-            .into_iter()
-            .chain(discovery.front().map(|o| (o.id, o.file.as_fd())))
-            .collect();
-        let refreshed = watch
-            .refresh(&self.path)
-            .and_then(|dirs| Ok(watch.watch_files(&self.path, &files)? | dirs));
-        drop(discovery);
+        // Not under the discovery lock: `notify`'s watcher sets watches on
+        // its event thread, which may be waiting for that lock.
+        let refreshed = watch.refresh(&self.path).and_then(|dirs| {
+            let discovery = self.discovery.lock().unwrap_or_else(|e| e.into_inner());
+            let files: Vec<_> = current
+                .into_iter()
+                .chain(discovery.front().map(|o| (o.id, o.file.as_fd())))
+                .collect();
+            Ok(watch.watch_files(&self.path, &files)? | dirs)
+        });
         // A new watch sees nothing that happened before it: look again.
         match refreshed {
             Ok(changed) => {

@@ -6,7 +6,9 @@
 //! renamed or deleted (see `doc/design.md`). New generations are found by
 //! the notification thread (see [`watch`]) or by the reader whenever it
 //! reaches the end of its file, and are held open from the moment they are
-//! found ([`discovery`]). Copy-truncate keeps the inode; it shows as a file
+//! found ([`discovery`]). Notifications come from inotify on Linux
+//! ([`watch`]) or from the `notify` crate's watcher ([`watch_notify`]: the
+//! default elsewhere), behind one interface ([`notifier`]). Copy-truncate keeps the inode; it shows as a file
 //! shorter than what was already read, and reading restarts at 0.
 //!
 //! Bytes after the last `\n` are kept for their own generation only; a
@@ -17,10 +19,14 @@
 //! file exists, and after); a [`Follower`] exists only once its first file
 //! is open.
 
+mod dirs;
 mod discovery;
 mod finder;
+mod notifier;
 mod start;
+#[cfg(target_os = "linux")]
 mod watch;
+mod watch_notify;
 
 pub use discovery::MAX_HELD_GENERATIONS;
 
@@ -49,9 +55,19 @@ pub const DEFAULT_MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum WatchMode {
-    /// Filesystem notifications (inotify): no wake-ups while idle.
+    /// Filesystem notifications, the system's best: inotify on Linux, the
+    /// `notify` crate's watcher elsewhere (kqueue on macOS and the BSDs).
+    /// No wake-ups while idle.
     #[default]
     Notify,
+    /// Filesystem notifications through the `notify` crate's recommended
+    /// watcher on every system (on Linux it uses inotify too, but with one
+    /// event thread for everything, directories only, no mount table).
+    /// The default on systems without inotify; on Linux it is there to
+    /// test that path, or as a choice of the operator. Under a very fast
+    /// rotating writer it may see a new file too late to open it: the loss
+    /// is then reported as out of sync, never silent.
+    Portable,
     /// Look every interval, for filesystems that send no notifications.
     Poll(Duration),
 }
@@ -506,6 +522,49 @@ mod tests {
                 other => panic!("not a line: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_failed_notify_callback_is_told_and_polling_takes_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("change.log");
+        fs::write(&path, b"one\n").unwrap();
+        let sleeper = Sleeper::new(&CancelHandle::new()).unwrap();
+        let options = FollowOptions {
+            watch: WatchMode::Portable,
+            ..FollowOptions::default()
+        };
+        let mut follower = Follower::open(&path, options, sleeper).unwrap();
+        assert_eq!(next_line(&mut follower), b"one");
+        assert!(matches!(next(&mut follower), Item::CaughtUp));
+        // The callback fails at its next event: the append's.
+        follower.finder.fail_opener();
+        let append = |line: &[u8]| {
+            fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .unwrap()
+                .write_all(line)
+                .unwrap()
+        };
+        append(b"two\n");
+        loop {
+            match next(&mut follower) {
+                Item::Notice(Notice::Polling { why, .. }) => {
+                    assert!(why.contains("stopped"), "{why}");
+                    assert!(why.contains("failing as the test asked"), "{why}");
+                    break;
+                }
+                // The append may be read before the failure is told.
+                Item::Line(_) => assert_eq!(follower.line(), b"two"),
+                Item::CaughtUp => {}
+                other => panic!("not told: {other:?}"),
+            }
+        }
+        assert!(follower.finder.is_polling());
+        fs::remove_file(&path).unwrap();
+        fs::write(&path, b"three\n").unwrap();
+        assert_eq!(next_line(&mut follower), b"three");
     }
 
     #[test]

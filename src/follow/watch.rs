@@ -36,17 +36,21 @@
 //! Notifications are hints: after any of them the reader looks at the
 //! filesystem itself. A kernel queue overflow is just such a hint.
 //!
-//! (The design card named the `notify` crate. Its single event thread sees every
-//! write as an event and cannot be told otherwise, which under a fast
-//! rotating writer delays the creation events until generations are lost;
-//! so we use `inotify`, the crate `notify` itself uses on Linux, directly.)
+//! (The `notify` crate's single event thread sees every write as an event
+//! and cannot be told otherwise, which under a fast rotating writer delays
+//! the creation events until generations are lost; so on Linux we use
+//! `inotify`, the crate `notify` itself uses there, directly. `notify` is
+//! the backend elsewhere, and on Linux when asked for: see
+//! [`watch_notify`](super::watch_notify).)
 
+use super::dirs::{self, names_no_file};
 use super::discovery::{Discovery, file_id};
+use super::notifier::Drained;
 use crate::error::Error;
 use crate::position::FileId;
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask, Watches};
 use rustix::event::{PollFd, PollFlags, poll};
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{self, PipeReader, PipeWriter};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
@@ -103,20 +107,6 @@ pub(super) struct Watch {
     /// holds the write end): the reader learns it in its one wait.
     opener_gone: PipeReader,
     buffer: Vec<u8>,
-}
-
-/// What a [`Watch::drain`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(super) struct Drained {
-    /// The kernel's queue overflowed: events were lost, look at everything.
-    pub(super) overflowed: bool,
-    /// Something that may concern the changelog happened (as opposed to
-    /// changes to other files in its directory only): look again.
-    pub(super) relevant: bool,
-    /// What the path names may have changed (an entry created, deleted or
-    /// renamed, a directory replaced, events lost): look at the path, not
-    /// only at the open file.
-    pub(super) path_changed: bool,
 }
 
 impl Watch {
@@ -357,17 +347,8 @@ impl Drop for Watch {
     }
 }
 
-/// A directory to watch: where, which directory that is now (a directory
-/// deleted and created again is a new one, whose watch must be set anew),
-/// for what, and which of its entries matter.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Wanted {
-    dir: PathBuf,
-    id: FileId,
-    mask: WatchMask,
-    /// The entries whose changes matter; `None`: any entry.
-    names: Option<Vec<OsString>>,
-}
+/// A directory to watch, for an inotify mask (see [`dirs::Wanted`]).
+type Wanted = dirs::Wanted<WatchMask>;
 
 /// A directory watch that is set.
 struct Watched {
@@ -379,11 +360,14 @@ impl Watched {
     /// Whether an event about `name` (`None`: the directory itself) may
     /// change what the path names.
     fn concerns(&self, name: Option<&OsStr>) -> bool {
-        match (name, &self.wanted.names) {
-            (None, _) | (_, None) => true,
-            (Some(name), Some(names)) => names.iter().any(|n| n == name),
-        }
+        self.wanted.concerns(name)
     }
+}
+
+/// The watches, for `mask`, of the directories `path` depends on, with
+/// which directory each is now; and, with `parents`, of their parents.
+fn directories_to_watch(path: &Path, mask: WatchMask, parents: bool) -> Vec<Wanted> {
+    dirs::directories_to_watch(path, mask, parents.then_some(ENTRY_CHANGES))
 }
 
 /// Makes `watches` cover exactly `wanted`; says whether anything changed.
@@ -484,121 +468,10 @@ fn fail_if_asked(stop: &PipeReader, discovery: &Mutex<Discovery>) {
     }
 }
 
-/// The directories whose entries decide what `path` names, each with the
-/// entry in it that matters (`None`: cannot be told, any entry may).
-fn entries_to_watch(path: &Path) -> Vec<(PathBuf, Option<OsString>)> {
-    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut entries = vec![nearest_existing_dir(&absolute)];
-    if fs::symlink_metadata(&absolute).is_ok_and(|m| m.file_type().is_symlink()) {
-        let target = fs::read_link(&absolute).map(|t| match absolute.parent() {
-            Some(parent) => parent.join(t),
-            None => t,
-        });
-        if let Ok(target) = target {
-            entries.push(nearest_existing_dir(&target));
-        }
-    }
-    entries
-}
-
-/// The watches, for `mask`, of the directories `path` depends on, with
-/// which directory each is now; and, with `parents`, of their parents.
-fn directories_to_watch(path: &Path, mask: WatchMask, parents: bool) -> Vec<Wanted> {
-    let mut wanted = Vec::new();
-    for (dir, name) in entries_to_watch(path) {
-        if parents && let Some(parent) = dir.parent() {
-            let entry = dir.file_name().map(OsStr::to_os_string);
-            want(&mut wanted, parent.to_path_buf(), ENTRY_CHANGES, entry);
-        }
-        want(&mut wanted, dir, mask, name);
-    }
-    wanted
-}
-
-/// Whether the path names no file now: its directory may be deleted or
-/// replaced next, and only the directory's parent can tell.
-fn names_no_file(path: &Path) -> bool {
-    fs::metadata(path).map_or(true, |m| m.is_dir())
-}
-
-/// Adds a watch of `dir` for `mask` and the entry `name` to `wanted`. One
-/// inode has one watch per inotify instance (setting a second replaces the
-/// first's mask), so two spellings of one directory are merged into one.
-fn want(wanted: &mut Vec<Wanted>, dir: PathBuf, mask: WatchMask, name: Option<OsString>) {
-    let Ok(meta) = fs::metadata(&dir) else {
-        // Gone since it was looked at: the next refresh sees what is there.
-        return;
-    };
-    let id = file_id(&meta);
-    let Some(same) = wanted.iter_mut().find(|w| w.id == id) else {
-        wanted.push(Wanted {
-            dir,
-            id,
-            mask,
-            names: name.map(|n| vec![n]),
-        });
-        return;
-    };
-    same.mask |= mask;
-    match (&mut same.names, name) {
-        (Some(names), Some(name)) if !names.contains(&name) => names.push(name),
-        (names, None) => *names = None,
-        _ => {}
-    }
-}
-
-/// The directory holding `path`'s entry (canonicalised, so that two
-/// spellings of one directory are one watch) with the entry's name; if that
-/// directory is missing, its closest existing ancestor, with the name of
-/// the missing directory in it, whose creation is the next step.
-fn nearest_existing_dir(path: &Path) -> (PathBuf, Option<OsString>) {
-    let mut name = path.file_name().map(OsStr::to_os_string);
-    let mut dir = path.parent().unwrap_or(Path::new("/"));
-    loop {
-        if let Ok(canonical) = fs::canonicalize(dir)
-            && canonical.is_dir()
-        {
-            return (canonical, name);
-        }
-        name = dir.file_name().map(OsStr::to_os_string);
-        match dir.parent() {
-            Some(parent) => dir = parent,
-            None => return (PathBuf::from("/"), name),
-        }
-    }
-}
-
-/// Why notifications cannot be trusted for `path`'s directory, if they
-/// cannot: network and user-space filesystems do not report changes made
-/// elsewhere (coreutils' `tail` polls on these too).
-pub(super) fn unsupported_filesystem(path: &Path) -> Option<String> {
-    let absolute = std::path::absolute(path).ok()?;
-    let (dir, _) = nearest_existing_dir(&absolute);
-    let kind = rustix::fs::statfs(&dir).ok()?.f_type as i64 as u32;
-    let name = match kind {
-        0x6969 => "NFS",
-        0x517b => "SMB",
-        0xff53_4d42 => "CIFS",
-        0xfe53_4d42 => "SMB2",
-        0x6573_5546 => "FUSE",
-        0x0102_1997 => "9P",
-        0x5346_414f => "AFS",
-        0x0bd0_0bd0 => "Lustre",
-        0x00c3_6400 => "Ceph",
-        0x0116_1970 => "GFS2",
-        0x7461_636f => "OCFS2",
-        0x786f_4256 => "VirtualBox shared folder",
-        _ => return None,
-    };
-    Some(format!(
-        "{} is on {name}, which does not report changes made by other hosts",
-        dir.display()
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::OsString;
 
     #[test]
     fn watches_the_parent_and_a_symlink_targets_directory() {
@@ -660,7 +533,7 @@ mod tests {
     fn local_filesystems_have_notifications() {
         let root = tempfile::tempdir().unwrap();
         assert_eq!(
-            unsupported_filesystem(&root.path().join("change.log")),
+            dirs::unsupported_filesystem(&root.path().join("change.log")),
             None
         );
     }

@@ -128,6 +128,36 @@ fn two_for_usage_errors() {
 }
 
 #[test]
+fn two_for_an_unknown_watcher_in_the_environment() {
+    let (_dir, path) = changelog(&lines([1, 2]));
+    for value in ["kqueue", "INOTIFY", "poll "] {
+        let out = binary()
+            .env("CHANGELOG_TAIL_WATCHER", value)
+            .arg("-p")
+            .arg(&path)
+            .arg("--no-follow")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{value:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains("CHANGELOG_TAIL_WATCHER"), "{stderr}");
+        assert!(stderr.contains("inotify, notify or poll"), "{stderr}");
+    }
+    // Each known value, and none, runs (here to the end of the file).
+    for value in ["inotify", "notify", "poll", ""] {
+        let out = binary()
+            .env("CHANGELOG_TAIL_WATCHER", value)
+            .arg("-p")
+            .arg(&path)
+            .arg("--no-follow")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{value:?}: {out:?}");
+        assert_eq!(seqs_of(&out), [1, 2]);
+    }
+}
+
+#[test]
 fn three_when_out_of_sync_naming_both_seqs() {
     let (_dir, path) = changelog(&lines([1, 2, 5, 6]));
     let out = no_follow(&path, &[]);

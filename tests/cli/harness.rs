@@ -15,10 +15,16 @@ use wait_timeout::ChildExt;
 /// failure.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
-/// The binary under test.
+/// The binary under test, noticing changes as this test binary asks
+/// (`crate::WATCHER`: `None` is the default, inotify; `tests/cli_notify`
+/// runs the same tests through the `notify` crate's watcher).
 pub fn binary() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_changelog-tail"));
     command.env_remove("CTLSTORE_PATH").env_remove("NO_COLOR");
+    match crate::WATCHER {
+        Some(watcher) => command.env("CHANGELOG_TAIL_WATCHER", watcher),
+        None => command.env_remove("CHANGELOG_TAIL_WATCHER"),
+    };
     command
 }
 

@@ -136,31 +136,33 @@ fn exited(pid: u32) -> bool {
 
 // 2. Writes to other files in the changelog's directory.
 
-#[test]
-fn holes_appends_to_a_sibling_file_do_not_wake_the_follower() {
-    let (dir, path) = setup();
-    let mut writer = Writer::new(&path);
-    writer.event();
-    let mut tail = Tail::start(&path, &[]);
-    assert_eq!(tail.seqs(1), [1]);
-    tail.wait_until_waiting(&path);
-    let before = harness::settled_wakeups(tail.pid());
-    // ctlstore's database WAL beside the changelog, written at a database's
-    // pace (the pause paces the load; it synchronises nothing).
-    let mut wal = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.path().join("ldb.db-wal"))
-        .unwrap();
-    for _ in 0..200 {
-        wal.write_all(&[0; 4096]).unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(2));
+inotify_only! {
+    #[test]
+    fn holes_appends_to_a_sibling_file_do_not_wake_the_follower() {
+        let (dir, path) = setup();
+        let mut writer = Writer::new(&path);
+        writer.event();
+        let mut tail = Tail::start(&path, &[]);
+        assert_eq!(tail.seqs(1), [1]);
+        tail.wait_until_waiting(&path);
+        let before = harness::settled_wakeups(tail.pid());
+        // ctlstore's database WAL beside the changelog, written at a database's
+        // pace (the pause paces the load; it synchronises nothing).
+        let mut wal = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.path().join("ldb.db-wal"))
+            .unwrap();
+        for _ in 0..200 {
+            wal.write_all(&[0; 4096]).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        let woke = harness::wakeups(tail.pid()) - before;
+        assert!(woke <= 3, "{woke} wake-ups for writes to another file");
+        // Writes to the changelog still wake it.
+        writer.event();
+        assert_eq!(tail.seqs(1), [2]);
     }
-    let woke = harness::wakeups(tail.pid()) - before;
-    assert!(woke <= 3, "{woke} wake-ups for writes to another file");
-    // Writes to the changelog still wake it.
-    writer.event();
-    assert_eq!(tail.seqs(1), [2]);
 }
 
 // 1. The changelog's directory replaced.
@@ -256,34 +258,36 @@ fn holes_the_directory_renamed_away_after_the_file_was_deleted() {
     assert_eq!(tail.seqs(3), [4, 5, 6]);
 }
 
-#[test]
-fn holes_a_bind_mount_over_the_directory() {
-    let (root, spool, path) = spool();
-    let other = root.path().join("other");
-    fs::create_dir(&other).unwrap();
-    let mut writer = Writer::new(&path);
-    writer.events(3);
-    // The follower gets a mount namespace of its own, so that the mount is
-    // seen by it alone (not by every other test's follower) and is undone
-    // when it ends.
-    if let Err(why) = can_make_mount_namespaces() {
-        eprintln!("skipped: cannot make a mount namespace here ({why})");
-        return;
+inotify_only! {
+    #[test]
+    fn holes_a_bind_mount_over_the_directory() {
+        let (root, spool, path) = spool();
+        let other = root.path().join("other");
+        fs::create_dir(&other).unwrap();
+        let mut writer = Writer::new(&path);
+        writer.events(3);
+        // The follower gets a mount namespace of its own, so that the mount is
+        // seen by it alone (not by every other test's follower) and is undone
+        // when it ends.
+        if let Err(why) = can_make_mount_namespaces() {
+            eprintln!("skipped: cannot make a mount namespace here ({why})");
+            return;
+        }
+        let mut command = harness::binary();
+        command.arg("--path").arg(&path);
+        unsafe {
+            command.pre_exec(private_mount_namespace);
+        }
+        let mut tail = Tail::spawn(command);
+        assert_eq!(tail.seqs(3), [1, 2, 3]);
+        tail.wait_until_waiting(&path);
+        bind_mount_in(tail.pid(), &other, &spool);
+        // In the follower's namespace, `other` is now its spool directory.
+        let mut writer = Writer::new(&other.join("change.log"));
+        writer.next_seq = 4;
+        writer.events(3);
+        assert_eq!(tail.seqs(3), [4, 5, 6]);
     }
-    let mut command = harness::binary();
-    command.arg("--path").arg(&path);
-    unsafe {
-        command.pre_exec(private_mount_namespace);
-    }
-    let mut tail = Tail::spawn(command);
-    assert_eq!(tail.seqs(3), [1, 2, 3]);
-    tail.wait_until_waiting(&path);
-    bind_mount_in(tail.pid(), &other, &spool);
-    // In the follower's namespace, `other` is now its spool directory.
-    let mut writer = Writer::new(&other.join("change.log"));
-    writer.next_seq = 4;
-    writer.events(3);
-    assert_eq!(tail.seqs(3), [4, 5, 6]);
 }
 
 /// In a child about to exec: a mount namespace of its own, whose mounts
