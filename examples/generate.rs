@@ -88,9 +88,16 @@ fn main() {
     let mut batch = Vec::with_capacity(1 << 20);
     let mut one = Vec::with_capacity(256);
     let started = Instant::now();
+    // Paced in steps of 64 lines at high rates (a burst is a few
+    // microseconds), line by line at low ones (where a burst of 64 would
+    // cross several small files at once).
+    let step = match args.rate {
+        Some(rate) if rate < 100_000.0 => 1,
+        _ => 64,
+    };
     for (n, seq) in (args.start_seq..args.start_seq + args.events).enumerate() {
         if let Some(rate) = args.rate
-            && n % 64 == 0
+            && n % step == 0
         {
             // Keep to the schedule in small steps: ahead of it, wait.
             let due = std::time::Duration::from_secs_f64(n as f64 / rate);

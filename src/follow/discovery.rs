@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::fs::{self, File, Metadata};
 use std::io;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// How many found-but-unread generations are held open at most. Past this a
 /// new generation is not opened until the reader catches up; if it is gone
@@ -41,6 +41,9 @@ pub(super) struct Discovery {
     capped: bool,
     /// The current `capped` episode was reported.
     told: bool,
+    /// How many generations were recorded so far (a reader's look that
+    /// raced another is told by it).
+    recorded: u64,
 }
 
 /// What the path names.
@@ -66,61 +69,39 @@ impl Discovery {
             queue: VecDeque::new(),
             capped: false,
             told: false,
+            recorded: 0,
         }
     }
 
     /// Opens the file the path names now, if it is new, and says what the
     /// path names. A missing path is not an error (the writer may be between
-    /// delete and create).
+    /// delete and create). See [`look`] for looking without holding a lock
+    /// across the system calls.
     pub(super) fn look(&mut self) -> Result<Presence, Error> {
-        let meta = match fs::metadata(&self.path) {
-            Ok(meta) => meta,
-            Err(e) if is_missing(&e) => return Ok(Presence::Missing),
-            Err(e) => return Err(Error::io(&self.path, e)),
-        };
-        if meta.is_dir() {
-            return Ok(Presence::Directory);
-        }
-        // Refused before opening: opening a device can have effects (a tape
-        // rewinds), and a socket cannot be opened at all.
-        self.refuse_special(&meta)?;
-        if Some(file_id(&meta)) == self.newest {
-            return Ok(Presence::File);
-        }
-        if self.queue.len() >= MAX_HELD_GENERATIONS {
-            self.capped = true;
-            return Ok(Presence::File);
-        }
-        let file = match open_without_blocking(&self.path) {
-            Ok(file) => file,
-            Err(e) if is_missing(&e) => return Ok(Presence::Missing),
-            Err(e) => return Err(Error::io(&self.path, e)),
-        };
-        // The path may have moved on between stat and open: the opened file
-        // is what counts.
-        let meta = file.metadata().map_err(|e| Error::io(&self.path, e))?;
-        if meta.is_dir() {
-            return Ok(Presence::Directory);
-        }
-        self.refuse_special(&meta)?;
-        clear_nonblocking(&file).map_err(|e| Error::io(&self.path, e))?;
-        let id = file_id(&meta);
-        if Some(id) != self.newest {
-            self.newest = Some(id);
-            self.queue.push_back(Opened { file, id });
-        }
-        Ok(Presence::File)
+        let probe = probe(&self.path, self.newest, self.is_full())?;
+        Ok(self.record(probe))
     }
 
-    /// Fails if the path names a FIFO, socket or device: such a thing has
-    /// no generations to follow, and reading it as one would block or fail.
-    fn refuse_special(&self, meta: &Metadata) -> Result<(), Error> {
-        match FileKind::of(meta.file_type()) {
-            Some(kind) => Err(Error::NotARegularFile {
-                path: Arc::clone(&self.path),
-                kind,
-            }),
-            None => Ok(()),
+    fn is_full(&self) -> bool {
+        self.queue.len() >= MAX_HELD_GENERATIONS
+    }
+
+    /// Takes what a [`probe`] found into the queue.
+    fn record(&mut self, probe: Probe) -> Presence {
+        match probe {
+            Probe::Found(presence) => presence,
+            Probe::Opened(opened) if Some(opened.id) == self.newest => Presence::File,
+            Probe::Opened(_) | Probe::Capped if self.is_full() => {
+                self.capped = true;
+                Presence::File
+            }
+            Probe::Capped => Presence::File,
+            Probe::Opened(opened) => {
+                self.newest = Some(opened.id);
+                self.queue.push_back(opened);
+                self.recorded += 1;
+                Presence::File
+            }
         }
     }
 
@@ -167,6 +148,95 @@ impl Discovery {
             Some(_) if self.queue.len() > 1 => Ok(true),
             Some(next) => Ok(next.file.metadata()?.len() > 0),
         }
+    }
+}
+
+/// The reader's look at the path: as [`Discovery::look`], with the lock
+/// held only to read and to record the queue's state, never across a system
+/// call. The opener thread (which looks with [`Discovery::look`], under the
+/// lock, at a real-time priority) must never wait for a reader that was
+/// preempted while holding it: a file that lives a millisecond would be
+/// gone by then. If anything was recorded while the reader looked, what
+/// the reader found is dropped: the other look came later, and recording an
+/// older file after a newer one would break their order.
+pub(super) fn look(shared: &Mutex<Discovery>) -> Result<Presence, Error> {
+    let lock = || shared.lock().unwrap_or_else(PoisonError::into_inner);
+    let (path, newest, full, recorded) = {
+        let discovery = lock();
+        let path = Arc::clone(&discovery.path);
+        (
+            path,
+            discovery.newest,
+            discovery.is_full(),
+            discovery.recorded,
+        )
+    };
+    let probe = probe(&path, newest, full)?;
+    let mut discovery = lock();
+    if discovery.recorded != recorded {
+        return Ok(Presence::File);
+    }
+    Ok(discovery.record(probe))
+}
+
+/// What a look at the path found, before it is recorded.
+enum Probe {
+    /// Nothing new to open: what the path names.
+    Found(Presence),
+    /// A new file, left unopened: the queue was full.
+    Capped,
+    /// A file, opened (new, unless someone else recorded it meanwhile).
+    Opened(Opened),
+}
+
+/// Looks at `path` and opens the file there if it is not `newest` (and
+/// `full` does not forbid it). No lock held: only system calls.
+fn probe(path: &Arc<Path>, newest: Option<FileId>, full: bool) -> Result<Probe, Error> {
+    let meta = match fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if is_missing(&e) => return Ok(Probe::Found(Presence::Missing)),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    if meta.is_dir() {
+        return Ok(Probe::Found(Presence::Directory));
+    }
+    // Refused before opening: opening a device can have effects (a tape
+    // rewinds), and a socket cannot be opened at all.
+    refuse_special(path, &meta)?;
+    if Some(file_id(&meta)) == newest {
+        return Ok(Probe::Found(Presence::File));
+    }
+    if full {
+        return Ok(Probe::Capped);
+    }
+    let file = match open_without_blocking(path) {
+        Ok(file) => file,
+        Err(e) if is_missing(&e) => return Ok(Probe::Found(Presence::Missing)),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    // The path may have moved on between stat and open: the opened file
+    // is what counts.
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    if meta.is_dir() {
+        return Ok(Probe::Found(Presence::Directory));
+    }
+    refuse_special(path, &meta)?;
+    clear_nonblocking(&file).map_err(|e| Error::io(path, e))?;
+    Ok(Probe::Opened(Opened {
+        file,
+        id: file_id(&meta),
+    }))
+}
+
+/// Fails if the path names a FIFO, socket or device: such a thing has no
+/// generations to follow, and reading it as one would block or fail.
+fn refuse_special(path: &Arc<Path>, meta: &Metadata) -> Result<(), Error> {
+    match FileKind::of(meta.file_type()) {
+        Some(kind) => Err(Error::NotARegularFile {
+            path: Arc::clone(path),
+            kind,
+        }),
+        None => Ok(()),
     }
 }
 

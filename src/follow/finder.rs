@@ -5,7 +5,7 @@
 //! serves the [`Follower`](super::Follower) after.
 
 use super::dirs;
-use super::discovery::{Discovery, Opened, Presence};
+use super::discovery::{self, Discovery, Opened, Presence};
 use super::notifier::{Backend, Notifier};
 use super::{FollowOptions, WatchMode};
 use crate::error::Error;
@@ -135,15 +135,12 @@ impl Finder {
             .wait_for_file
             .and_then(|wait| Instant::now().checked_add(wait));
         loop {
-            let found = {
-                let mut discovery = self.discovery();
-                if discovery.look()? == Presence::Directory {
-                    return Err(Error::IsADirectory {
-                        path: Arc::clone(&self.path),
-                    });
-                }
-                discovery.pop()
-            };
+            if discovery::look(&self.discovery)? == Presence::Directory {
+                return Err(Error::IsADirectory {
+                    path: Arc::clone(&self.path),
+                });
+            }
+            let found = self.discovery().pop();
             if let Some(first) = found {
                 self.refresh_watch(Some((first.id, first.file.as_fd())))?;
                 return Ok(first);
@@ -181,18 +178,13 @@ impl Finder {
     /// Looks at the path (opening a new generation if there is one) and at
     /// the queue of generations found.
     pub(super) fn look(&mut self) -> Result<Found, Error> {
-        let (presence, next_ready, queued, capped) = {
+        let presence = discovery::look(&self.discovery)?;
+        let (next_ready, queued, capped) = {
             let mut discovery = self.discovery();
-            let presence = discovery.look()?;
             let next_ready = discovery
                 .next_is_ready()
                 .map_err(|e| Error::io(&self.path, e))?;
-            (
-                presence,
-                next_ready,
-                discovery.has_queued(),
-                discovery.take_capped(),
-            )
+            (next_ready, discovery.has_queued(), discovery.take_capped())
         };
         let mut notices = std::mem::take(&mut self.notices);
         if capped {
