@@ -19,8 +19,10 @@ pub struct Checkpoint {
     /// Byte offset where reading goes on: just past the last event's line
     /// (or where reading began, before any event).
     pub end: u64,
-    /// [`line_hash`] of the line that ends at `end` (without its `\n`);
-    /// `None` at offset 0, or when that line was too long to keep.
+    /// [`line_hash`] of the last event's line (without its `\n`), which
+    /// ends at `end` unless `end` is 0 (reading had just moved on to a new
+    /// file). Before any event, of the line that ends at `end`, if any.
+    /// `None` when there is no such line, or it was too long to keep.
     pub line_hash: Option<u64>,
     /// The `seq` of the last event read; `None` before any event.
     pub seq: Option<i64>,

@@ -59,7 +59,7 @@ pub enum Error {
 
     /// The changelog's path names something that is not a regular file (a
     /// FIFO, a socket, a device): there is nothing to follow there.
-    #[error("{}: is {kind}, not a regular file", path.display())]
+    #[error("{}: is {kind}, not a regular file", escape::path(path.as_os_str()))]
     NotARegularFile {
         /// The changelog's path.
         path: Arc<Path>,
@@ -193,6 +193,9 @@ pub enum StateError {
     /// The state file's path is a symlink.
     #[error("is a symlink; give the path of the file itself")]
     Symlink,
+    /// The state file's path names a FIFO, socket, device or directory.
+    #[error("is not a regular file")]
+    NotARegularFile,
     /// The state file exists but cannot be read.
     #[error("cannot be read")]
     Read(#[source] io::Error),
@@ -220,9 +223,11 @@ pub enum StateError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Corrupt {
-    /// Not the JSON object expected.
-    #[error(transparent)]
-    Json(#[from] serde_json::Error),
+    /// Not the JSON object expected. (Shown escaped and cut short, and not
+    /// offered as a `source` to be printed raw: serde's words may quote the
+    /// file, which anyone who can write it chose.)
+    #[error("{}", escape::fragment(.0.to_string().as_bytes(), 200))]
+    Json(serde_json::Error),
     /// A version this program does not know.
     #[error("unknown version {0}")]
     Version(u32),

@@ -300,12 +300,17 @@ impl ChangelogIterator {
     fn new_file(&mut self, file: FileId) {
         self.counts.rotations += 1;
         self.continuity.rotated();
-        if self.anchor.is_some() && self.continuity.is_proven() {
+        if let Some(anchor) = self.anchor
+            && self.continuity.is_proven()
+        {
+            // The fingerprint of the last event's line goes along with its
+            // seq: a later resume in another file checks that line by it.
+            let seq = self.continuity.baseline();
             self.anchor = Some(Checkpoint {
                 file,
                 end: 0,
-                line_hash: None,
-                seq: self.continuity.baseline(),
+                line_hash: seq.and(anchor.line_hash),
+                seq,
             });
         }
     }

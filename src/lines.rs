@@ -10,14 +10,29 @@ use std::io::{self, Read};
 /// in few system calls, small enough to stay in cache.
 const READ_CHUNK: usize = 128 * 1024;
 
+/// How many of a long line's first bytes are kept for its warning.
+const LONG_HEAD: usize = 256;
+
 /// What [`LineBuffer::take`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Taken {
     /// A complete line, without its `\n`.
     Line(Span),
-    /// A line over the limit, reported once; `range` holds its first bytes
-    /// (for the warning). Its remaining bytes are dropped as they come.
-    TooLong(Span),
+    /// A line over the limit, whole now (its `\n` came): reported once,
+    /// with its first bytes for the warning.
+    TooLong(Long),
+}
+
+/// A line over the limit: where it starts and its first bytes. Its other
+/// bytes were dropped as they came, so that memory stays bounded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Long {
+    /// 1-based line number in the file.
+    pub(crate) line: u64,
+    /// File offset of its first byte.
+    pub(crate) offset: u64,
+    /// Its first bytes.
+    pub(crate) head: Vec<u8>,
 }
 
 /// A line's place in the buffer and in its file.
@@ -40,8 +55,9 @@ pub(crate) struct LineBuffer {
     end: usize,
     offset: u64,
     line: u64,
-    /// Inside a line over the limit: drop bytes up to its `\n`.
-    skipping: bool,
+    /// Inside a line over the limit: drop bytes up to its `\n`, which is
+    /// when it is reported (a line not yet ended is not an entry yet).
+    skipping: Option<Long>,
     max: usize,
 }
 
@@ -54,7 +70,7 @@ impl LineBuffer {
             end: 0,
             offset: 0,
             line: 1,
-            skipping: false,
+            skipping: None,
             max,
         }
     }
@@ -66,7 +82,7 @@ impl LineBuffer {
         self.end = 0;
         self.offset = offset;
         self.line = line;
-        self.skipping = false;
+        self.skipping = None;
     }
 
     /// The longest line accepted.
@@ -77,7 +93,7 @@ impl LineBuffer {
     /// Bytes read but not yet part of a handed-out line (the start of a
     /// line still being written), unless it is one being skipped.
     pub(crate) fn partial(&self) -> Option<Span> {
-        (self.start < self.end && !self.skipping).then_some(Span {
+        (self.start < self.end && self.skipping.is_none()).then_some(Span {
             range: (self.start, self.end),
             line: self.line,
             offset: self.offset,
@@ -107,54 +123,64 @@ impl LineBuffer {
 
     /// The next complete line, or a line found to be too long.
     pub(crate) fn take(&mut self) -> Option<Taken> {
-        loop {
-            let pending = &self.data[self.start..self.end];
-            let Some(at) = memchr::memchr(b'\n', pending) else {
-                return self.no_line_yet();
-            };
-            let span = Span {
-                range: (self.start, self.start + at),
-                line: self.line,
-                offset: self.offset,
-            };
-            self.start += at + 1;
-            self.offset += at as u64 + 1;
-            self.line += 1;
-            if std::mem::take(&mut self.skipping) {
-                // The end of a line already reported as too long.
-                continue;
-            }
-            return Some(if at > self.max {
-                Taken::TooLong(span)
-            } else {
-                Taken::Line(span)
-            });
-        }
-    }
-
-    /// No `\n` in what is pending: drop it if it belongs to a line being
-    /// skipped, report it once if it is already too long.
-    fn no_line_yet(&mut self) -> Option<Taken> {
-        let len = self.end - self.start;
-        if !self.skipping && len <= self.max {
+        let pending = &self.data[self.start..self.end];
+        let Some(at) = memchr::memchr(b'\n', pending) else {
+            self.no_line_yet();
             return None;
-        }
-        let report = (!self.skipping).then_some(Taken::TooLong(Span {
-            range: (self.start, self.end),
+        };
+        let span = Span {
+            range: (self.start, self.start + at),
             line: self.line,
             offset: self.offset,
-        }));
-        self.skipping = true;
+        };
+        self.start += at + 1;
+        self.offset += at as u64 + 1;
+        self.line += 1;
+        if let Some(long) = self.skipping.take() {
+            // The end of a line found too long before its end came.
+            return Some(Taken::TooLong(long));
+        }
+        Some(if at > self.max {
+            Taken::TooLong(Long {
+                line: span.line,
+                offset: span.offset,
+                head: self.get(&span)[..at.min(LONG_HEAD)].to_vec(),
+            })
+        } else {
+            Taken::Line(span)
+        })
+    }
+
+    /// No `\n` in what is pending: past the limit, keep the line's first
+    /// bytes and drop the rest as it comes (told when its end comes).
+    fn no_line_yet(&mut self) {
+        let len = self.end - self.start;
+        if self.skipping.is_none() && len <= self.max {
+            return;
+        }
+        if self.skipping.is_none() {
+            let head = self.data[self.start..self.start + len.min(LONG_HEAD)].to_vec();
+            self.skipping = Some(Long {
+                line: self.line,
+                offset: self.offset,
+                head,
+            });
+        }
         self.offset += len as u64;
         self.start = self.end;
-        report
+    }
+
+    /// A line over the limit whose end never came (its file is being
+    /// left, or the input ended), taken.
+    pub(crate) fn take_unfinished_long(&mut self) -> Option<Long> {
+        self.skipping.take()
     }
 
     /// Drops the pending bytes (a partial line whose file is being left).
     pub(crate) fn discard(&mut self) {
         self.offset += (self.end - self.start) as u64;
         self.start = self.end;
-        self.skipping = false;
+        self.skipping = None;
     }
 
     /// Reads once from `file` after the pending bytes; returns how many
@@ -193,7 +219,7 @@ mod tests {
     fn line(buf: &mut LineBuffer) -> Option<(Vec<u8>, u64, u64)> {
         match buf.take()? {
             Taken::Line(span) => Some((buf.get(&span).to_vec(), span.line, span.offset)),
-            Taken::TooLong(span) => panic!("too long: {span:?}"),
+            Taken::TooLong(long) => panic!("too long: {long:?}"),
         }
     }
 
@@ -227,18 +253,18 @@ mod tests {
         let mut buf = LineBuffer::new(10);
         file.write_all(&[b'x'; 300_000]).unwrap();
         buf.fill(&mut reader).unwrap();
-        let Some(Taken::TooLong(span)) = buf.take() else {
-            panic!("not reported")
-        };
-        assert_eq!((span.line, span.offset), (1, 0));
-        let mut reported = 1;
+        // Not told before its end comes: it may still be being written.
+        assert_eq!(buf.take(), None);
         while buf.fill(&mut reader).unwrap() > 0 {
-            reported += usize::from(buf.take().is_some());
+            assert_eq!(buf.take(), None);
         }
-        assert_eq!(reported, 1);
         assert!(buf.data.len() <= 2 * READ_CHUNK, "{}", buf.data.len());
         file.write_all(b"tail\nok\n").unwrap();
         buf.fill(&mut reader).unwrap();
+        let Some(Taken::TooLong(long)) = buf.take() else {
+            panic!("not reported at its end")
+        };
+        assert_eq!((long.line, long.offset, long.head.len()), (1, 0, LONG_HEAD));
         assert_eq!(line(&mut buf), Some((b"ok".to_vec(), 2, 300_005)));
     }
 
@@ -249,7 +275,9 @@ mod tests {
         let mut reader = File::open(file.path()).unwrap();
         let mut buf = LineBuffer::new(10);
         buf.fill(&mut reader).unwrap();
-        assert!(matches!(buf.take(), Some(Taken::TooLong(s)) if s.line == 1));
+        assert!(
+            matches!(buf.take(), Some(Taken::TooLong(l)) if l.line == 1 && l.head == b"0123456789ab")
+        );
         assert_eq!(line(&mut buf), Some((b"ok".to_vec(), 2, 13)));
     }
 }

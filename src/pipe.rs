@@ -12,7 +12,7 @@
 use crate::checkpoint::Checkpoint;
 use crate::entry::{InvalidEntry, InvalidReason};
 use crate::error::Error;
-use crate::lines::{LineBuffer, Span, Taken};
+use crate::lines::{LineBuffer, Long, Span, Taken};
 use crate::position::{FileId, LineInfo, Location};
 #[cfg(feature = "tokio")]
 use crate::source::WaitOn;
@@ -38,7 +38,7 @@ pub(crate) struct Pipe {
     sleeper: Sleeper,
     /// The input ended (end of file).
     ended: bool,
-    /// [`Item::CaughtUp`] was handed out since the last line.
+    /// [`Item::CaughtUp`] was handed out (at the end of the input).
     told_caught_up: bool,
 }
 
@@ -71,8 +71,17 @@ impl Pipe {
         Item::Invalid(InvalidEntry::new(location, reason, self.buffer.get(span)))
     }
 
+    fn too_long(&self, long: &Long, limit: usize) -> Item {
+        let location = Location::new(&self.path, long.line, long.offset);
+        let reason = InvalidReason::TooLong { limit };
+        Item::Invalid(InvalidEntry::new(location, reason, &long.head))
+    }
+
     /// The input is over: what is held of a line is all there will be.
     fn at_end(&mut self) -> Next<Item> {
+        if let Some(long) = self.buffer.take_unfinished_long() {
+            return Next::Item(self.too_long(&long, self.buffer.max()));
+        }
         if let Some(partial) = self.buffer.partial() {
             let item = self.invalid(&partial, InvalidReason::Unterminated);
             self.buffer.discard();
@@ -96,7 +105,6 @@ impl Source for Pipe {
             match self.buffer.take() {
                 Some(Taken::Line(span)) => {
                     self.last_line = span;
-                    self.told_caught_up = false;
                     return Ok(Next::Item(Item::Line(LineInfo {
                         line: span.line,
                         offset: span.offset,
@@ -104,28 +112,22 @@ impl Source for Pipe {
                         file: None,
                     })));
                 }
-                Some(Taken::TooLong(span)) => {
+                Some(Taken::TooLong(long)) => {
                     let limit = self.buffer.max();
-                    return Ok(Next::Item(
-                        self.invalid(&span, InvalidReason::TooLong { limit }),
-                    ));
+                    return Ok(Next::Item(self.too_long(&long, limit)));
                 }
                 None => {}
             }
             if self.ended {
                 return Ok(self.at_end());
             }
-            // Look without blocking first: only once caught up does the
-            // wait honour the deadline.
-            let until = if self.told_caught_up {
-                deadline
-            } else {
-                Some(Instant::now())
-            };
+            // Momentarily empty is not the end of what there is (a resume
+            // that stopped short is judged at the end of the input only):
+            // a deadline passing is just that.
             let fd = self.input.as_fd();
             let woken = self
                 .sleeper
-                .wait(&[(fd, PollFlags::IN)], until, None)
+                .wait(&[(fd, PollFlags::IN)], deadline, None)
                 .map_err(|e| Error::io(&self.path, e))?;
             match woken {
                 Woken::Changed => {
@@ -134,10 +136,6 @@ impl Source for Pipe {
                         .fill(&mut self.input)
                         .map_err(|e| Error::io(&self.path, e))?;
                     self.ended = n == 0;
-                }
-                Woken::TimedOut if !self.told_caught_up => {
-                    self.told_caught_up = true;
-                    return Ok(Next::Item(Item::CaughtUp));
                 }
                 Woken::TimedOut => return Ok(Next::TimedOut),
                 Woken::Cancelled => return Ok(Next::Cancelled),

@@ -185,13 +185,19 @@ fn lock(path: &Path) -> Result<File, StateError> {
         lock: lock_path.clone(),
         source,
     };
+    // Never through a symlink, and never blocking: a FIFO planted there
+    // would hold `open` forever, beyond the reach of signals.
+    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
     let lock = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .custom_flags(flags.bits() as i32)
         .open(&lock_path)
         .map_err(fail)?;
+    if !lock.metadata().map_err(fail)?.is_file() {
+        return Err(fail(io::Error::other("not a regular file")));
+    }
     match lock.try_lock() {
         Ok(()) => Ok(lock),
         Err(TryLockError::WouldBlock) => Err(StateError::InUse { lock: lock_path }),
@@ -203,15 +209,20 @@ fn lock(path: &Path) -> Result<File, StateError> {
 fn read(path: &Path, changelog: &Path) -> Result<Option<Checkpoint>, StateError> {
     match fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_symlink() => return Err(StateError::Symlink),
+        Ok(meta) if !meta.is_file() => return Err(StateError::NotARegularFile),
         Ok(_) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(StateError::Read(e)),
     }
+    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
     let file = OpenOptions::new()
         .read(true)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .custom_flags(flags.bits() as i32)
         .open(path)
         .map_err(StateError::Read)?;
+    if !file.metadata().map_err(StateError::Read)?.is_file() {
+        return Err(StateError::NotARegularFile);
+    }
     let mut bytes = Vec::new();
     file.take(MAX_STATE_BYTES + 1)
         .read_to_end(&mut bytes)
@@ -233,7 +244,7 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 /// Reads a state file's bytes.
 fn parse(bytes: &[u8], changelog: &Path) -> Result<Checkpoint, StateError> {
     let corrupt = StateError::Corrupt;
-    let stored: Stored = serde_json::from_slice(bytes).map_err(|e| corrupt(e.into()))?;
+    let stored: Stored = serde_json::from_slice(bytes).map_err(|e| corrupt(Corrupt::Json(e)))?;
     let line_hash = match stored.line_hash.as_deref() {
         Some(hex) => {
             Some(u64::from_str_radix(hex, 16).map_err(|_| corrupt(Corrupt::Field("line_hash")))?)

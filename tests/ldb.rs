@@ -557,3 +557,32 @@ fn ldb_and_its_errors_can_move_between_threads() {
     send_sync::<changelog_tail::LdbError>();
     send_sync::<RowLookup>();
 }
+
+/// Review 9: the crate's errors leave their cause to `source()` so that a
+/// chain printed cause by cause says each once (as `anyhow`'s `{:#}` and
+/// every error reporter print it); `LdbError` puts its source in its own
+/// message as well.
+#[test]
+fn ldb_error_says_its_cause_once_when_the_chain_is_printed() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("ldb.db");
+    std::fs::write(
+        &path,
+        "not a database, long enough to have a header........",
+    )
+    .unwrap();
+    let err = Ldb::open(&path).unwrap_err();
+    let mut chain = err.to_string();
+    let mut cause = std::error::Error::source(&err);
+    while let Some(c) = cause {
+        chain.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    let cause = std::error::Error::source(&err)
+        .expect("the SQLite error is kept as the source")
+        .to_string();
+    assert!(
+        !err.to_string().contains(&cause),
+        "the message repeats its source; printed as a chain: {chain}"
+    );
+}

@@ -86,6 +86,9 @@ struct Writer {
     /// Lines that never became readable: half lines abandoned, lines glued
     /// to one.
     unreadable: Vec<usize>,
+    /// The file (counted from 0; a truncation starts a new one) of line g.
+    file_of: Vec<usize>,
+    file_no: usize,
 }
 
 fn append(path: &Path) -> File {
@@ -107,6 +110,8 @@ impl Writer {
             written: Vec::new(),
             glue: false,
             unreadable: Vec::new(),
+            file_of: Vec::new(),
+            file_no: 0,
         }
     }
 
@@ -120,6 +125,7 @@ impl Writer {
         }
         let text = line(self.next_seq, self.written.len());
         self.written.push(self.next_seq);
+        self.file_of.push(self.file_no);
         self.next_seq += 1;
         text
     }
@@ -141,6 +147,7 @@ impl Writer {
     fn new_file(&mut self) {
         self.abandon_half();
         self.glue = false;
+        self.file_no += 1;
         self.file = append(&self.path);
     }
 
@@ -173,6 +180,7 @@ impl Writer {
             Op::Truncate => {
                 self.abandon_half();
                 self.glue = false;
+                self.file_no += 1;
                 self.file.set_len(0).unwrap();
             }
             Op::WriterRestart(new_file) => {
@@ -349,14 +357,22 @@ fn check(provable_from_start: bool, writer: &Writer, delivered: &[Delivered]) {
         let only_unreadable = (expected_g..d.g).all(|g| writer.unreadable.contains(&g));
         let first_without_proof = previous.is_none() && (!provable_from_start || only_unreadable);
         // A writer that restarted among the lost lines may have numbered
-        // its way back to exactly `previous + 1`: then the loss cannot show
-        // in the seqs (a known limit of the seq proof).
+        // its way back to exactly `previous + 1` in a file of its own that
+        // starts there: then the loss cannot show in the seqs, nor in a
+        // fingerprint (the line under `previous`'s seq is in a file nobody
+        // read). A known limit of the seq proof.
         let restarted_among_lost = previous.is_some_and(|p| {
             written[p.g..=d.g]
                 .windows(2)
                 .any(|pair| pair[0].checked_add(1) != Some(pair[1]))
         });
-        let coincides = restarted_among_lost && previous.is_some_and(|p| p.seq + 1 == d.seq);
+        // (Or the lost lines were all unreadable, each one warned about as
+        // an invalid entry: a restarted writer's first line glued to the
+        // half line it was killed in.)
+        let first_of_file = d.g == 0 || writer.file_of[d.g - 1] != writer.file_of[d.g];
+        let coincides = restarted_among_lost
+            && (first_of_file || only_unreadable)
+            && previous.is_some_and(|p| p.seq + 1 == d.seq);
         if lost && !first_without_proof && !coincides {
             assert!(
                 d.gap,
@@ -465,4 +481,69 @@ fn the_model_sees_every_line_when_nothing_is_lost() {
             );
         }
     }
+}
+
+/// Review 8, finding 2, in the model: a reader resumed in place reads
+/// nothing new, the file is rotated to one holding half a line, the reader
+/// stops; the writer restarts (numbering from 1, a new file) and writes
+/// past the old seq. The restarted writer's lines 1..=5 are never
+/// delivered, and the first line delivered (seq 6) is not reported: the
+/// stored checkpoint lost seq 5's fingerprint at the rotation. The random
+/// model cannot see this: its `coincides` exemption (a restart among the
+/// lost lines and `seq == previous + 1`) also excuses losses that the
+/// fingerprint is there to catch.
+#[test]
+fn a_restart_after_a_resumed_run_saw_only_a_rotation_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("change.log");
+    let mut writer = Writer::new(&path);
+    let mut readers = Readers {
+        path: path.clone(),
+        mode: Mode {
+            checkpoint: true,
+            follow: true,
+        },
+        running: None,
+        saved: None,
+        last_seq: None,
+        delivered: Vec::new(),
+    };
+    let ops = [
+        Op::Write(5),
+        Op::Read,
+        Op::Stop,
+        Op::Read, // resumed in place: nothing new
+        Op::RotateDelete,
+        Op::WriteHalf,
+    ];
+    for op in &ops {
+        writer.apply(op);
+        match op {
+            Op::Read => readers.read(None),
+            Op::Stop => readers.stop(),
+            _ => {}
+        }
+    }
+    // Let the running reader see the new file (half a line, no event).
+    for _ in 0..50 {
+        readers.read(None);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    readers.stop();
+    assert_eq!(readers.saved.unwrap().seq, Some(5));
+    writer.apply(&Op::WriterRestart(true));
+    writer.apply(&Op::Write(8));
+    let last = writer.written.len() - 1;
+    readers.read(Some(last));
+    let first_after = readers
+        .delivered
+        .iter()
+        .find(|d| d.g > 4)
+        .expect("something delivered after the restart");
+    assert!(
+        first_after.gap,
+        "the restarted writer's first lines were skipped without a report: \
+         saved {:?}, delivered {:?}",
+        readers.saved, readers.delivered
+    );
 }

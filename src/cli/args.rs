@@ -219,8 +219,12 @@ fn parse_interval(s: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("expected a duration such as 250ms or 2s, got {s:?}"))?;
     let seconds = value * scale;
-    if !(seconds.is_finite() && seconds > 0.0 && seconds < 1e9) {
-        return Err(format!("the interval must be above zero, got {s:?}"));
+    // At least a microsecond: a shorter one rounds to nothing (or close to
+    // it), and polling would spin.
+    if !(seconds.is_finite() && (1e-6..1e9).contains(&seconds)) {
+        return Err(format!(
+            "the interval must be at least 1us and below 1e9 s, got {s:?}"
+        ));
     }
     Ok(Duration::from_secs_f64(seconds))
 }

@@ -35,12 +35,10 @@ impl Rows {
     /// be opened: the run must not start printing events without their
     /// rows.
     pub fn open(path: &Path, report: Report) -> anyhow::Result<Rows> {
-        // The error's own text already ends with its cause: kept as the
-        // message only, so that it is not said twice.
         let ldb = Ldb::open(path).map_err(|e| {
             anyhow!(
                 "{}; --rows reads ctlstore's LDB: check --ldb or CTLSTORE_PATH",
-                printable(&e.to_string())
+                describe(&e)
             )
         })?;
         Ok(Rows { ldb, report })
@@ -72,10 +70,30 @@ impl Rows {
                 self.report.warning(format_args!(
                     "seq {} is printed without its row: {}",
                     event.seq,
-                    printable(&e.to_string())
+                    describe(&e)
                 ));
                 RowField::Omitted
             }
         }
+    }
+}
+
+/// How many characters of a lookup's failure a warning shows: its words
+/// may quote a key value of any size.
+const MESSAGE_CHARS: usize = 400;
+
+/// An error and its causes, each once, escaped and cut short.
+fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    let shown = printable(&text);
+    match shown.char_indices().nth(MESSAGE_CHARS) {
+        Some((at, _)) => format!("{}…", &shown[..at]),
+        None => shown.into_owned(),
     }
 }

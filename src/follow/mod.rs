@@ -32,7 +32,7 @@ pub use discovery::MAX_HELD_GENERATIONS;
 
 use crate::entry::{InvalidEntry, InvalidReason};
 use crate::error::Error;
-use crate::lines::{LineBuffer, Span, Taken};
+use crate::lines::{LineBuffer, Long, Span, Taken};
 use crate::notice::Notice;
 use crate::position::{FileId, LineInfo, Location};
 use crate::source::{Item, Next};
@@ -222,13 +222,13 @@ impl Follower {
         Location::new(self.path(), span.line, span.offset)
     }
 
-    fn too_long(&self, span: &Span) -> Item {
+    fn too_long(&self, long: &Long) -> Item {
         Item::Invalid(InvalidEntry::new(
-            self.location(span),
+            Location::new(self.path(), long.line, long.offset),
             InvalidReason::TooLong {
                 limit: self.buffer.max(),
             },
-            self.buffer.get(span),
+            &long.head,
         ))
     }
 
@@ -240,7 +240,7 @@ impl Follower {
         }
         match self.buffer.take() {
             Some(Taken::Line(span)) => return Ok(Step::Line(span)),
-            Some(Taken::TooLong(span)) => return Ok(Step::Out(self.too_long(&span))),
+            Some(Taken::TooLong(long)) => return Ok(Step::Out(self.too_long(&long))),
             None => {}
         }
         if let Some(step) = self.check_rewritten()? {
@@ -298,13 +298,16 @@ impl Follower {
     /// Takes the pending partial line as an invalid entry (the file it
     /// belongs to is being left).
     fn take_fragment(&mut self, reason: InvalidReason) -> Option<Item> {
-        let fragment = self.buffer.partial().map(|span| {
-            Item::Invalid(InvalidEntry::new(
-                self.location(&span),
-                reason,
-                self.buffer.get(&span),
-            ))
-        });
+        let fragment = match self.buffer.take_unfinished_long() {
+            Some(long) => Some(self.too_long(&long)),
+            None => self.buffer.partial().map(|span| {
+                Item::Invalid(InvalidEntry::new(
+                    self.location(&span),
+                    reason,
+                    self.buffer.get(&span),
+                ))
+            }),
+        };
         self.buffer.discard();
         fragment
     }

@@ -62,13 +62,23 @@ impl Follower {
         Ok(Some(line))
     }
 
-    /// Makes reading begin at `end`, after `lines` lines.
+    /// Makes reading begin at `end`, after `lines` lines, with the bytes
+    /// just before it kept as the last read: the check that tells a
+    /// truncation at a wake-up needs them (there is no other check).
     fn begin_at(&mut self, end: u64, lines: u64) -> Result<(), Error> {
         self.current
             .file
             .seek(SeekFrom::Start(end))
             .map_err(|e| self.io(e))?;
         self.buffer.reset(end, lines + 1);
+        let len = end.min(super::TAIL as u64) as usize;
+        let mut tail = [0; super::TAIL];
+        self.current
+            .file
+            .read_exact_at(&mut tail[..len], end - len as u64)
+            .map_err(|e| self.io(e))?;
+        self.current.tail = tail;
+        self.current.tail_len = len;
         Ok(())
     }
 
@@ -103,7 +113,12 @@ impl Follower {
             return Ok(false);
         }
         if checkpoint.end == 0 {
-            return Ok(true);
+            // No line to compare: the identity has to do. Without a birth
+            // time on both sides, a reused inode number cannot be told from
+            // the same file; before any event there is no seq to catch the
+            // difference either, so that is no proof.
+            let born = checkpoint.file.born.is_some() && self.current.id.born.is_some();
+            return Ok(born || checkpoint.seq.is_some());
         }
         let (last, lines) = self.scan(Some(checkpoint.end))?;
         let Some(range) = last.filter(|&(_, end)| end == checkpoint.end) else {

@@ -107,15 +107,13 @@ impl LdbError {
 
 impl fmt::Display for LdbError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "LDB {}: ", self.path.display())?;
+        // The cause is `source()`'s to tell, once: printing the chain says
+        // each cause once.
+        write!(f, "LDB {}: ", crate::escape::path(self.path.as_os_str()))?;
         if let Some(table) = &self.table {
-            write!(f, "table {table}: ")?;
+            write!(f, "table {}: ", crate::escape::printable(table))?;
         }
-        f.write_str(&self.message)?;
-        if let Some(source) = &self.source {
-            write!(f, ": {source}")?;
-        }
-        Ok(())
+        f.write_str(&crate::escape::printable(&self.message))
     }
 }
 

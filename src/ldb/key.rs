@@ -70,14 +70,14 @@ impl Bind {
                     self.text.push_str(&json[1..json.len() - 1]);
                 } else {
                     let decoded: String = serde_json::from_str(json)
-                        .map_err(|e| format!("value {json} is not a JSON string: {e}"))?;
+                        .map_err(|e| format!("value {} is not a JSON string: {e}", quote(json)))?;
                     self.text.push_str(&decoded);
                 }
                 if is_blob_type(type_name) {
                     self.blob.clear();
                     BASE64
                         .decode_vec(self.text.as_bytes(), &mut self.blob)
-                        .map_err(|e| format!("BLOB value {json} is not base64: {e}"))?;
+                        .map_err(|e| format!("BLOB value {} is not base64: {e}", quote(json)))?;
                     self.kind = Kind::Blob;
                 } else {
                     self.kind = Kind::Text;
@@ -99,10 +99,15 @@ impl Bind {
                     self.kind = Kind::Real;
                     self.real = r;
                 } else {
-                    return Err(format!("value {json} is not a number"));
+                    return Err(format!("value {} is not a number", quote(json)));
                 }
             }
-            _ => return Err(format!("value {json} cannot be a key (not a scalar)")),
+            _ => {
+                return Err(format!(
+                    "value {} cannot be a key (not a scalar)",
+                    quote(json)
+                ));
+            }
         }
         Ok(())
     }
@@ -125,6 +130,12 @@ fn is_blob_type(type_name: &str) -> bool {
         .as_bytes()
         .get(..4)
         .is_some_and(|b| b.eq_ignore_ascii_case(b"blob"))
+}
+
+/// A key value for a message: its start only, escaped (it may be
+/// megabytes, from anyone who can write the changelog).
+fn quote(json: &str) -> String {
+    crate::escape::fragment(json.as_bytes(), 60)
 }
 
 #[cfg(test)]

@@ -481,6 +481,15 @@ fn connect(path: &Arc<Path>) -> Result<(Connection, FileId), LdbError> {
             "is a directory, not an SQLite file",
         ));
     }
+    // Opening a FIFO would block (beyond the reach of signals), a device
+    // could do anything: only a regular file can be an LDB.
+    if !meta.is_file() {
+        return Err(LdbError::new(
+            path,
+            LdbErrorKind::Open,
+            "is not a regular file, so not an SQLite file",
+        ));
+    }
     let file = file_id_of(&meta);
     let conn = Connection::open_with_flags(
         path,
