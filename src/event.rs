@@ -368,7 +368,7 @@ impl EventRef<'_> {
 
 /// A JSON string: quoted as it is when nothing needs escaping (the common
 /// case), else escaped by serde_json.
-fn write_json_string(w: &mut impl Write, s: &str) -> io::Result<()> {
+pub(crate) fn write_json_string(w: &mut impl Write, s: &str) -> io::Result<()> {
     if s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
         return serde_json::to_writer(w, s).map_err(io::Error::from);
     }

@@ -22,10 +22,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 /// by then, the `seq` check reports the loss.
 pub const MAX_HELD_GENERATIONS: usize = 64;
 
-/// An opened generation waiting to be read.
+/// An opened generation waiting to be read. Shared (`Arc`), so that the
+/// reader can take a handle under the discovery lock and make its system
+/// calls on it after letting go (the opener must never wait for them).
 #[derive(Debug)]
 pub(super) struct Opened {
-    pub(super) file: File,
+    pub(super) file: Arc<File>,
     pub(super) id: FileId,
 }
 
@@ -142,12 +144,17 @@ impl Discovery {
     /// a newer generation exists and has data (or has itself been replaced).
     /// Waiting for data lets a writer that renamed the old file finish its
     /// last lines there before it reopens.
-    pub(super) fn next_is_ready(&self) -> io::Result<bool> {
-        match self.queue.front() {
-            None => Ok(false),
-            Some(_) if self.queue.len() > 1 => Ok(true),
-            Some(next) => Ok(next.file.metadata()?.len() > 0),
-        }
+    pub(super) fn next_is_ready(shared: &Mutex<Discovery>) -> io::Result<bool> {
+        let next = {
+            let discovery = shared.lock().unwrap_or_else(PoisonError::into_inner);
+            match discovery.queue.front() {
+                None => return Ok(false),
+                Some(_) if discovery.queue.len() > 1 => return Ok(true),
+                Some(next) => Arc::clone(&next.file),
+            }
+        };
+        // Asked with the lock let go (see `Opened`).
+        Ok(next.metadata()?.len() > 0)
     }
 }
 
@@ -223,7 +230,7 @@ fn probe(path: &Arc<Path>, newest: Option<FileId>, full: bool) -> Result<Probe, 
     refuse_special(path, &meta)?;
     clear_nonblocking(&file).map_err(|e| Error::io(path, e))?;
     Ok(Probe::Opened(Opened {
-        file,
+        file: Arc::new(file),
         id: file_id(&meta),
     }))
 }

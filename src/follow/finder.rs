@@ -179,12 +179,11 @@ impl Finder {
     /// the queue of generations found.
     pub(super) fn look(&mut self) -> Result<Found, Error> {
         let presence = discovery::look(&self.discovery)?;
-        let (next_ready, queued, capped) = {
+        let next_ready =
+            Discovery::next_is_ready(&self.discovery).map_err(|e| Error::io(&self.path, e))?;
+        let (queued, capped) = {
             let mut discovery = self.discovery();
-            let next_ready = discovery
-                .next_is_ready()
-                .map_err(|e| Error::io(&self.path, e))?;
-            (next_ready, discovery.has_queued(), discovery.take_capped())
+            (discovery.has_queued(), discovery.take_capped())
         };
         let mut notices = std::mem::take(&mut self.notices);
         if capped {
@@ -315,11 +314,16 @@ impl Finder {
         };
         // Not under the discovery lock: `notify`'s watcher sets watches on
         // its event thread, which may be waiting for that lock.
-        let refreshed = watch.refresh(&self.path).and_then(|dirs| {
+        // Nor are the open files watched under it: the opener thread must
+        // never wait for the reader's system calls.
+        let next = {
             let discovery = self.discovery.lock().unwrap_or_else(|e| e.into_inner());
+            discovery.front().map(|o| (o.id, Arc::clone(&o.file)))
+        };
+        let refreshed = watch.refresh(&self.path).and_then(|dirs| {
             let files: Vec<_> = current
                 .into_iter()
-                .chain(discovery.front().map(|o| (o.id, o.file.as_fd())))
+                .chain(next.as_ref().map(|(id, file)| (*id, file.as_fd())))
                 .collect();
             Ok(watch.watch_files(&self.path, &files)? | dirs)
         });

@@ -103,7 +103,7 @@ impl Default for FollowOptions {
 /// The file being read.
 #[derive(Debug)]
 struct Generation {
-    file: File,
+    file: Arc<File>,
     id: FileId,
     /// The end of the file was reached with part of a line read: before
     /// the rest is glued to it, check that the part is still in the file
@@ -248,7 +248,7 @@ impl Follower {
         }
         let n = self
             .buffer
-            .fill(&mut self.current.file)
+            .fill(&mut &*self.current.file)
             .map_err(|e| Error::io(self.finder.path(), e))?;
         if n > 0 {
             let tail = self.buffer.last(TAIL);
@@ -316,7 +316,7 @@ impl Follower {
     /// reported, and the file is read again from its start.
     fn truncated(&mut self) -> Result<Step, Error> {
         let fragment = self.take_fragment(InvalidReason::Incomplete);
-        self.current.file.rewind().map_err(|e| self.io(e))?;
+        (&*self.current.file).rewind().map_err(|e| self.io(e))?;
         self.buffer.reset(0, 1);
         self.current.tail_len = 0;
         self.current.fragment_at_end = false;

@@ -177,3 +177,15 @@ impl Notifier {
         }
     }
 }
+
+/// Whether the pipe whose write end an opener (thread or callback) holds has
+/// hung up or has a byte: the opener is gone. Looks without waiting.
+pub(super) fn hung_up(pipe: &std::io::PipeReader) -> bool {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let mut fds = [PollFd::new(pipe, PollFlags::IN)];
+    let zero = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    poll(&mut fds, Some(&zero)).is_ok() && !fds[0].revents().is_empty()
+}

@@ -66,8 +66,7 @@ impl Follower {
     /// just before it kept as the last read: the check that tells a
     /// truncation at a wake-up needs them (there is no other check).
     fn begin_at(&mut self, end: u64, lines: u64) -> Result<(), Error> {
-        self.current
-            .file
+        (&*self.current.file)
             .seek(SeekFrom::Start(end))
             .map_err(|e| self.io(e))?;
         self.buffer.reset(end, lines + 1);

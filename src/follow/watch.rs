@@ -168,14 +168,8 @@ impl Watch {
     /// longer opened as they appear, and the caller must fall back to
     /// polling (the thread only ends unasked on a failure).
     pub(super) fn opener_failure(&mut self) -> Option<String> {
-        let mut fds = [PollFd::new(&self.opener_gone, PollFlags::IN)];
-        let zero = rustix::event::Timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        match poll(&mut fds, Some(&zero)) {
-            Ok(_) if !fds[0].revents().is_empty() => {}
-            _ => return None,
+        if !super::notifier::hung_up(&self.opener_gone) {
+            return None;
         }
         let why = match self.opener.take().map(JoinHandle::join) {
             Some(Ok(Err(why))) => why,

@@ -47,7 +47,6 @@ use crate::error::Error;
 use crate::wake::PollFlags;
 use notify::event::ModifyKind;
 use notify::{Event, EventHandler, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
-use rustix::event::{PollFd, poll};
 use rustix::fs::OFlags;
 use std::io::{self, PipeReader, PipeWriter, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
@@ -288,14 +287,8 @@ impl PortableWatch {
     /// Why the callback stopped opening new generations, if it did: the
     /// caller must then poll instead.
     pub(super) fn opener_failure(&mut self) -> Option<String> {
-        let mut fds = [PollFd::new(&self.opener_gone, PollFlags::IN)];
-        let zero = rustix::event::Timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        match poll(&mut fds, Some(&zero)) {
-            Ok(_) if !fds[0].revents().is_empty() => {}
-            _ => return None,
+        if !super::notifier::hung_up(&self.opener_gone) {
+            return None;
         }
         let why = lock(&self.shared.failure)
             .take()

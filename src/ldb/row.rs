@@ -5,6 +5,7 @@
 //! keep all 64 bits. [`Serialize`] gives the same bytes for callers that
 //! embed a row in their own serde output.
 
+use crate::event::write_json_string;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -175,17 +176,6 @@ impl fmt::Display for ColumnValue {
         self.write_json(&mut json).map_err(|_| fmt::Error)?;
         f.write_str(&String::from_utf8_lossy(&json))
     }
-}
-
-/// A JSON string: quoted as it is when nothing needs escaping (the common
-/// case), else escaped by serde_json.
-fn write_json_string(w: &mut impl Write, s: &str) -> io::Result<()> {
-    if s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
-        return serde_json::to_writer(w, s).map_err(io::Error::from);
-    }
-    w.write_all(b"\"")?;
-    w.write_all(s.as_bytes())?;
-    w.write_all(b"\"")
 }
 
 #[cfg(test)]
