@@ -78,39 +78,8 @@ impl Config {
             ColorArg::Never => false,
             ColorArg::Auto => tty && !no_color,
         };
-        let format = match (args.format, args.raw) {
-            (Some(FormatArg::Pretty), true) => {
-                return Err(Args::command().error(
-                    clap::error::ErrorKind::ArgumentConflict,
-                    "--raw prints input lines as they are and cannot be combined with --format pretty",
-                ));
-            }
-            (_, true) => Format::Raw,
-            (Some(FormatArg::Ndjson), false) => Format::Ndjson,
-            (Some(FormatArg::Pretty), false) => Format::Pretty,
-            (None, false) if stdout_tty => Format::Pretty,
-            (None, false) => Format::Ndjson,
-        };
-        if args.rows && format == Format::Raw {
-            return Err(Args::command().error(
-                clap::error::ErrorKind::ArgumentConflict,
-                "--rows adds a \"row\" field to each event, and --raw prints input lines \
-                 unchanged: drop --raw (NDJSON is the default when not on a terminal)",
-            ));
-        }
-        if args.ldb.is_some() && !args.rows {
-            return Err(Args::command().error(
-                clap::error::ErrorKind::MissingRequiredArgument,
-                "--ldb names the LDB that --rows reads, and rows are shown only with --rows: \
-                 add --rows, or drop --ldb",
-            ));
-        }
-        if args.after_seq.is_some() && args.from == FromArg::End {
-            return Err(Args::command().error(
-                clap::error::ErrorKind::ArgumentConflict,
-                "--after-seq resumes from a given seq and cannot be combined with --from end",
-            ));
-        }
+        let format = format(&args, stdout_tty)?;
+        conflicts(&args, format)?;
         let watcher = std::env::var_os(WATCHER_VAR);
         let watch = match args.poll {
             Some(interval) => {
@@ -209,6 +178,48 @@ fn watch_mode(value: Option<&OsStr>) -> Result<WatchMode, clap::Error> {
             ),
         )),
     }
+}
+
+/// What `--format` and `--raw` (and the terminal) make of the output.
+fn format(args: &Args, stdout_tty: bool) -> Result<Format, clap::Error> {
+    Ok(match (args.format, args.raw) {
+        (Some(FormatArg::Pretty), true) => {
+            return Err(Args::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--raw prints input lines as they are and cannot be combined with --format pretty",
+            ));
+        }
+        (_, true) => Format::Raw,
+        (Some(FormatArg::Ndjson), false) => Format::Ndjson,
+        (Some(FormatArg::Pretty), false) => Format::Pretty,
+        (None, false) if stdout_tty => Format::Pretty,
+        (None, false) => Format::Ndjson,
+    })
+}
+
+/// Options that contradict each other: a usage error that says why.
+fn conflicts(args: &Args, format: Format) -> Result<(), clap::Error> {
+    if args.rows && format == Format::Raw {
+        return Err(Args::command().error(
+            clap::error::ErrorKind::ArgumentConflict,
+            "--rows adds a \"row\" field to each event, and --raw prints input lines \
+             unchanged: drop --raw (NDJSON is the default when not on a terminal)",
+        ));
+    }
+    if args.ldb.is_some() && !args.rows {
+        return Err(Args::command().error(
+            clap::error::ErrorKind::MissingRequiredArgument,
+            "--ldb names the LDB that --rows reads, and rows are shown only with --rows: \
+             add --rows, or drop --ldb",
+        ));
+    }
+    if args.after_seq.is_some() && args.from == FromArg::End {
+        return Err(Args::command().error(
+            clap::error::ErrorKind::ArgumentConflict,
+            "--after-seq resumes from a given seq and cannot be combined with --from end",
+        ));
+    }
+    Ok(())
 }
 
 /// The options that need a file, refused with `--path -` (a pipe has no
