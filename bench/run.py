@@ -69,20 +69,21 @@ def peak_rss_after_catch_up(path):
 
 
 def caught_up(pid, path, size):
-    """Whether `pid` has read `path` to `size` and its main thread sleeps."""
+    """Whether `pid` has `path` open, has read at least `size` bytes (its
+    `rchar`: reads are positional, so the file's position says nothing)
+    and its main thread sleeps."""
     real = os.path.realpath(path)
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            if os.readlink(f"/proc/{pid}/fd/{fd}") != real:
-                continue
-            with open(f"/proc/{pid}/fdinfo/{fd}") as info:
-                pos = int(next(l for l in info if l.startswith("pos:")).split()[1])
-        except (OSError, StopIteration):
-            continue
-        if pos >= size:
-            with open(f"/proc/{pid}/stat") as stat:
-                return stat.read().rsplit(")", 1)[1].split()[0] == "S"
-    return False
+    try:
+        if not any(os.readlink(f"/proc/{pid}/fd/{fd}") == real
+                   for fd in os.listdir(f"/proc/{pid}/fd")):
+            return False
+        with open(f"/proc/{pid}/io") as io:
+            read = int(next(l for l in io if l.startswith("rchar:")).split()[1])
+        with open(f"/proc/{pid}/stat") as stat:
+            sleeping = stat.read().rsplit(")", 1)[1].split()[0] == "S"
+    except (OSError, StopIteration):
+        return False
+    return read >= size and sleeping
 
 
 def wakeups_and_cpu(pid):

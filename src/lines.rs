@@ -4,6 +4,7 @@
 //! offsets and allocation limit), so that memory stays bounded by the
 //! limit whatever the input.
 
+use std::fs::File;
 use std::io::{self, Read};
 
 /// Bytes asked of the kernel per read: large enough to catch up on a backlog
@@ -183,9 +184,8 @@ impl LineBuffer {
         self.skipping = None;
     }
 
-    /// Reads once from `file` after the pending bytes; returns how many
-    /// bytes came (0 at end of file).
-    pub(crate) fn fill(&mut self, file: &mut impl Read) -> io::Result<usize> {
+    /// Makes room for a read after the pending bytes.
+    fn make_room(&mut self) {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
@@ -197,8 +197,43 @@ impl LineBuffer {
         if self.data.len() - self.end < READ_CHUNK {
             self.data.resize(self.end + READ_CHUNK, 0);
         }
+    }
+
+    /// Reads once from the file at the read offset (the file's own
+    /// position does not matter), checking in the same system call that the
+    /// bytes just before it are still `last` (the last bytes read: a file
+    /// truncated and rewritten shows otherwise). Returns how many new bytes
+    /// came (0 at the end of the file), or `None` if the check failed: the
+    /// file is shorter than what was read, or holds other bytes there.
+    pub(crate) fn fill_at(&mut self, file: &File, last: &[u8]) -> io::Result<Option<usize>> {
+        self.make_room();
+        let mut check = [0u8; 64];
+        let check = &mut check[..last.len().min(64)];
+        let at = self.read_offset() - check.len() as u64;
         loop {
-            match file.read(&mut self.data[self.end..]) {
+            let mut bufs = [
+                io::IoSliceMut::new(check),
+                io::IoSliceMut::new(&mut self.data[self.end..]),
+            ];
+            match rustix::io::preadv(file, &mut bufs, at) {
+                Ok(n) if n < check.len() || check != last => return Ok(None),
+                Ok(n) => {
+                    let n = n - check.len();
+                    self.end += n;
+                    return Ok(Some(n));
+                }
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Reads once from `input` (a pipe: read as it comes) after the pending
+    /// bytes; returns how many bytes came (0 at the end of the input).
+    pub(crate) fn fill(&mut self, input: &mut impl Read) -> io::Result<usize> {
+        self.make_room();
+        loop {
+            match input.read(&mut self.data[self.end..]) {
                 Ok(n) => {
                     self.end += n;
                     return Ok(n);
@@ -209,11 +244,9 @@ impl LineBuffer {
         }
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::fs::File;
     use std::io::Write;
 
     fn line(buf: &mut LineBuffer) -> Option<(Vec<u8>, u64, u64)> {

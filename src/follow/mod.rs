@@ -41,7 +41,6 @@ use discovery::{Opened, Presence};
 use finder::Finder;
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::Seek;
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -243,13 +242,20 @@ impl Follower {
             Some(Taken::TooLong(long)) => return Ok(Step::Out(self.too_long(&long))),
             None => {}
         }
-        if let Some(step) = self.check_rewritten()? {
-            return Ok(step);
+        if std::mem::take(&mut self.current.fragment_at_end) && !self.fragment_still_there()? {
+            return self.truncated();
         }
-        let n = self
-            .buffer
-            .fill(&mut &*self.current.file)
-            .map_err(|e| Error::io(self.finder.path(), e))?;
+        // After a wake-up, the read also checks that the last bytes read are
+        // still there: a file truncated and rewritten (to the same size, or
+        // past our offset) before we looked shows no other sign, and any
+        // truncation wakes us. One system call, the check included.
+        let woken = std::mem::take(&mut self.current.woken);
+        let last = &self.current.tail[..if woken { self.current.tail_len } else { 0 }];
+        let n = match self.buffer.fill_at(&self.current.file, last) {
+            Ok(Some(n)) => n,
+            Ok(None) => return self.truncated(),
+            Err(e) => return Err(Error::io(self.finder.path(), e)),
+        };
         if n > 0 {
             let tail = self.buffer.last(TAIL);
             self.current.tail[..tail.len()].copy_from_slice(tail);
@@ -257,31 +263,6 @@ impl Follower {
             return Ok(Step::Again);
         }
         self.at_end()
-    }
-
-    /// Before reading on: has the file been rewritten under what was read?
-    fn check_rewritten(&mut self) -> Result<Option<Step>, Error> {
-        if std::mem::take(&mut self.current.fragment_at_end) && !self.fragment_still_there()? {
-            return self.truncated().map(Some);
-        }
-        if std::mem::take(&mut self.current.woken)
-            && self.current.tail_len > 0
-            && !self.tail_still_there()?
-        {
-            // Truncated and rewritten (to the same size, or past our
-            // offset) before we looked: the size alone cannot tell. Read
-            // it again from the start.
-            return self.truncated().map(Some);
-        }
-        Ok(None)
-    }
-
-    /// Whether the last bytes read are still what the file has before the
-    /// read position.
-    fn tail_still_there(&self) -> Result<bool, Error> {
-        let held = &self.current.tail[..self.current.tail_len];
-        let at = self.buffer.read_offset() - held.len() as u64;
-        self.current.holds(held, at).map_err(|e| self.io(e))
     }
 
     /// Whether the partial line held in the buffer is still what the file
@@ -316,7 +297,6 @@ impl Follower {
     /// reported, and the file is read again from its start.
     fn truncated(&mut self) -> Result<Step, Error> {
         let fragment = self.take_fragment(InvalidReason::Incomplete);
-        (&*self.current.file).rewind().map_err(|e| self.io(e))?;
         self.buffer.reset(0, 1);
         self.current.tail_len = 0;
         self.current.fragment_at_end = false;

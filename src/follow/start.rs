@@ -8,7 +8,6 @@ use crate::checkpoint::{Checkpoint, line_hash};
 use crate::error::Error;
 use crate::position::LineInfo;
 use crate::source::LastLine;
-use std::io::{Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 
 /// The last complete line of a scanned stretch: (start, end) offsets, end
@@ -66,9 +65,7 @@ impl Follower {
     /// just before it kept as the last read: the check that tells a
     /// truncation at a wake-up needs them (there is no other check).
     fn begin_at(&mut self, end: u64, lines: u64) -> Result<(), Error> {
-        (&*self.current.file)
-            .seek(SeekFrom::Start(end))
-            .map_err(|e| self.io(e))?;
+        // Reads are positional (at the buffer's read offset): no seek.
         self.buffer.reset(end, lines + 1);
         let len = end.min(super::TAIL as u64) as usize;
         let mut tail = [0; super::TAIL];

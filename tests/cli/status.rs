@@ -149,26 +149,25 @@ fn a_reader_busy_catching_up_answers_at_once() {
     assert_eq!(event.seq, lines + 1);
 }
 
-/// How far the process has read the file at `path` (its `fdinfo` pos), 0
-/// if it does not have it open.
+/// Whether the process has the file at `path` open and has read more than
+/// a buffer's worth of bytes (its `rchar`: reads are positional, so the
+/// file's own position says nothing).
 fn read_offset(pid: u32, path: &Path) -> u64 {
     let target = std::fs::canonicalize(path).unwrap();
     let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
         return 0;
     };
-    for fd in fds.flatten() {
-        if std::fs::read_link(fd.path()).is_ok_and(|p| p == target) {
-            let info = std::fs::read_to_string(format!(
-                "/proc/{pid}/fdinfo/{}",
-                fd.file_name().to_string_lossy()
-            ))
-            .unwrap_or_default();
-            return info
-                .lines()
-                .find_map(|l| l.strip_prefix("pos:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-        }
+    let open = fds
+        .flatten()
+        .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|p| p == target));
+    if !open {
+        return 0;
     }
-    0
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
+    let read: u64 = io
+        .lines()
+        .find_map(|l| l.strip_prefix("rchar:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    read.saturating_sub(256 * 1024)
 }
