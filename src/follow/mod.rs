@@ -21,6 +21,7 @@
 
 mod dirs;
 mod discovery;
+mod drained;
 mod finder;
 mod notifier;
 mod start;

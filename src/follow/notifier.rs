@@ -21,6 +21,7 @@
 
 use super::WatchMode;
 use super::discovery::Discovery;
+pub(super) use super::drained::Drained;
 #[cfg(target_os = "linux")]
 use super::watch::Watch;
 use super::watch_notify::PortableWatch;
@@ -59,21 +60,6 @@ impl Backend {
     /// This system's best: inotify on Linux, `notify` elsewhere.
     #[cfg(not(target_os = "linux"))]
     const NATIVE: Backend = Backend::Portable;
-}
-
-/// What a [`Notifier::drain`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(super) struct Drained {
-    /// Events were lost (the kernel's queue overflowed, or the backend
-    /// asked for a rescan): look at everything.
-    pub(super) overflowed: bool,
-    /// Something that may concern the changelog happened (as opposed to
-    /// changes to other files in its directory only): look again.
-    pub(super) relevant: bool,
-    /// What the path names may have changed (an entry created, deleted or
-    /// renamed, a directory replaced, events lost): look at the path, not
-    /// only at the open file.
-    pub(super) path_changed: bool,
 }
 
 /// The live notifications of one follower.
@@ -176,16 +162,4 @@ impl Notifier {
             Notifier::Portable(watch) => watch.fail_opener(),
         }
     }
-}
-
-/// Whether the pipe whose write end an opener (thread or callback) holds has
-/// hung up or has a byte: the opener is gone. Looks without waiting.
-pub(super) fn hung_up(pipe: &std::io::PipeReader) -> bool {
-    use rustix::event::{PollFd, PollFlags, Timespec, poll};
-    let mut fds = [PollFd::new(pipe, PollFlags::IN)];
-    let zero = Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    poll(&mut fds, Some(&zero)).is_ok() && !fds[0].revents().is_empty()
 }

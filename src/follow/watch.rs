@@ -45,7 +45,7 @@
 
 use super::dirs::{self, names_no_file};
 use super::discovery::{Discovery, file_id};
-use super::notifier::Drained;
+use super::drained::{self, Drained};
 use crate::error::Error;
 use crate::position::FileId;
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask, Watches};
@@ -168,7 +168,7 @@ impl Watch {
     /// longer opened as they appear, and the caller must fall back to
     /// polling (the thread only ends unasked on a failure).
     pub(super) fn opener_failure(&mut self) -> Option<String> {
-        if !super::notifier::hung_up(&self.opener_gone) {
+        if !drained::hung_up(&self.opener_gone) {
             return None;
         }
         let why = match self.opener.take().map(JoinHandle::join) {

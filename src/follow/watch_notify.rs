@@ -42,7 +42,7 @@
 
 use super::dirs::{self, names_no_file};
 use super::discovery::Discovery;
-use super::notifier::Drained;
+use super::drained::{self, Drained};
 use crate::error::Error;
 use crate::wake::PollFlags;
 use notify::event::ModifyKind;
@@ -287,7 +287,7 @@ impl PortableWatch {
     /// Why the callback stopped opening new generations, if it did: the
     /// caller must then poll instead.
     pub(super) fn opener_failure(&mut self) -> Option<String> {
-        if !super::notifier::hung_up(&self.opener_gone) {
+        if !drained::hung_up(&self.opener_gone) {
             return None;
         }
         let why = lock(&self.shared.failure)
