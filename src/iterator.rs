@@ -79,13 +79,98 @@ impl Kept {
     }
 }
 
+/// Where reading stands: the proof of continuity, the last line kept and
+/// the checkpoint that holds until an event is proven. Every event read,
+/// whichever way it was decoded, goes through [`event`](Self::event).
+#[derive(Debug)]
+struct Standing {
+    continuity: Continuity,
+    /// Keep each valid line (checkpoints were asked for).
+    keep: bool,
+    kept: Kept,
+    /// The checkpoint while no later event is proven: where reading began,
+    /// or an earlier run's position still being proven.
+    anchor: Option<Checkpoint>,
+}
+
+impl Standing {
+    /// The event `seq` on `line` was read: what the proof makes of it.
+    fn event(&mut self, line: &[u8], info: &LineInfo, seq: i64) -> Verdict {
+        if self.keep || self.continuity.is_skipping() {
+            self.kept.keep(line, info, seq);
+        }
+        let verdict = self.continuity.event(seq, line);
+        if self.continuity.is_proven() {
+            self.anchor = None;
+        }
+        verdict
+    }
+
+    /// Everything there is was read: the gap a resume that stopped short
+    /// reveals, if any (its revealing line is the one kept).
+    fn at_end(&mut self) -> Option<Gap> {
+        let gap = self.continuity.at_end()?;
+        self.anchor = None;
+        Some(gap)
+    }
+
+    /// Reading moved on to a new file: with nothing newer proven, a restart
+    /// goes on from the start of that file. Before any event there is no
+    /// `seq` to show whether a file came and went unseen in between: the
+    /// next event says so.
+    fn new_file(&mut self, file: FileId) {
+        self.continuity.rotated();
+        if let Some(anchor) = self.anchor
+            && self.continuity.is_proven()
+        {
+            // The fingerprint of the last event's line goes along with its
+            // seq: a later resume in another file checks that line by it.
+            let seq = self.continuity.baseline();
+            self.anchor = Some(Checkpoint {
+                file,
+                end: 0,
+                line_hash: seq.and(anchor.line_hash),
+                seq,
+            });
+        }
+    }
+
+    /// See [`ChangelogIterator::checkpoint`].
+    fn checkpoint(&self) -> Option<Checkpoint> {
+        if !self.keep {
+            return None;
+        }
+        if self.anchor.is_some() || !self.continuity.is_proven() {
+            return self.anchor;
+        }
+        let info = self.kept.info.as_ref()?;
+        Some(Checkpoint {
+            file: info.file?,
+            end: info.end,
+            line_hash: Some(line_hash(&self.kept.bytes)),
+            seq: Some(self.kept.seq),
+        })
+    }
+}
+
 /// Where the record to hand out has its line.
 enum Found {
-    /// The source's current line (where its event lies in it, when it was
-    /// in the writer's exact shape: no need to decode it again).
-    Current(LineInfo, Option<Gap>, Option<CompactRanges>),
+    /// The source's current line.
+    Current(Current),
     /// The kept copy of the last line, with the gap it revealed.
     Kept(Gap),
+}
+
+/// What was learnt of the source's current line while reading it, so that
+/// handing it out does not work it out again.
+struct Current {
+    info: LineInfo,
+    gap: Option<Gap>,
+    /// Where its event lies in it, when it was in the writer's exact shape
+    /// (no need to decode it again).
+    ranges: Option<CompactRanges>,
+    /// Whether its event passes the filter.
+    matches: bool,
 }
 
 /// What one item from the source comes to.
@@ -125,15 +210,9 @@ enum Advance {
 pub struct ChangelogIterator {
     source: Input,
     filter: Filter,
-    continuity: Continuity,
-    /// Keep each valid line (checkpoints were asked for).
-    keep: bool,
+    standing: Standing,
     /// Read every line whole, even lines of tables the filter drops.
     check_all: bool,
-    kept: Kept,
-    /// The checkpoint while no later event is proven: where reading began,
-    /// or an earlier run's position still being proven.
-    anchor: Option<Checkpoint>,
     done: bool,
     /// For [`status`](Self::status).
     counts: Counts,
@@ -154,10 +233,12 @@ impl ChangelogIterator {
             // match), every line is read whole anyway.
             check_all: check_all || filter.has_key_conditions() || filter.is_empty(),
             filter,
-            continuity: positioned.continuity,
-            keep,
-            kept: Kept::default(),
-            anchor: positioned.anchor,
+            standing: Standing {
+                continuity: positioned.continuity,
+                keep,
+                kept: Kept::default(),
+                anchor: positioned.anchor,
+            },
             done: false,
             counts: Counts::default(),
         }
@@ -166,7 +247,7 @@ impl ChangelogIterator {
     /// The `seq` the next event is checked against: the last valid event
     /// read (matching or not), or the start's baseline.
     pub fn last_seq(&self) -> Option<i64> {
-        self.continuity.baseline()
+        self.standing.continuity.baseline()
     }
 
     /// Where reading stands, for a later run to resume from: after the last
@@ -176,19 +257,7 @@ impl ChangelogIterator {
     /// were asked for ([`Builder::checkpoints`](crate::Builder::checkpoints)), and for sources that are
     /// not files.
     pub fn checkpoint(&self) -> Option<Checkpoint> {
-        if !self.keep {
-            return None;
-        }
-        if self.anchor.is_some() || !self.continuity.is_proven() {
-            return self.anchor;
-        }
-        let info = self.kept.info.as_ref()?;
-        Some(Checkpoint {
-            file: info.file?,
-            end: info.end,
-            line_hash: Some(line_hash(&self.kept.bytes)),
-            seq: Some(self.kept.seq),
-        })
+        self.standing.checkpoint()
     }
 
     /// What a wait for more would sleep on (for the async stream).
@@ -272,7 +341,8 @@ impl ChangelogIterator {
                 Ok(Advance::Return(Next::Notice(notice)))
             }
             Item::NewFile(file) => {
-                self.new_file(file);
+                self.counts.rotations += 1;
+                self.standing.new_file(file);
                 Ok(Advance::Continue)
             }
             Item::CaughtUp => Ok(self.at_end(Next::TimedOut)),
@@ -283,35 +353,12 @@ impl ChangelogIterator {
     /// revealed now, not after waiting for more. `then` ends the input
     /// (`End`) or not (`TimedOut`: read on).
     fn at_end(&mut self, then: Next<()>) -> Advance {
-        if let Some(gap) = self.continuity.at_end() {
-            self.anchor = None;
+        if let Some(gap) = self.standing.at_end() {
             return Advance::Found(Found::Kept(gap));
         }
         match then {
             Next::End => Advance::Return(Next::End),
             _ => Advance::Continue,
-        }
-    }
-
-    /// Reading moved on to a new file: with nothing newer proven, a restart
-    /// goes on from the start of that file. Before any event there is no
-    /// `seq` to show whether a file came and went unseen in between: the
-    /// next event says so.
-    fn new_file(&mut self, file: FileId) {
-        self.counts.rotations += 1;
-        self.continuity.rotated();
-        if let Some(anchor) = self.anchor
-            && self.continuity.is_proven()
-        {
-            // The fingerprint of the last event's line goes along with its
-            // seq: a later resume in another file checks that line by it.
-            let seq = self.continuity.baseline();
-            self.anchor = Some(Checkpoint {
-                file,
-                end: 0,
-                line_hash: seq.and(anchor.line_hash),
-                seq,
-            });
         }
     }
 
@@ -325,18 +372,13 @@ impl ChangelogIterator {
             && let Some(header) = entry::header(line)
             && !self.filter.matches_table(header.family, header.table)
         {
-            let seq = header.seq;
-            if self.keep || self.continuity.is_skipping() {
-                self.kept.keep(line, &info, seq);
-            }
-            let verdict = self.continuity.event(seq, line);
-            if self.continuity.is_proven() {
-                self.anchor = None;
-            }
-            return Ok(match verdict {
-                Verdict::Deliver(Some(gap)) => {
-                    Advance::Found(Found::Current(info, Some(gap), None))
-                }
+            return Ok(match self.standing.event(line, &info, header.seq) {
+                Verdict::Deliver(Some(gap)) => Advance::Found(Found::Current(Current {
+                    info,
+                    gap: Some(gap),
+                    ranges: None,
+                    matches: false,
+                })),
                 Verdict::Deliver(None) | Verdict::Skip => Advance::Continue,
             });
         }
@@ -351,18 +393,15 @@ impl ChangelogIterator {
             }
         };
         let matches = self.filter.matches(&event);
-        let seq = event.seq;
         let ranges = event.compact_ranges(line);
-        if self.keep || self.continuity.is_skipping() {
-            self.kept.keep(line, &info, seq);
-        }
-        let verdict = self.continuity.event(seq, line);
-        if self.continuity.is_proven() {
-            self.anchor = None;
-        }
-        Ok(match verdict {
+        Ok(match self.standing.event(line, &info, event.seq) {
             Verdict::Deliver(gap) if gap.is_some() || matches => {
-                Advance::Found(Found::Current(info, gap, ranges))
+                Advance::Found(Found::Current(Current {
+                    info,
+                    gap,
+                    ranges,
+                    matches,
+                }))
             }
             Verdict::Deliver(_) | Verdict::Skip => Advance::Continue,
         })
@@ -372,16 +411,17 @@ impl ChangelogIterator {
     /// or decoded again: the borrow checker cannot yet let a borrow of the
     /// line leave the loop that reads on.)
     fn record(&self, found: Found) -> Result<Record<'_>, Error> {
-        let (line, info, gap, ranges) = match found {
-            Found::Current(info, gap, ranges) => (self.source.line(), info, gap, ranges),
+        let (line, info, gap, ranges, matches) = match found {
+            Found::Current(c) => (self.source.line(), c.info, c.gap, c.ranges, Some(c.matches)),
             Found::Kept(gap) => {
-                let info = self.kept.info.clone().unwrap_or(LineInfo {
+                let kept = &self.standing.kept;
+                let info = kept.info.clone().unwrap_or(LineInfo {
                     line: 0,
                     offset: 0,
                     end: 0,
                     file: None,
                 });
-                (self.kept.bytes.as_slice(), info, Some(gap), None)
+                (kept.bytes.as_slice(), info, Some(gap), None, None)
             }
         };
         let path = self.source.path();
@@ -401,7 +441,7 @@ impl ChangelogIterator {
             )));
         };
         Ok(Record {
-            matches: self.filter.matches(&event),
+            matches: matches.unwrap_or_else(|| self.filter.matches(&event)),
             event,
             line,
             path,

@@ -4,8 +4,12 @@
 //! offsets and allocation limit), so that memory stays bounded by the
 //! limit whatever the input.
 
+use crate::entry::{InvalidEntry, InvalidReason};
+use crate::position::Location;
 use std::fs::File;
 use std::io::{self, Read};
+use std::path::Path;
+use std::sync::Arc;
 
 /// Bytes asked of the kernel per read: large enough to catch up on a backlog
 /// in few system calls, small enough to stay in cache.
@@ -45,6 +49,15 @@ pub(crate) struct Span {
     pub(crate) line: u64,
     /// File offset of its first byte.
     pub(crate) offset: u64,
+}
+
+impl Long {
+    /// The warning for this line, read from `path` with lines of at most
+    /// `limit` bytes.
+    pub(crate) fn entry(&self, path: &Arc<Path>, limit: usize) -> InvalidEntry {
+        let location = Location::new(path, self.line, self.offset);
+        InvalidEntry::new(location, InvalidReason::TooLong { limit }, &self.head)
+    }
 }
 
 /// Read bytes not yet handed out as lines: `data[start..end]`, the first of

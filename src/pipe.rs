@@ -71,16 +71,14 @@ impl Pipe {
         Item::Invalid(InvalidEntry::new(location, reason, self.buffer.get(span)))
     }
 
-    fn too_long(&self, long: &Long, limit: usize) -> Item {
-        let location = Location::new(&self.path, long.line, long.offset);
-        let reason = InvalidReason::TooLong { limit };
-        Item::Invalid(InvalidEntry::new(location, reason, &long.head))
+    fn too_long(&self, long: &Long) -> Item {
+        Item::Invalid(long.entry(&self.path, self.buffer.max()))
     }
 
     /// The input is over: what is held of a line is all there will be.
     fn at_end(&mut self) -> Next<Item> {
         if let Some(long) = self.buffer.take_unfinished_long() {
-            return Next::Item(self.too_long(&long, self.buffer.max()));
+            return Next::Item(self.too_long(&long));
         }
         if let Some(partial) = self.buffer.partial() {
             let item = self.invalid(&partial, InvalidReason::Unterminated);
@@ -112,10 +110,7 @@ impl Source for Pipe {
                         file: None,
                     })));
                 }
-                Some(Taken::TooLong(long)) => {
-                    let limit = self.buffer.max();
-                    return Ok(Next::Item(self.too_long(&long, limit)));
-                }
+                Some(Taken::TooLong(long)) => return Ok(Next::Item(self.too_long(&long))),
                 None => {}
             }
             if self.ended {

@@ -558,9 +558,9 @@ fn ldb_and_its_errors_can_move_between_threads() {
     send_sync::<RowLookup>();
 }
 
-/// Review 9: the crate's errors leave their cause to `source()` so that a
-/// chain printed cause by cause says each once (as `anyhow`'s `{:#}` and
-/// every error reporter print it); `LdbError` puts its source in its own
+/// The crate's errors leave their cause to `source()`, so that a chain
+/// printed cause by cause (as `anyhow`'s `{:#}` and every error reporter
+/// print it) says each once: `LdbError` must not put its source in its own
 /// message as well.
 #[test]
 fn ldb_error_says_its_cause_once_when_the_chain_is_printed() {

@@ -483,15 +483,13 @@ fn the_model_sees_every_line_when_nothing_is_lost() {
     }
 }
 
-/// Review 8, finding 2, in the model: a reader resumed in place reads
-/// nothing new, the file is rotated to one holding half a line, the reader
-/// stops; the writer restarts (numbering from 1, a new file) and writes
-/// past the old seq. The restarted writer's lines 1..=5 are never
-/// delivered, and the first line delivered (seq 6) is not reported: the
-/// stored checkpoint lost seq 5's fingerprint at the rotation. The random
-/// model cannot see this: its `coincides` exemption (a restart among the
-/// lost lines and `seq == previous + 1`) also excuses losses that the
-/// fingerprint is there to catch.
+/// A reader resumed in place reads nothing new, the file is rotated to one
+/// holding half a line, the reader stops; the writer restarts (numbering
+/// from 1, a new file) and writes past the old seq. The restarted writer's
+/// lines 1..=5 are never delivered, so the first line delivered (seq 6)
+/// must be reported: the stored checkpoint carries seq 5's fingerprint
+/// across the rotation. (The random model reaches this case only by
+/// chance: it is checked here on its own.)
 #[test]
 fn a_restart_after_a_resumed_run_saw_only_a_rotation_is_reported() {
     let dir = tempfile::tempdir().unwrap();

@@ -223,13 +223,7 @@ impl Follower {
     }
 
     fn too_long(&self, long: &Long) -> Item {
-        Item::Invalid(InvalidEntry::new(
-            Location::new(self.path(), long.line, long.offset),
-            InvalidReason::TooLong {
-                limit: self.buffer.max(),
-            },
-            &long.head,
-        ))
+        Item::Invalid(long.entry(self.path(), self.buffer.max()))
     }
 
     /// One turn: a line from the buffer, else a read, else a look at the

@@ -191,71 +191,56 @@ fn and_wait_until_asleep_again(pid: u32, action: impl FnOnce()) {
     }
 }
 
-#[test]
-fn holes_the_directory_removed_after_the_file_then_created_again() {
-    let (_root, spool, path) = spool();
+/// Follows a log in `spool/` through 1..=3, lets `away` take the spool
+/// directory away (given the root, the spool, the log and the follower's
+/// pid), makes the directory and the log again, and checks that 4..=6 are
+/// followed there.
+fn directory_replaced(away: impl FnOnce(&Path, &Path, &Path, u32)) {
+    let (root, spool, path) = spool();
     let mut writer = Writer::new(&path);
     writer.events(3);
     let mut tail = Tail::start(&path, &[]);
     assert_eq!(tail.seqs(3), [1, 2, 3]);
     tail.wait_until_waiting(&path);
-    // The follower sees the file gone and sleeps holding it: the open file
-    // keeps the directory alive, so its own watch never reports it deleted.
-    and_wait_until_asleep_again(tail.pid(), || fs::remove_file(&path).unwrap());
-    and_wait_until_asleep_again(tail.pid(), || fs::remove_dir(&spool).unwrap());
+    away(root.path(), &spool, &path, tail.pid());
     fs::create_dir(&spool).unwrap();
     writer.reopen();
     writer.events(3);
     assert_eq!(tail.seqs(3), [4, 5, 6]);
+}
+
+#[test]
+fn holes_the_directory_removed_after_the_file_then_created_again() {
+    directory_replaced(|_, spool, path, pid| {
+        // The follower sees the file gone and sleeps holding it: the open
+        // file keeps the directory alive, so its own watch never reports
+        // it deleted.
+        and_wait_until_asleep_again(pid, || fs::remove_file(path).unwrap());
+        and_wait_until_asleep_again(pid, || fs::remove_dir(spool).unwrap());
+    });
 }
 
 #[test]
 fn holes_the_directory_removed_then_created_again_before_the_follower_looks() {
-    let (_root, spool, path) = spool();
-    let mut writer = Writer::new(&path);
-    writer.events(3);
-    let mut tail = Tail::start(&path, &[]);
-    assert_eq!(tail.seqs(3), [1, 2, 3]);
-    tail.wait_until_waiting(&path);
-    and_wait_until_asleep_again(tail.pid(), || fs::remove_file(&path).unwrap());
-    fs::remove_dir(&spool).unwrap();
-    fs::create_dir(&spool).unwrap();
-    writer.reopen();
-    writer.events(3);
-    assert_eq!(tail.seqs(3), [4, 5, 6]);
+    directory_replaced(|_, spool, path, pid| {
+        and_wait_until_asleep_again(pid, || fs::remove_file(path).unwrap());
+        fs::remove_dir(spool).unwrap();
+    });
 }
 
 #[test]
 fn holes_the_directory_renamed_away_and_created_again() {
-    let (root, spool, path) = spool();
-    let mut writer = Writer::new(&path);
-    writer.events(3);
-    let mut tail = Tail::start(&path, &[]);
-    assert_eq!(tail.seqs(3), [1, 2, 3]);
-    tail.wait_until_waiting(&path);
-    fs::rename(&spool, root.path().join("spool.old")).unwrap();
-    fs::create_dir(&spool).unwrap();
-    writer.reopen();
-    writer.events(3);
-    assert_eq!(tail.seqs(3), [4, 5, 6]);
+    directory_replaced(|root, spool, _, _| {
+        fs::rename(spool, root.join("spool.old")).unwrap();
+    });
 }
 
 #[test]
 fn holes_the_directory_renamed_away_after_the_file_was_deleted() {
-    let (root, spool, path) = spool();
-    let mut writer = Writer::new(&path);
-    writer.events(3);
-    let mut tail = Tail::start(&path, &[]);
-    assert_eq!(tail.seqs(3), [1, 2, 3]);
-    tail.wait_until_waiting(&path);
-    and_wait_until_asleep_again(tail.pid(), || fs::remove_file(&path).unwrap());
-    and_wait_until_asleep_again(tail.pid(), || {
-        fs::rename(&spool, root.path().join("spool.old")).unwrap()
+    directory_replaced(|root, spool, path, pid| {
+        and_wait_until_asleep_again(pid, || fs::remove_file(path).unwrap());
+        and_wait_until_asleep_again(pid, || fs::rename(spool, root.join("spool.old")).unwrap());
     });
-    fs::create_dir(&spool).unwrap();
-    writer.reopen();
-    writer.events(3);
-    assert_eq!(tail.seqs(3), [4, 5, 6]);
 }
 
 inotify_only! {

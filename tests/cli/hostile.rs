@@ -50,61 +50,47 @@ fn log_with_one_event(dir: &Path) -> std::path::PathBuf {
     log
 }
 
-// Promise 1/4: whoever can write the state directory plants a FIFO.
+// Whoever can write the state directory (or the LDB's) plants a FIFO.
 
-#[test]
-fn a_fifo_planted_at_the_state_lock_neither_hangs_nor_ignores_signals() {
+/// A run to the end of a one-event log with `args`, after a FIFO was
+/// planted at `fifo` (a name in the run's directory): it must end on its
+/// own or on SIGINT/SIGTERM, never hang.
+fn with_a_fifo_at(fifo: &str, args: impl Fn(&Path) -> Vec<std::ffi::OsString>) {
     let dir = tempfile::tempdir().unwrap();
     let log = log_with_one_event(dir.path());
-    let state = dir.path().join("st");
-    mkfifo(&dir.path().join("st.lock"));
+    mkfifo(&dir.path().join(fifo));
     let mut command = binary();
     command
         .arg("-p")
         .arg(&log)
         .arg("--no-follow")
-        .arg("--state-file")
-        .arg(&state);
+        .args(args(dir.path()));
     let (code, err) = must_end_on_signals(command);
     assert!(matches!(code, Some(1) | Some(130)), "{code:?}: {err}");
+}
+
+#[test]
+fn a_fifo_planted_at_the_state_lock_neither_hangs_nor_ignores_signals() {
+    with_a_fifo_at("st.lock", |dir| {
+        vec!["--state-file".into(), dir.join("st").into()]
+    });
 }
 
 #[test]
 fn a_fifo_planted_at_the_state_file_neither_hangs_nor_ignores_signals() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = log_with_one_event(dir.path());
-    let state = dir.path().join("st");
-    mkfifo(&state);
-    let mut command = binary();
-    command
-        .arg("-p")
-        .arg(&log)
-        .arg("--no-follow")
-        .arg("--state-file")
-        .arg(&state);
-    let (code, err) = must_end_on_signals(command);
-    assert!(matches!(code, Some(1) | Some(130)), "{code:?}: {err}");
+    with_a_fifo_at("st", |dir| {
+        vec!["--state-file".into(), dir.join("st").into()]
+    });
 }
 
 #[test]
 fn a_fifo_as_the_ldb_neither_hangs_nor_ignores_signals() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = log_with_one_event(dir.path());
-    let ldb = dir.path().join("ldb.db");
-    mkfifo(&ldb);
-    let mut command = binary();
-    command
-        .arg("-p")
-        .arg(&log)
-        .arg("--no-follow")
-        .arg("--rows")
-        .arg("--ldb")
-        .arg(&ldb);
-    let (code, err) = must_end_on_signals(command);
-    assert!(matches!(code, Some(1) | Some(130)), "{code:?}: {err}");
+    with_a_fifo_at("ldb.db", |dir| {
+        vec!["--rows".into(), "--ldb".into(), dir.join("ldb.db").into()]
+    });
 }
 
-// Promise 5: every path and untrusted string in messages is escaped.
+// Every path and untrusted string in messages is escaped.
 
 /// Every stderr line is a `changelog-tail:` line and no terminal control
 /// character gets through.
@@ -157,7 +143,7 @@ fn a_corrupt_state_file_cannot_forge_a_message() {
     assert_safe(&out.stderr);
 }
 
-// Promise 6: one hostile line, warnings capped.
+// One hostile value, a short warning.
 
 #[test]
 fn rows_warning_for_a_hostile_key_is_capped() {
@@ -193,5 +179,3 @@ fn rows_warning_for_a_hostile_key_is_capped() {
         out.stderr.len()
     );
 }
-
-// Promise 2: the changelog's directory moved away is followed.

@@ -189,3 +189,44 @@ fn options_that_need_a_file_are_usage_errors() {
         assert!(stderr.contains(why) && stderr.contains("pipe"), "{stderr}");
     }
 }
+
+/// The same input, read from a file to its end and from a pipe, gives the
+/// same output, exit status and messages (but for the input's name), in
+/// each mode: a pipe is one more source, held to the same rules.
+#[test]
+fn a_pipe_reads_as_a_file_does_in_every_mode() {
+    let inputs = [
+        lines(1..=8),
+        lines([1, 2, 5, 6]),
+        format!("{}garbage\n\n{}", lines(1..=2), lines(3..=4)),
+        format!("{}{}", lines(1..=3), lines(1..=2)),
+    ];
+    let modes: [&[&str]; 6] = [
+        &[],
+        &["--family", "fam0"],
+        &["--after-seq", "2"],
+        &["--after-seq", "30"],
+        &["--count", "2"],
+        &["--strict"],
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("change.log");
+    for input in &inputs {
+        std::fs::write(&path, input).unwrap();
+        for args in modes {
+            let file = crate::harness::no_follow(&path, args);
+            let pipe = run(args, input.as_bytes());
+            let name = path.display().to_string();
+            let file_stderr = String::from_utf8_lossy(&file.stderr).replace(&name, "<stdin>");
+            assert_eq!(
+                (file.status.code(), &file.stdout, file_stderr.as_str()),
+                (
+                    pipe.status.code(),
+                    &pipe.stdout,
+                    &*String::from_utf8_lossy(&pipe.stderr)
+                ),
+                "{args:?} on {input:?}"
+            );
+        }
+    }
+}
