@@ -220,28 +220,31 @@ impl Ldb {
             return Ok(self.missing());
         };
         let count = self.build_probe(keys)?;
-        match self.probe(&columns, count) {
-            Ok(Probe::Row(values)) => Ok(RowLookup::Found(Row::new(columns, values))),
-            Ok(Probe::NoRow) => Ok(RowLookup::NoRow),
-            Ok(Probe::ColumnsChanged) => {
+        let mut columns = columns;
+        let mut rediscovered = false;
+        loop {
+            match self.probe(&columns, count) {
+                Ok(Probe::Row(values)) => return Ok(RowLookup::Found(Row::new(columns, values))),
+                Ok(Probe::NoRow) => return Ok(RowLookup::NoRow),
                 // The table was altered since its columns were read: read
                 // them again, once.
-                let Some(columns) = self.discover()? else {
-                    return Ok(self.missing());
-                };
-                match self.probe(&columns, count) {
-                    Ok(Probe::Row(values)) => Ok(RowLookup::Found(Row::new(columns, values))),
-                    Ok(Probe::NoRow) => Ok(RowLookup::NoRow),
-                    Ok(Probe::ColumnsChanged) => Err(LdbError::new(
+                Ok(Probe::ColumnsChanged) if !rediscovered => {
+                    rediscovered = true;
+                    let Some(now) = self.discover()? else {
+                        return Ok(self.missing());
+                    };
+                    columns = now;
+                }
+                Ok(Probe::ColumnsChanged) => {
+                    return Err(LdbError::new(
                         &self.path,
                         LdbErrorKind::Sqlite,
                         "the table's columns keep changing while it is read",
                     )
-                    .table(&self.name)),
-                    Err(e) => self.probe_error(e),
+                    .table(&self.name));
                 }
+                Err(e) => return self.probe_error(e),
             }
-            Err(e) => self.probe_error(e),
         }
     }
 
