@@ -24,6 +24,7 @@ mod discovery;
 mod drained;
 mod finder;
 mod notifier;
+mod readahead;
 mod start;
 #[cfg(target_os = "linux")]
 mod watch;
@@ -33,13 +34,14 @@ pub use discovery::MAX_HELD_GENERATIONS;
 
 use crate::entry::{InvalidEntry, InvalidReason};
 use crate::error::Error;
-use crate::lines::{LineBuffer, Long, Span, Taken};
+use crate::lines::{LineBuffer, Long, READ_CHUNK, Span, Taken};
 use crate::notice::Notice;
 use crate::position::{FileId, LineInfo, Location};
 use crate::source::{Item, Next};
 use crate::wake::{Sleeper, Woken};
 use discovery::{Opened, Presence};
 use finder::Finder;
+use readahead::ReadAhead;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::os::fd::AsFd;
@@ -179,6 +181,8 @@ pub(crate) struct Follower {
     queued: VecDeque<Item>,
     /// What was said already (said once per episode, not at every wake-up).
     said_not_a_file: bool,
+    /// Reads the next stretch of a backlog while this one is checked.
+    read_ahead: ReadAhead,
 }
 
 impl Follower {
@@ -207,6 +211,7 @@ impl Follower {
             settled: false,
             queued: VecDeque::new(),
             said_not_a_file: false,
+            read_ahead: ReadAhead::default(),
         })
     }
 
@@ -245,8 +250,7 @@ impl Follower {
         // past our offset) before we looked shows no other sign, and any
         // truncation wakes us. One system call, the check included.
         let woken = std::mem::take(&mut self.current.woken);
-        let last = &self.current.tail[..if woken { self.current.tail_len } else { 0 }];
-        let n = match self.buffer.fill_at(&self.current.file, last) {
+        let n = match self.fill(woken) {
             Ok(Some(n)) => n,
             Ok(None) => return self.truncated(),
             Err(e) => return Err(Error::io(self.finder.path(), e)),
@@ -258,6 +262,37 @@ impl Follower {
             return Ok(Step::Again);
         }
         self.at_end()
+    }
+
+    /// Reads on from the read offset: from the read-ahead while it has the
+    /// stretch, else from the file itself, checking after a wake-up that
+    /// the last bytes read are still there (see [`LineBuffer::fill_at`]).
+    /// A read that fills the whole buffer is a backlog: the read-ahead
+    /// starts on the next stretch.
+    fn fill(&mut self, woken: bool) -> std::io::Result<Option<usize>> {
+        let file = &self.current.file;
+        let at = self.buffer.read_offset();
+        if !woken && let Some(chunk) = self.read_ahead.next(file, at) {
+            let (buf, read) = chunk.into_parts();
+            let n = match read {
+                Ok(n) => n,
+                Err(e) => {
+                    self.read_ahead.recycle(buf);
+                    return Err(e);
+                }
+            };
+            let given_up = self.buffer.adopt(buf, n);
+            self.read_ahead.recycle(given_up);
+            return Ok(Some(n));
+        }
+        let last = &self.current.tail[..if woken { self.current.tail_len } else { 0 }];
+        let read = self.buffer.fill_at(file, last)?;
+        if let Some(n) = read
+            && n >= READ_CHUNK
+        {
+            self.read_ahead.start(file, self.buffer.read_offset());
+        }
+        Ok(read)
     }
 
     /// Whether the partial line held in the buffer is still what the file
