@@ -44,6 +44,15 @@ impl Source for Input {
         each!(self, s => s.line())
     }
 
+    #[inline]
+    fn keep_line(&mut self) {
+        each!(self, s => s.keep_line())
+    }
+
+    fn kept_line(&self) -> &[u8] {
+        each!(self, s => s.kept_line())
+    }
+
     fn path(&self) -> &Arc<Path> {
         each!(self, s => s.path())
     }

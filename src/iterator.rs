@@ -62,21 +62,13 @@ impl<'a> Record<'a> {
 }
 
 /// The last valid line read, kept while it may be needed: for checkpoints,
-/// and as the revealing event when a resume's run ends early.
+/// and as the revealing event when a resume's run ends early. Its bytes are
+/// kept by the source ([`Source::keep_line`]), which copies them only when
+/// it is about to overwrite them.
 #[derive(Debug, Default)]
 struct Kept {
-    bytes: Vec<u8>,
     info: Option<LineInfo>,
     seq: i64,
-}
-
-impl Kept {
-    fn keep(&mut self, line: &[u8], info: &LineInfo, seq: i64) {
-        self.bytes.clear();
-        self.bytes.extend_from_slice(line);
-        self.info = Some(info.clone());
-        self.seq = seq;
-    }
 }
 
 /// Where reading stands: the proof of continuity, the last line kept and
@@ -94,16 +86,21 @@ struct Standing {
 }
 
 impl Standing {
-    /// The event `seq` on `line` was read: what the proof makes of it.
-    fn event(&mut self, line: &[u8], info: &LineInfo, seq: i64) -> Verdict {
-        if self.keep || self.continuity.is_skipping() {
-            self.kept.keep(line, info, seq);
+    /// The event `seq` on `line` was read: what the proof makes of it, and
+    /// whether the source is to keep the line (see [`Kept`]).
+    fn event(&mut self, line: &[u8], info: &LineInfo, seq: i64) -> (Verdict, bool) {
+        let keep = self.keep || self.continuity.is_skipping();
+        if keep {
+            self.kept = Kept {
+                info: Some(info.clone()),
+                seq,
+            };
         }
         let verdict = self.continuity.event(seq, line);
         if self.continuity.is_proven() {
             self.anchor = None;
         }
-        verdict
+        (verdict, keep)
     }
 
     /// Everything there is was read: the gap a resume that stopped short
@@ -135,8 +132,9 @@ impl Standing {
         }
     }
 
-    /// See [`ChangelogIterator::checkpoint`].
-    fn checkpoint(&self) -> Option<Checkpoint> {
+    /// See [`ChangelogIterator::checkpoint`]; `kept_line` is the kept
+    /// line's bytes.
+    fn checkpoint(&self, kept_line: &[u8]) -> Option<Checkpoint> {
         if !self.keep {
             return None;
         }
@@ -147,7 +145,7 @@ impl Standing {
         Some(Checkpoint {
             file: info.file?,
             end: info.end,
-            line_hash: Some(line_hash(&self.kept.bytes)),
+            line_hash: Some(line_hash(kept_line)),
             seq: Some(self.kept.seq),
         })
     }
@@ -257,7 +255,7 @@ impl ChangelogIterator {
     /// were asked for ([`Builder::checkpoints`](crate::Builder::checkpoints)), and for sources that are
     /// not files.
     pub fn checkpoint(&self) -> Option<Checkpoint> {
-        self.standing.checkpoint()
+        self.standing.checkpoint(self.source.kept_line())
     }
 
     /// What a wait for more would sleep on (for the async stream).
@@ -372,7 +370,11 @@ impl ChangelogIterator {
             && let Some(header) = entry::header(line)
             && !self.filter.matches_table(header.family, header.table)
         {
-            return Ok(match self.standing.event(line, &info, header.seq) {
+            let (verdict, keep) = self.standing.event(line, &info, header.seq);
+            if keep {
+                self.source.keep_line();
+            }
+            return Ok(match verdict {
                 Verdict::Deliver(Some(gap)) => Advance::Found(Found::Current(Current {
                     info,
                     gap: Some(gap),
@@ -394,7 +396,12 @@ impl ChangelogIterator {
         };
         let matches = self.filter.matches(&event);
         let ranges = event.compact_ranges(line);
-        Ok(match self.standing.event(line, &info, event.seq) {
+        let seq = event.seq;
+        let (verdict, keep) = self.standing.event(line, &info, seq);
+        if keep {
+            self.source.keep_line();
+        }
+        Ok(match verdict {
             Verdict::Deliver(gap) if gap.is_some() || matches => {
                 Advance::Found(Found::Current(Current {
                     info,
@@ -421,7 +428,7 @@ impl ChangelogIterator {
                     end: 0,
                     file: None,
                 });
-                (kept.bytes.as_slice(), info, Some(gap), None, None)
+                (self.source.kept_line(), info, Some(gap), None, None)
             }
         };
         let path = self.source.path();

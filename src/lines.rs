@@ -82,6 +82,11 @@ pub(crate) struct LineBuffer {
     /// when it is reported (a line not yet ended is not an entry yet).
     skipping: Option<Long>,
     max: usize,
+    /// A handed-out line to keep (see [`keep`](Self::keep)): where it is
+    /// in `data`, until its bytes are about to be overwritten; then they
+    /// are copied to `kept`.
+    keep: Option<(usize, usize)>,
+    kept: Vec<u8>,
 }
 
 impl LineBuffer {
@@ -95,6 +100,33 @@ impl LineBuffer {
             line: 1,
             skipping: None,
             max,
+            keep: None,
+            kept: Vec::new(),
+        }
+    }
+
+    /// Keeps the line of `span` (handed out since the last fill):
+    /// [`kept`](Self::kept) gives it until the next call, whatever is read
+    /// in between. It is copied only when a read is about to overwrite it,
+    /// once per buffer at most.
+    pub(crate) fn keep(&mut self, span: &Span) {
+        self.keep = Some(span.range);
+    }
+
+    /// The line last kept ([`keep`](Self::keep)); empty before any.
+    pub(crate) fn kept(&self) -> &[u8] {
+        match self.keep {
+            Some((start, end)) => &self.data[start..end],
+            None => &self.kept,
+        }
+    }
+
+    /// Copies the kept line out of the buffer: its bytes are about to move
+    /// or be overwritten.
+    fn save_kept(&mut self) {
+        if let Some((start, end)) = self.keep.take() {
+            self.kept.clear();
+            self.kept.extend_from_slice(&self.data[start..end]);
         }
     }
 
@@ -208,6 +240,7 @@ impl LineBuffer {
 
     /// Makes room for a read after the pending bytes.
     fn make_room(&mut self) {
+        self.save_kept();
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
@@ -229,6 +262,7 @@ impl LineBuffer {
     /// than the room left for it stays, and the bytes are copied after it
     /// instead.
     pub(crate) fn adopt(&mut self, mut buf: Vec<u8>, n: usize) -> Vec<u8> {
+        self.save_kept();
         let pending = self.end - self.start;
         if pending > CARRY {
             self.make_room();

@@ -31,6 +31,10 @@ use std::time::Instant;
 pub struct MemorySource {
     lines: VecDeque<Vec<u8>>,
     current: Vec<u8>,
+    /// The line kept ([`Source::keep_line`]): `current` while that is
+    /// the one, else `kept`.
+    keep_current: bool,
+    kept: Vec<u8>,
     line_no: u64,
     offset: u64,
     /// Block at the end instead of ending (set by the builder).
@@ -47,6 +51,8 @@ impl MemorySource {
         MemorySource {
             lines: lines.into_iter().map(Into::into).collect(),
             current: Vec::new(),
+            keep_current: false,
+            kept: Vec::new(),
             line_no: 0,
             offset: 0,
             follow: false,
@@ -99,7 +105,10 @@ impl Source for MemorySource {
             }
             return self.wait(deadline);
         };
-        self.current = line;
+        let previous = std::mem::replace(&mut self.current, line);
+        if std::mem::take(&mut self.keep_current) {
+            self.kept = previous;
+        }
         self.told_caught_up = false;
         self.line_no += 1;
         let offset = self.offset;
@@ -114,6 +123,18 @@ impl Source for MemorySource {
 
     fn line(&self) -> &[u8] {
         &self.current
+    }
+
+    fn keep_line(&mut self) {
+        self.keep_current = true;
+    }
+
+    fn kept_line(&self) -> &[u8] {
+        if self.keep_current {
+            &self.current
+        } else {
+            &self.kept
+        }
     }
 
     fn path(&self) -> &Arc<Path> {

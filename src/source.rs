@@ -89,6 +89,16 @@ pub(crate) trait Source {
     /// The bytes of the line last returned as [`Item::Line`].
     fn line(&self) -> &[u8];
 
+    /// Keeps the line last returned as [`Item::Line`]:
+    /// [`kept_line`](Self::kept_line) gives it until the next call, however
+    /// far reading goes on. (A source copies it only if it is about to
+    /// overwrite it: keeping every event's line costs nothing per line.)
+    fn keep_line(&mut self);
+
+    /// The line last kept ([`keep_line`](Self::keep_line)); empty before
+    /// any.
+    fn kept_line(&self) -> &[u8];
+
     /// The path lines are read from (for messages).
     fn path(&self) -> &Arc<Path>;
 

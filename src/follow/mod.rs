@@ -477,6 +477,14 @@ impl crate::source::Source for Follower {
         self.buffer.get(&self.last_line)
     }
 
+    fn keep_line(&mut self) {
+        self.buffer.keep(&self.last_line);
+    }
+
+    fn kept_line(&self) -> &[u8] {
+        self.buffer.kept()
+    }
+
     fn path(&self) -> &Arc<Path> {
         self.finder.path()
     }
