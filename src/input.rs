@@ -53,6 +53,11 @@ impl Source for Input {
         each!(self, s => s.kept_line())
     }
 
+    #[inline]
+    fn drained(&self) -> bool {
+        each!(self, s => s.drained())
+    }
+
     fn path(&self) -> &Arc<Path> {
         each!(self, s => s.path())
     }

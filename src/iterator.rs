@@ -242,6 +242,15 @@ impl ChangelogIterator {
         }
     }
 
+    /// Whether everything read so far has been handed out and the last read
+    /// reached the end of the input: the next call will most likely wait.
+    /// A consumer that buffers its output can flush it now, before that
+    /// call looks for more (a follower sees each event sooner by the time
+    /// that look takes).
+    pub fn is_drained(&self) -> bool {
+        self.source.drained()
+    }
+
     /// The `seq` the next event is checked against: the last valid event
     /// read (matching or not), or the start's baseline.
     pub fn last_seq(&self) -> Option<i64> {

@@ -87,6 +87,9 @@ pub(crate) struct LineBuffer {
     /// are copied to `kept`.
     keep: Option<(usize, usize)>,
     kept: Vec<u8>,
+    /// The last read came back with less than it asked for: it reached the
+    /// end of what there was.
+    reached_end: bool,
 }
 
 impl LineBuffer {
@@ -102,7 +105,14 @@ impl LineBuffer {
             max,
             keep: None,
             kept: Vec::new(),
+            reached_end: false,
         }
+    }
+
+    /// Everything read was handed out, and the last read reached the end of
+    /// what there was then: the next read will most likely find nothing.
+    pub(crate) fn drained(&self) -> bool {
+        self.reached_end && self.start == self.end
     }
 
     /// Keeps the line of `span` (handed out since the last fill):
@@ -138,6 +148,7 @@ impl LineBuffer {
         self.offset = offset;
         self.line = line;
         self.skipping = None;
+        self.reached_end = false;
     }
 
     /// The longest line accepted.
@@ -263,6 +274,7 @@ impl LineBuffer {
     /// instead.
     pub(crate) fn adopt(&mut self, mut buf: Vec<u8>, n: usize) -> Vec<u8> {
         self.save_kept();
+        self.reached_end = n < READ_CHUNK;
         let pending = self.end - self.start;
         if pending > CARRY {
             self.make_room();
@@ -292,6 +304,7 @@ impl LineBuffer {
             loop {
                 match std::os::unix::fs::FileExt::read_at(file, &mut self.data[self.end..], at) {
                     Ok(n) => {
+                        self.reached_end = self.end + n < self.data.len();
                         self.end += n;
                         return Ok(Some(n));
                     }
@@ -312,6 +325,7 @@ impl LineBuffer {
                 Ok(n) if n < check.len() || check != last => return Ok(None),
                 Ok(n) => {
                     let n = n - check.len();
+                    self.reached_end = self.end + n < self.data.len();
                     self.end += n;
                     return Ok(Some(n));
                 }
@@ -328,6 +342,7 @@ impl LineBuffer {
         loop {
             match input.read(&mut self.data[self.end..]) {
                 Ok(n) => {
+                    self.reached_end = self.end + n < self.data.len();
                     self.end += n;
                     return Ok(n);
                 }
@@ -430,6 +445,26 @@ mod tests {
         let mut want = long.clone();
         want.extend(b"bc");
         assert_eq!(line(&mut buf), Some((want, 1, 0)));
+    }
+
+    #[test]
+    fn drained_once_a_read_came_back_short_and_every_line_was_taken() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(&vec![b'x'; READ_CHUNK - 1]).unwrap();
+        file.write_all(b"\nab\n").unwrap();
+        let reader = File::open(file.path()).unwrap();
+        let mut buf = LineBuffer::new(2 * READ_CHUNK);
+        // A full read: there may be more.
+        assert_eq!(buf.fill_at(&reader, &[]).unwrap(), Some(READ_CHUNK));
+        assert!(matches!(buf.take(), Some(Taken::Line(_))));
+        assert!(!buf.drained());
+        // A short one reached the end, but a line is still to be taken.
+        assert_eq!(buf.fill_at(&reader, &[]).unwrap(), Some(3));
+        assert!(!buf.drained());
+        assert!(matches!(buf.take(), Some(Taken::Line(_))));
+        assert!(buf.drained());
+        buf.reset(0, 1);
+        assert!(!buf.drained(), "nothing read since the reset");
     }
 
     #[test]

@@ -129,6 +129,10 @@ impl Source for MemorySource {
         self.keep_current = true;
     }
 
+    fn drained(&self) -> bool {
+        self.lines.is_empty()
+    }
+
     fn kept_line(&self) -> &[u8] {
         if self.keep_current {
             &self.current

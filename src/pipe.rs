@@ -151,6 +151,10 @@ impl Source for Pipe {
         self.buffer.kept()
     }
 
+    fn drained(&self) -> bool {
+        self.buffer.drained()
+    }
+
     fn path(&self) -> &Arc<Path> {
         &self.path
     }

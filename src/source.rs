@@ -99,6 +99,11 @@ pub(crate) trait Source {
     /// any.
     fn kept_line(&self) -> &[u8];
 
+    /// Everything read so far was handed out and the last read reached the
+    /// end of the input as it was then: the next call will most likely
+    /// find nothing new (a hint, for flushing output before it looks).
+    fn drained(&self) -> bool;
+
     /// The path lines are read from (for messages).
     fn path(&self) -> &Arc<Path>;
 

@@ -228,10 +228,21 @@ impl Sleeper {
         deadline: Option<Instant>,
         poll_interval: Option<Duration>,
     ) -> io::Result<Woken> {
+        Ok(self.wait_ready(watched, deadline, poll_interval)?.0)
+    }
+
+    /// [`wait`](Self::wait), also telling which of `watched` were ready
+    /// when it woke (so that the caller need not ask each again).
+    pub(crate) fn wait_ready(
+        &self,
+        watched: &[(BorrowedFd<'_>, PollFlags)],
+        deadline: Option<Instant>,
+        poll_interval: Option<Duration>,
+    ) -> io::Result<(Woken, Ready)> {
         let cancel_fd = self.cancel_fd()?;
         loop {
             if let Some(woken) = self.requested() {
-                return Ok(woken);
+                return Ok((woken, Ready::default()));
             }
             let until_deadline = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             let timeout = match (until_deadline, poll_interval) {
@@ -256,12 +267,13 @@ impl Sleeper {
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(e) => return Err(e.into()),
             };
+            let ready_fds = Ready::of(&fds[1..]);
             if let Some(woken) = self.requested() {
-                return Ok(woken);
+                return Ok((woken, ready_fds));
             }
             if ready > 0 {
-                if fds[1..].iter().any(|fd| !fd.revents().is_empty()) {
-                    return Ok(Woken::Changed);
+                if ready_fds != Ready::default() {
+                    return Ok((Woken::Changed, ready_fds));
                 }
                 // Only the pipe, with nothing requested: the byte of an
                 // interruption taken before it was written. Empty it and
@@ -272,12 +284,34 @@ impl Sleeper {
             // Timed out: a passed deadline ends the wait, a poll interval
             // is a reason to look.
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Ok(Woken::TimedOut);
+                return Ok((Woken::TimedOut, ready_fds));
             }
             if poll_interval.is_some() {
-                return Ok(Woken::Changed);
+                return Ok((Woken::Changed, ready_fds));
             }
         }
+    }
+}
+
+/// Which of the descriptors a wait watched were ready when it woke, by
+/// their place in the list (the first 64).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Ready(u64);
+
+impl Ready {
+    fn of(fds: &[PollFd<'_>]) -> Self {
+        Ready(
+            fds.iter()
+                .take(64)
+                .enumerate()
+                .filter(|(_, fd)| !fd.revents().is_empty())
+                .fold(0, |bits, (i, _)| bits | 1 << i),
+        )
+    }
+
+    /// Whether the descriptor at `index` was ready.
+    pub(crate) fn contains(self, index: usize) -> bool {
+        index < 64 && self.0 & 1 << index != 0
     }
 }
 
@@ -285,6 +319,21 @@ impl Sleeper {
 mod tests {
     use super::*;
     use std::os::fd::AsFd;
+
+    #[test]
+    fn a_wait_tells_which_watches_were_ready() {
+        let sleeper = Sleeper::new(&CancelHandle::new()).unwrap();
+        let (quiet, _keep) = std::io::pipe().unwrap();
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        writer.write_all(b"x").unwrap();
+        let watched = [
+            (quiet.as_fd(), PollFlags::IN),
+            (reader.as_fd(), PollFlags::IN),
+        ];
+        let (woken, ready) = sleeper.wait_ready(&watched, None, None).unwrap();
+        assert_eq!(woken, Woken::Changed);
+        assert!(!ready.contains(0) && ready.contains(1) && !ready.contains(64));
+    }
 
     #[test]
     fn a_readable_watch_wakes_and_a_quiet_one_times_out() {

@@ -198,6 +198,9 @@ impl Session<'_> {
                 Err(e) => self.failed(e)?,
             };
             match turn {
+                // All there was is printed: out with it before looking for
+                // more (the look costs a read or two, the wait for a CPU).
+                Turn::Go if events.is_drained() => self.out.flush()?,
                 Turn::Go => {}
                 Turn::End(exit) => return Ok(exit),
                 Turn::Save => {

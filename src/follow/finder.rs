@@ -271,16 +271,16 @@ impl Finder {
         loop {
             let poll = self.poll_interval();
             let fds = self.watch.as_ref().map(Notifier::wake_fds);
-            let woken = self
+            let (woken, ready) = self
                 .sleeper
-                .wait(fds.as_deref().unwrap_or_default(), deadline, poll)
+                .wait_ready(fds.as_deref().unwrap_or_default(), deadline, poll)
                 .map_err(|e| Error::io(&self.path, e))?;
             let (Woken::Changed, Some(watch)) = (woken, &mut self.watch) else {
                 // Polling (or a deadline): only a look tells what changed.
                 self.path_changed |= woken == Woken::Changed;
                 return Ok(woken);
             };
-            if let Some(why) = watch.opener_failure() {
+            if let Some(why) = watch.opener_failure(ready) {
                 self.path_changed = true;
                 // New generations are no longer opened as they appear:
                 // polling still finds them, if later.

@@ -485,6 +485,10 @@ impl crate::source::Source for Follower {
         self.buffer.kept()
     }
 
+    fn drained(&self) -> bool {
+        self.buffer.drained() && self.queued.is_empty()
+    }
+
     fn path(&self) -> &Arc<Path> {
         self.finder.path()
     }

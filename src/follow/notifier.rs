@@ -28,7 +28,7 @@ use super::watch_notify::PortableWatch;
 use crate::error::Error;
 use crate::notice::Notice;
 use crate::position::FileId;
-use crate::wake::PollFlags;
+use crate::wake::{PollFlags, Ready};
 use std::io;
 use std::os::fd::BorrowedFd;
 use std::path::Path;
@@ -96,13 +96,14 @@ impl Notifier {
         }
     }
 
-    /// Why the thread that opens new generations ended, if it did: the
+    /// Why the thread that opens new generations ended, if it did, as told
+    /// by a wait on [`wake_fds`](Self::wake_fds) that found `ready`: the
     /// caller must then poll instead.
-    pub(super) fn opener_failure(&mut self) -> Option<String> {
+    pub(super) fn opener_failure(&mut self, ready: Ready) -> Option<String> {
         match self {
             #[cfg(target_os = "linux")]
-            Notifier::Inotify(watch) => watch.opener_failure(),
-            Notifier::Portable(watch) => watch.opener_failure(),
+            Notifier::Inotify(watch) => watch.opener_failure(ready),
+            Notifier::Portable(watch) => watch.opener_failure(ready),
         }
     }
 

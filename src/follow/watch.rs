@@ -48,6 +48,7 @@ use super::discovery::{Discovery, file_id};
 use super::drained::{self, Drained};
 use crate::error::Error;
 use crate::position::FileId;
+use crate::wake::Ready;
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask, Watches};
 use rustix::event::{PollFd, PollFlags, poll};
 use std::ffi::OsStr;
@@ -164,11 +165,16 @@ impl Watch {
         ]
     }
 
+    /// Where the opener's pipe is in [`wake_fds`](Self::wake_fds).
+    const OPENER_GONE: usize = 2;
+
     /// Why the opener thread ended, if it did: then new generations are no
     /// longer opened as they appear, and the caller must fall back to
     /// polling (the thread only ends unasked on a failure).
-    pub(super) fn opener_failure(&mut self) -> Option<String> {
-        if !drained::hung_up(&self.opener_gone) {
+    pub(super) fn opener_failure(&mut self, ready: Ready) -> Option<String> {
+        // The pipe stays readable once its writer is gone: the wait saw it
+        // if it was gone then (else the next wait will).
+        if !ready.contains(Self::OPENER_GONE) || !drained::hung_up(&self.opener_gone) {
             return None;
         }
         let why = match self.opener.take().map(JoinHandle::join) {

@@ -44,7 +44,7 @@ use super::dirs::{self, names_no_file};
 use super::discovery::Discovery;
 use super::drained::{self, Drained};
 use crate::error::Error;
-use crate::wake::PollFlags;
+use crate::wake::{PollFlags, Ready};
 use notify::event::ModifyKind;
 use notify::{Event, EventHandler, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use rustix::fs::OFlags;
@@ -284,10 +284,15 @@ impl PortableWatch {
         ]
     }
 
+    /// Where the opener's pipe is in [`wake_fds`](Self::wake_fds).
+    const OPENER_GONE: usize = 1;
+
     /// Why the callback stopped opening new generations, if it did: the
     /// caller must then poll instead.
-    pub(super) fn opener_failure(&mut self) -> Option<String> {
-        if !drained::hung_up(&self.opener_gone) {
+    pub(super) fn opener_failure(&mut self, ready: Ready) -> Option<String> {
+        // The pipe stays readable once its writer is gone: the wait saw it
+        // if it was gone then (else the next wait will).
+        if !ready.contains(Self::OPENER_GONE) || !drained::hung_up(&self.opener_gone) {
             return None;
         }
         let why = lock(&self.shared.failure)
