@@ -307,7 +307,8 @@ def main():
         row("1 catch-up", "all events as NDJSON, to a file", f"{rate:.0f} MB/s",
             f"cat {size / cat / 1e6:.0f} MB/s", f"{ratio:.1f}x cat time ({low:.1f}-{high:.1f})",
             ">= 1500 MB/s", rate >= 1500)
-        # The state file: written at most once a second (two fsyncs).
+        # The state file: written at the start, at most ten times a second
+        # during a catch-up, and at the end (two fsyncs each).
         # Each run starts without a state (else it would resume at the end
         # and read nothing); both sides go through the same shell.
         state = os.path.join(tmp, "state")
