@@ -184,8 +184,9 @@ impl Writer {
                 self.file.set_len(0).unwrap();
             }
             Op::WriterRestart(new_file) => {
-                // Killed mid-line, the half line stays in the file.
-                let glue = self.half.is_some() && !new_file;
+                // Killed mid-line, the half line stays in the file (also
+                // one left by an earlier restart that nothing followed).
+                let glue = !new_file && (self.half.is_some() || self.glue);
                 self.abandon_half();
                 self.next_seq = 1;
                 if *new_file {
@@ -424,6 +425,22 @@ proptest! {
         ops in prop::collection::vec(op(), 1..40),
     ) {
         run(mode, &ops);
+    }
+}
+
+/// A case the property test found (in the model, not the reader): two
+/// restarts in place after a half line; the next line is glued to it, and
+/// is warned about as invalid, not lost in silence.
+#[test]
+fn a_line_after_two_restarts_in_place_is_glued_to_the_half_line() {
+    let ops = [
+        Op::WriteHalf,
+        Op::WriterRestart(false),
+        Op::WriterRestart(false),
+        Op::Write(1),
+    ];
+    for (checkpoint, follow) in [(true, true), (true, false)] {
+        run(Mode { checkpoint, follow }, &ops);
     }
 }
 

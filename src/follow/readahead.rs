@@ -127,6 +127,12 @@ pub(super) struct ReadAhead {
     shared: Option<Arc<Shared>>,
     /// The file and offset of the next chunk the thread will deliver.
     expect: Option<(Arc<File>, u64)>,
+    /// No thread (one CPU, or it could not be started): reading goes on
+    /// without one.
+    without: bool,
+    /// Start the thread even on one CPU (for tests of the mechanism).
+    #[cfg(test)]
+    force: bool,
 }
 
 impl ReadAhead {
@@ -134,7 +140,15 @@ impl ReadAhead {
     /// a full read).
     pub(super) fn start(&mut self, file: &Arc<File>, at: u64) {
         if self.shared.is_none() {
-            self.shared = spawn();
+            if self.without {
+                return;
+            }
+            #[cfg(test)]
+            let worth = self.force || worth_a_thread();
+            #[cfg(not(test))]
+            let worth = worth_a_thread();
+            self.shared = if worth { spawn() } else { None };
+            self.without = self.shared.is_none();
         }
         let Some(shared) = &self.shared else { return };
         let mut state = shared.lock();
@@ -226,6 +240,13 @@ fn give_up(state: &mut State) {
     state.ticket += 1;
     let ready: Vec<_> = state.ready.drain(..).map(|chunk| chunk.buf).collect();
     state.spare.extend(ready);
+}
+
+/// Whether this process may run on more than one CPU. On one, the thread
+/// could only take turns with the reader, and its spin would hold the CPU
+/// the reader needs.
+pub(super) fn worth_a_thread() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
 }
 
 /// Starts the thread; `None` if the system will not (reading goes on
@@ -341,6 +362,13 @@ mod tests {
     use std::io::Write;
     use std::time::{Duration, Instant};
 
+    /// A read-ahead that starts its thread even on one CPU.
+    fn forced() -> ReadAhead {
+        let mut ahead = ReadAhead::default();
+        ahead.force = true;
+        ahead
+    }
+
     /// A file of `len` bytes, each its offset's low byte.
     fn file_of(len: usize) -> (tempfile::NamedTempFile, Arc<File>) {
         let mut file = tempfile::NamedTempFile::new().unwrap();
@@ -364,7 +392,7 @@ mod tests {
     #[test]
     fn reads_ahead_in_order_and_stops_at_the_first_short_read() {
         let (_keep, file) = file_of(2 * READ_CHUNK + 100);
-        let mut ahead = ReadAhead::default();
+        let mut ahead = forced();
         ahead.start(&file, 0);
         assert_eq!(chunk_at(&mut ahead, &file, 0), READ_CHUNK);
         assert_eq!(chunk_at(&mut ahead, &file, READ_CHUNK as u64), READ_CHUNK);
@@ -377,7 +405,7 @@ mod tests {
     fn gives_up_when_the_reader_is_elsewhere_or_in_another_file() {
         let (_keep, file) = file_of(4 * READ_CHUNK);
         let (_keep2, other) = file_of(4 * READ_CHUNK);
-        let mut ahead = ReadAhead::default();
+        let mut ahead = forced();
         ahead.start(&file, 0);
         assert!(ahead.next(&file, 7).is_none(), "taken at another offset");
         // Given up: not even the right offset has it now.
@@ -397,7 +425,7 @@ mod tests {
         let (_keep, file) = file_of(chunks * READ_CHUNK);
         let (done, finished) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let mut ahead = ReadAhead::default();
+            let mut ahead = forced();
             ahead.start(&file, 0);
             for i in 0..chunks {
                 let at = (i * READ_CHUNK) as u64;
@@ -501,8 +529,35 @@ mod tests {
             let got = read_all(&mut follower, usize::MAX);
             prop_assert_eq!(got, expected(&lines, 1, max));
             // Else this would test nothing new.
-            prop_assert_eq!(follower.read_ahead.shared.is_some(), bytes.len() >= READ_CHUNK);
+            prop_assert_eq!(
+                follower.read_ahead.shared.is_some(),
+                bytes.len() >= READ_CHUNK && worth_a_thread()
+            );
         }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn on_one_cpu_a_backlog_is_read_without_the_thread() {
+        // This test's thread (what the follower asks about) on one CPU.
+        // SAFETY: a zeroed cpu_set_t is a valid empty set, and the calls
+        // only read and write it.
+        unsafe {
+            let mut one: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(0, &mut one);
+            assert_eq!(
+                libc::sched_setaffinity(0, std::mem::size_of_val(&one), &one),
+                0
+            );
+        }
+        assert!(!worth_a_thread());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("change.log");
+        let lines = lines_of(&[100; 3000], 1);
+        std::fs::write(&path, joined(&lines)).unwrap();
+        let mut follower = follower(&path, false, 1000);
+        assert!(read_all(&mut follower, usize::MAX) == expected(&lines, 1, 1000));
+        assert!(follower.read_ahead.shared.is_none());
     }
 
     #[test]
@@ -524,6 +579,6 @@ mod tests {
         got.extend(read_all(&mut follower, 2 * lengths.len() - 10));
         let all: Vec<_> = first.into_iter().chain(more).collect();
         assert!(got == expected(&all, 1, 1000), "lines lost or changed");
-        assert!(follower.read_ahead.shared.is_some());
+        assert_eq!(follower.read_ahead.shared.is_some(), worth_a_thread());
     }
 }
