@@ -110,3 +110,46 @@ fn a_resume_that_stops_short_is_told_with_the_last_event_read_from_memory() {
         .unwrap();
     assert_stopped_short_at_3(&mut events);
 }
+
+/// Follows until nothing new comes for a while; the seqs read.
+fn follow_until_quiet(events: &mut ChangelogIterator) -> Vec<i64> {
+    let mut seqs = Vec::new();
+    loop {
+        let quiet = std::time::Instant::now() + std::time::Duration::from_millis(400);
+        match events.next_until(Some(quiet)) {
+            Ok(Next::Item(event)) => seqs.push(event.seq),
+            Ok(Next::TimedOut) => return seqs,
+            Ok(Next::Notice(_)) | Err(Error::InvalidEntry(_)) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+/// After a rotation (by rename) or a copy-truncate, and four hundred more
+/// kilobytes of other lines in the file read now, the checkpoint still
+/// names the last event's line by its fingerprint.
+#[test]
+fn the_last_events_line_outlives_a_rotation_or_truncation_and_what_follows() {
+    for rename in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("change.log");
+        write_lines(&path, &(1..=3).map(line).collect::<Vec<_>>());
+        write_lines(&path, &junk());
+        let mut events = ChangelogIterator::builder(&path)
+            .checkpoints(true)
+            .open()
+            .unwrap();
+        assert_eq!(follow_until_quiet(&mut events), [1, 2, 3]);
+        if rename {
+            std::fs::rename(&path, dir.path().join("change.log.1")).unwrap();
+        } else {
+            std::fs::File::create(&path).unwrap();
+        }
+        write_lines(&path, &junk());
+        assert!(follow_until_quiet(&mut events).is_empty());
+        let checkpoint = events.checkpoint().unwrap();
+        assert_eq!(checkpoint.seq, Some(3));
+        let hash = line_hash(line(3).as_bytes());
+        assert_eq!(checkpoint.line_hash, Some(hash), "rename: {rename}");
+    }
+}

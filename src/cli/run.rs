@@ -286,3 +286,32 @@ impl Session<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn saver(printed: u64, since_write: Duration) -> Saver {
+        Saver {
+            state: None,
+            saved_at: Instant::now() - since_write,
+            printed,
+        }
+    }
+
+    #[test]
+    fn in_a_flow_the_state_is_due_after_10000_events_at_most_ten_times_a_second() {
+        let long = Duration::from_secs(5);
+        assert!(!saver(9_216, long).is_due_in_flow(), "too few events");
+        assert!(saver(10_240, long).is_due_in_flow());
+        assert!(
+            !saver(10_241, long).is_due_in_flow(),
+            "the clock is read every 1,024"
+        );
+        assert!(saver(11_264, long).is_due_in_flow());
+        assert!(
+            !saver(10_240, Duration::from_millis(50)).is_due_in_flow(),
+            "too soon"
+        );
+    }
+}

@@ -12,9 +12,9 @@
 //! wake-ups.
 //!
 //! A stretch read ahead is the file's bytes at that offset at the moment it
-//! was read, as the reader's own read a moment later would have been: the
-//! truncation checks, made at wake-ups, are made on the reader's own reads
-//! as before (a wake-up comes only at the end of the file, after the thread
+//! was read, as the reader's own read at that moment would have been (the
+//! reader may take it later, if its consumer is slow): the truncation
+//! checks, made at wake-ups, are made on the reader's own reads as before (a wake-up comes only at the end of the file, after the thread
 //! stopped). A stretch is taken only for the same file and offset the
 //! reader is at; anything else (a new generation, a truncation, a move)
 //! drops what was read ahead and reads as before.
@@ -159,6 +159,7 @@ impl ReadAhead {
             state.spare.push(vec![0; CARRY + READ_CHUNK]);
             state.owned += 1;
         }
+        state.ready.reserve(DEPTH);
         state.job = Some((Arc::clone(file), at));
         shared.wake(state, false);
         self.expect = Some((Arc::clone(file), at));
@@ -181,7 +182,13 @@ impl ReadAhead {
                     state.spare.push(chunk.buf);
                     continue;
                 }
-                debug_assert_eq!(chunk.at, at);
+                if chunk.at != at {
+                    // Cannot happen (chunks come in order for the ticket);
+                    // if it did, reading on for itself is always right.
+                    state.spare.push(chunk.buf);
+                    give_up(&mut state);
+                    return None;
+                }
                 state.owned -= 1;
                 if let Ok(n) = chunk.read
                     && n == READ_CHUNK
@@ -255,7 +262,7 @@ fn spawn() -> Option<Arc<Shared>> {
     let shared = Arc::new(Shared::default());
     let theirs = Arc::clone(&shared);
     std::thread::Builder::new()
-        .name("changelog-readahead".into())
+        .name("readahead".into())
         .stack_size(64 * 1024)
         .spawn(move || read_ahead(&theirs))
         .ok()?;
@@ -444,6 +451,49 @@ mod tests {
             .expect("the reader and the thread wait for each other");
     }
 
+    #[test]
+    fn a_read_error_comes_back_in_its_chunk_and_reading_ahead_can_start_again() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory opened as a file: every read fails.
+        let unreadable = Arc::new(File::open(dir.path()).unwrap());
+        let mut ahead = forced();
+        ahead.start(&unreadable, 0);
+        let (buf, read) = ahead.next(&unreadable, 0).expect("a chunk").into_parts();
+        assert!(read.is_err());
+        ahead.recycle(buf);
+        assert!(ahead.next(&unreadable, 0).is_none(), "the job ended");
+        let (_keep, file) = file_of(3 * READ_CHUNK);
+        ahead.start(&file, READ_CHUNK as u64);
+        assert_eq!(chunk_at(&mut ahead, &file, READ_CHUNK as u64), READ_CHUNK);
+    }
+
+    #[test]
+    fn a_read_ahead_dropped_in_the_middle_of_a_job_ends_its_thread() {
+        // Every read-ahead thread in this process (other tests' end with
+        // them).
+        let threads = || {
+            std::fs::read_dir("/proc/self/task")
+                .unwrap()
+                .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+                .filter(|name| name.trim() == "readahead")
+                .count()
+        };
+        let (_keep, file) = file_of(40 * READ_CHUNK);
+        for i in 0..20 {
+            let mut ahead = forced();
+            ahead.start(&file, 0);
+            if i % 2 == 0 {
+                // Its buffer kept from it: the thread waits for it.
+                drop(ahead.next(&file, 0).unwrap());
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while threads() > 0 {
+            assert!(Instant::now() < deadline, "threads left running");
+            std::thread::yield_now();
+        }
+    }
+
     fn follower(path: &std::path::Path, follow: bool, max: usize) -> Follower {
         let sleeper = Sleeper::new(&CancelHandle::new()).unwrap();
         let options = FollowOptions {
@@ -558,6 +608,49 @@ mod tests {
         let mut follower = follower(&path, false, 1000);
         assert!(read_all(&mut follower, usize::MAX) == expected(&lines, 1, 1000));
         assert!(follower.read_ahead.shared.is_none());
+    }
+
+    #[test]
+    fn a_backlog_of_an_exact_number_of_buffers_then_an_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("change.log");
+        // Lines of 64 bytes with their newline: the file ends at a buffer's end.
+        let lines = lines_of(&[63; 3 * READ_CHUNK / 64], 1);
+        std::fs::write(&path, joined(&lines)).unwrap();
+        let mut follower = follower(&path, true, 1000);
+        let mut got = read_all(&mut follower, lines.len());
+        let more = lines_of(&[10], lines.len() + 1);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(&joined(&more))
+            .unwrap();
+        got.extend(read_all(&mut follower, 1));
+        let all: Vec<_> = lines.into_iter().chain(more).collect();
+        assert!(got == expected(&all, 1, 1000), "lines lost or changed");
+    }
+
+    #[test]
+    fn a_rename_rotation_in_the_middle_of_reading_ahead_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("change.log");
+        let old = lines_of(&[99; 20_000], 1);
+        let new = lines_of(&[50; 5_000], 20_001);
+        std::fs::write(&path, joined(&old)).unwrap();
+        let mut follower = follower(&path, true, 1000);
+        let mut got = read_all(&mut follower, 10);
+        std::fs::rename(&path, dir.path().join("change.log.1")).unwrap();
+        std::fs::write(&path, joined(&new)).unwrap();
+        got.extend(read_all(&mut follower, old.len() + new.len() - 10));
+        let all: Vec<_> = old.into_iter().chain(new).collect();
+        // Line numbers start again in the new file.
+        let numbers =
+            |got: &[(u64, Option<Vec<u8>>)]| got.iter().map(|(_, l)| l.clone()).collect::<Vec<_>>();
+        assert!(
+            numbers(&got) == numbers(&expected(&all, 1, 1000)),
+            "lines lost or changed"
+        );
     }
 
     #[test]
