@@ -11,13 +11,17 @@
 //! `--rotate-bytes` rotates as ctlstore's SizedLogWriter does (close,
 //! delete, create) before a line would pass the size; `--flush-each` writes
 //! each line with its own write call, as the reflector does; `--start-seq`
-//! sets the first seq; `--rate N` paces the writer to N lines/s. Prints
-//! lines/s to stderr.
+//! sets the first seq; `--rate N` paces the writer to N lines/s (below
+//! 100,000 lines/s line by line, each at least 1/N s after the one before,
+//! as a ticker that drops missed ticks: a writer held up by a busy CPU goes
+//! on at its rate, it does not write what it owes in a burst, so a rotated
+//! file lives as long as its lines take). Prints lines/s to stderr, and
+//! with `--rotate-bytes` the shortest time a rotated file lived.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 fn line(seq: i64, out: &mut Vec<u8>) {
     // A small LCG keeps the output deterministic without a dependency.
@@ -95,15 +99,26 @@ fn main() {
         Some(rate) if rate < 100_000.0 => 1,
         _ => 64,
     };
+    // Line by line: when the next line is due (never before now).
+    let mut next = started;
+    // When the current file was created; the shortest life of a file.
+    let (mut born, mut shortest) = (Instant::now(), None::<Duration>);
     for (n, seq) in (args.start_seq..args.start_seq + args.events).enumerate() {
-        if let Some(rate) = args.rate
-            && n % step == 0
-        {
-            // Keep to the schedule in small steps: ahead of it, wait.
-            let due = std::time::Duration::from_secs_f64(n as f64 / rate);
-            while started.elapsed() < due {
-                std::thread::yield_now();
+        match args.rate {
+            Some(rate) if step == 1 => {
+                while Instant::now() < next {
+                    std::thread::yield_now();
+                }
+                next = next.max(Instant::now()) + Duration::from_secs_f64(1.0 / rate);
             }
+            Some(rate) if n % step == 0 => {
+                // Keep to the schedule in small steps: ahead of it, wait.
+                let due = Duration::from_secs_f64(n as f64 / rate);
+                while started.elapsed() < due {
+                    std::thread::yield_now();
+                }
+            }
+            _ => {}
         }
         one.clear();
         line(seq, &mut one);
@@ -116,7 +131,10 @@ fn main() {
             batch.clear();
             drop(file);
             fs::remove_file(&args.out).unwrap();
+            let lived = born.elapsed();
+            shortest = Some(shortest.map_or(lived, |s| s.min(lived)));
             file = open(&args.out);
+            born = Instant::now();
             size = 0;
         }
         size += len;
@@ -137,4 +155,10 @@ fn main() {
         args.events,
         args.events as f64 / secs
     );
+    if let Some(shortest) = shortest {
+        eprintln!(
+            "generate: the shortest-lived file lived {:.3} ms",
+            shortest.as_secs_f64() * 1e3
+        );
+    }
 }
