@@ -124,6 +124,37 @@ fn hot_path(c: &mut Criterion) {
             batched,
         )
     });
+    // From a real file: lines of other tables are checked straight from
+    // the read buffer (the skim), without an item per line; against the
+    // same file read with every line whole.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("change.log");
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&path, text).unwrap();
+    for (name, whole) in [
+        ("iterate a file: filter matching 1%", false),
+        ("iterate a file: filter matching 1%, every line whole", true),
+    ] {
+        group.bench_function(name, |b| {
+            let filter = Filter::new().family("fam3").table("table7");
+            b.iter_batched(
+                || {
+                    ChangelogIterator::builder(&path)
+                        .follow(false)
+                        .filter(filter.clone())
+                        .check_every_line(whole)
+                        .open()
+                        .unwrap()
+                },
+                |events| {
+                    run(events, |r| {
+                        black_box(r);
+                    })
+                },
+                batched,
+            )
+        });
+    }
     group.bench_function("iterate: key filter matching none", |b| {
         b.iter_batched(
             || events(&lines, &none),

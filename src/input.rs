@@ -7,9 +7,10 @@ use crate::follow::Follower;
 use crate::memory::MemorySource;
 use crate::pipe::Pipe;
 use crate::position::FileId;
+use crate::position::LineInfo;
 #[cfg(feature = "tokio")]
 use crate::source::WaitOn;
-use crate::source::{Item, LastLine, Next, Source};
+use crate::source::{Item, LastLine, Next, Skim, Source};
 use crate::status::SourceStatus;
 use std::path::Path;
 use std::sync::Arc;
@@ -42,6 +43,15 @@ impl Source for Input {
     #[inline]
     fn line(&self) -> &[u8] {
         each!(self, s => s.line())
+    }
+
+    #[inline]
+    fn skim(&mut self, each: impl FnMut(&[u8], &LineInfo) -> Skim) -> Option<LineInfo> {
+        match self {
+            Input::File(source) => source.skim(each),
+            Input::Pipe(source) => source.skim(each),
+            Input::Memory(_) => None,
+        }
     }
 
     #[inline]

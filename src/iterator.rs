@@ -16,7 +16,7 @@ use crate::notice::Notice;
 use crate::position::{FileId, LineInfo, Location};
 use crate::resume::{Continuity, Positioned, Verdict};
 use crate::seq::Gap;
-use crate::source::{Item, Next, Source};
+use crate::source::{Item, Next, Skim, Source};
 use crate::status::{Counts, Status};
 use std::path::Path;
 use std::sync::Arc;
@@ -149,6 +149,38 @@ impl Standing {
             seq: Some(self.kept.seq),
         })
     }
+}
+
+/// What a line of another table came to (see [`other_table`]).
+struct OtherTable {
+    /// The gap it revealed: it is handed out (the filter does not hide a
+    /// loss).
+    gap: Option<Gap>,
+    /// The source is to keep the line (see [`Kept`]).
+    keep: bool,
+}
+
+/// A line of another table than `filter`'s, in the writer's shape, read
+/// only as far as its `seq`, family and table (its keys are read only if
+/// its event is handed out), and its `seq` checked; `None` for any other
+/// line, which is read whole.
+#[inline]
+fn other_table(
+    filter: &Filter,
+    standing: &mut Standing,
+    line: &[u8],
+    info: &LineInfo,
+) -> Option<OtherTable> {
+    let header = entry::header(line)?;
+    if filter.matches_table(header.family, header.table) {
+        return None;
+    }
+    let (verdict, keep) = standing.event(line, info, header.seq);
+    let gap = match verdict {
+        Verdict::Deliver(gap) => gap,
+        Verdict::Skip => None,
+    };
+    Some(OtherTable { gap, keep })
 }
 
 /// Where the record to hand out has its line.
@@ -327,6 +359,11 @@ impl ChangelogIterator {
 
     /// Takes one item from the source.
     fn advance(&mut self, deadline: Option<Instant>) -> Result<Advance, Error> {
+        if !self.check_all
+            && let Some(found) = self.skim()
+        {
+            return Ok(Advance::Found(Found::Current(found)));
+        }
         let item = match self.source.next_item(deadline)? {
             Next::Item(item) => item,
             Next::End => return Ok(self.at_end(Next::End)),
@@ -356,6 +393,33 @@ impl ChangelogIterator {
         }
     }
 
+    /// The hot path of a catch-up: the lines of other tables already read
+    /// are checked as far as their header, straight from the source's
+    /// buffer, up to one that reveals a gap (returned) or is for the
+    /// ordinary path (a line of the filter's table, or not in the writer's
+    /// shape).
+    fn skim(&mut self) -> Option<Current> {
+        let (filter, standing, counts) = (&self.filter, &mut self.standing, &mut self.counts);
+        let mut gap = None;
+        let info = self.source.skim(|line, info| {
+            let Some(other) = other_table(filter, standing, line, info) else {
+                return Skim::Stop;
+            };
+            counts.lines += 1;
+            gap = other.gap;
+            match other.gap {
+                Some(_) => Skim::Hand { keep: other.keep },
+                None => Skim::Past { keep: other.keep },
+            }
+        })?;
+        Some(Current {
+            info,
+            gap,
+            ranges: None,
+            matches: false,
+        })
+    }
+
     /// Everything there is was read: a resume that stopped short is
     /// revealed now, not after waiting for more. `then` ends the input
     /// (`End`) or not (`TimedOut`: read on).
@@ -376,21 +440,19 @@ impl ChangelogIterator {
         // writer's shape, is checked as far as its seq, family and table;
         // its keys are read only if its event is to be handed out.
         if !self.check_all
-            && let Some(header) = entry::header(line)
-            && !self.filter.matches_table(header.family, header.table)
+            && let Some(other) = other_table(&self.filter, &mut self.standing, line, &info)
         {
-            let (verdict, keep) = self.standing.event(line, &info, header.seq);
-            if keep {
+            if other.keep {
                 self.source.keep_line();
             }
-            return Ok(match verdict {
-                Verdict::Deliver(Some(gap)) => Advance::Found(Found::Current(Current {
+            return Ok(match other.gap {
+                Some(gap) => Advance::Found(Found::Current(Current {
                     info,
                     gap: Some(gap),
                     ranges: None,
                     matches: false,
                 })),
-                Verdict::Deliver(None) | Verdict::Skip => Advance::Continue,
+                None => Advance::Continue,
             });
         }
         let event = match entry::decode(line) {

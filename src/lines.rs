@@ -5,7 +5,7 @@
 //! limit whatever the input.
 
 use crate::entry::{InvalidEntry, InvalidReason};
-use crate::position::Location;
+use crate::position::{FileId, LineInfo, Location};
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
@@ -37,6 +37,19 @@ pub(crate) enum Taken {
     TooLong(Long),
 }
 
+/// What the caller of [`LineBuffer::skim`] made of a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Skim {
+    /// Done with: go on to the next (keeping it, see
+    /// [`LineBuffer::keep`], if `keep`).
+    Past { keep: bool },
+    /// To be handed out: stop after it.
+    Hand { keep: bool },
+    /// Not for this path: stop before it (the next [`LineBuffer::take`]
+    /// returns it).
+    Stop,
+}
+
 /// A line over the limit: where it starts and its first bytes. Its other
 /// bytes were dropped as they came, so that memory stays bounded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +71,19 @@ pub(crate) struct Span {
     pub(crate) line: u64,
     /// File offset of its first byte.
     pub(crate) offset: u64,
+}
+
+impl Span {
+    /// Where its line is, read from `file`.
+    #[inline]
+    pub(crate) fn info(&self, file: Option<FileId>) -> LineInfo {
+        LineInfo {
+            line: self.line,
+            offset: self.offset,
+            end: self.offset + (self.range.1 - self.range.0) as u64 + 1,
+            file,
+        }
+    }
 }
 
 impl Long {
@@ -215,6 +241,43 @@ impl LineBuffer {
         } else {
             Taken::Line(span)
         })
+    }
+
+    /// Hands the complete lines in the buffer to `each`, one after another,
+    /// for as long as it is done with them ([`Skim::Past`]): the hot path
+    /// of a catch-up, with no more bookkeeping per line than the line
+    /// buffer's own. Returns the line `each` wants handed out
+    /// ([`Skim::Hand`]), if any. A line over the limit stops it (for
+    /// [`take`](Self::take) to report).
+    pub(crate) fn skim(&mut self, mut each: impl FnMut(&[u8], &Span) -> Skim) -> Option<Span> {
+        if self.skipping.is_some() {
+            return None;
+        }
+        loop {
+            let at = memchr::memchr(b'\n', &self.data[self.start..self.end])?;
+            if at > self.max {
+                return None;
+            }
+            let span = Span {
+                range: (self.start, self.start + at),
+                line: self.line,
+                offset: self.offset,
+            };
+            let (hand, keep) = match each(self.get(&span), &span) {
+                Skim::Past { keep } => (false, keep),
+                Skim::Hand { keep } => (true, keep),
+                Skim::Stop => return None,
+            };
+            self.start += at + 1;
+            self.offset += at as u64 + 1;
+            self.line += 1;
+            if keep {
+                self.keep = Some(span.range);
+            }
+            if hand {
+                return Some(span);
+            }
+        }
     }
 
     /// No `\n` in what is pending: past the limit, keep the line's first

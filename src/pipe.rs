@@ -16,7 +16,7 @@ use crate::lines::{LineBuffer, Long, Span, Taken};
 use crate::position::{FileId, LineInfo, Location};
 #[cfg(feature = "tokio")]
 use crate::source::WaitOn;
-use crate::source::{Item, LastLine, Next, Source};
+use crate::source::{Item, LastLine, Next, Skim, Source};
 use crate::status::SourceStatus;
 use crate::wake::{PollFlags, Sleeper, Woken};
 use std::fs::File;
@@ -103,12 +103,7 @@ impl Source for Pipe {
             match self.buffer.take() {
                 Some(Taken::Line(span)) => {
                     self.last_line = span;
-                    return Ok(Next::Item(Item::Line(LineInfo {
-                        line: span.line,
-                        offset: span.offset,
-                        end: span.offset + (span.range.1 - span.range.0) as u64 + 1,
-                        file: None,
-                    })));
+                    return Ok(Next::Item(Item::Line(span.info(None))));
                 }
                 Some(Taken::TooLong(long)) => return Ok(Next::Item(self.too_long(&long))),
                 None => {}
@@ -141,6 +136,15 @@ impl Source for Pipe {
 
     fn line(&self) -> &[u8] {
         self.buffer.get(&self.last_line)
+    }
+
+    fn skim(&mut self, each: impl FnMut(&[u8], &LineInfo) -> Skim) -> Option<LineInfo> {
+        let mut each = each;
+        let span = self
+            .buffer
+            .skim(|line, span| each(line, &span.info(None)))?;
+        self.last_line = span;
+        Some(span.info(None))
     }
 
     fn keep_line(&mut self) {

@@ -12,6 +12,7 @@
 use crate::checkpoint::Checkpoint;
 use crate::entry::InvalidEntry;
 use crate::error::Error;
+pub(crate) use crate::lines::Skim;
 use crate::notice::Notice;
 use crate::position::{FileId, LineInfo};
 use crate::status::SourceStatus;
@@ -88,6 +89,18 @@ pub(crate) trait Source {
 
     /// The bytes of the line last returned as [`Item::Line`].
     fn line(&self) -> &[u8];
+
+    /// Hands the complete lines already read (no system call, nothing else
+    /// queued before them) to `each` while it is done with them: the hot
+    /// path of a catch-up, without an [`Item`] per line. A line `each`
+    /// wants handed out ([`Skim::Hand`]) becomes the current line
+    /// ([`line`](Self::line)) and is returned; one it stops at
+    /// ([`Skim::Stop`]) comes from the next [`next_item`](Self::next_item).
+    /// A source may hand none (the default).
+    fn skim(&mut self, each: impl FnMut(&[u8], &LineInfo) -> Skim) -> Option<LineInfo> {
+        let _ = each;
+        None
+    }
 
     /// Keeps the line last returned as [`Item::Line`]:
     /// [`kept_line`](Self::kept_line) gives it until the next call, however

@@ -37,7 +37,7 @@ use crate::error::Error;
 use crate::lines::{LineBuffer, Long, READ_CHUNK, Span, Taken};
 use crate::notice::Notice;
 use crate::position::{FileId, LineInfo, Location};
-use crate::source::{Item, Next};
+use crate::source::{Item, Next, Skim};
 use crate::wake::{Sleeper, Woken};
 use discovery::{Opened, Presence};
 use finder::Finder;
@@ -453,12 +453,8 @@ impl Follower {
                 Step::Line(span) => {
                     self.last_line = span;
                     self.told_caught_up = false;
-                    return Ok(Next::Item(Item::Line(LineInfo {
-                        line: span.line,
-                        offset: span.offset,
-                        end: span.offset + (span.range.1 - span.range.0) as u64 + 1,
-                        file: Some(self.current.id),
-                    })));
+                    let info = span.info(Some(self.current.id));
+                    return Ok(Next::Item(Item::Line(info)));
                 }
                 Step::Out(item) => return Ok(Next::Item(item)),
                 Step::Again => continue,
@@ -475,6 +471,21 @@ impl crate::source::Source for Follower {
 
     fn line(&self) -> &[u8] {
         self.buffer.get(&self.last_line)
+    }
+
+    fn skim(&mut self, mut each: impl FnMut(&[u8], &LineInfo) -> Skim) -> Option<LineInfo> {
+        if self.settled || !self.queued.is_empty() {
+            return None;
+        }
+        let file = Some(self.current.id);
+        let before = self.buffer.line_offset();
+        let handed = self.buffer.skim(|line, span| each(line, &span.info(file)));
+        if self.buffer.line_offset() != before {
+            self.told_caught_up = false;
+        }
+        let span = handed?;
+        self.last_line = span;
+        Some(span.info(file))
     }
 
     fn keep_line(&mut self) {
