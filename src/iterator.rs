@@ -243,6 +243,10 @@ pub struct ChangelogIterator {
     standing: Standing,
     /// Read every line whole, even lines of tables the filter drops.
     check_all: bool,
+    /// Lines of other tables are checked straight from the source's
+    /// buffer (see [`skim`](Self::skim)): not with `check_all`, nor for a
+    /// source without one (memory).
+    skims: bool,
     done: bool,
     /// For [`status`](Self::status).
     counts: Counts,
@@ -257,11 +261,13 @@ impl ChangelogIterator {
         keep: bool,
         check_all: bool,
     ) -> Self {
+        // With no family or table to rule a line out by (or keys to match),
+        // every line is read whole anyway.
+        let check_all = check_all || filter.has_key_conditions() || filter.is_empty();
         ChangelogIterator {
+            skims: !check_all && !matches!(source, Input::Memory(_)),
             source,
-            // With no family or table to rule a line out by (or keys to
-            // match), every line is read whole anyway.
-            check_all: check_all || filter.has_key_conditions() || filter.is_empty(),
+            check_all,
             filter,
             standing: Standing {
                 continuity: positioned.continuity,
@@ -359,7 +365,7 @@ impl ChangelogIterator {
 
     /// Takes one item from the source.
     fn advance(&mut self, deadline: Option<Instant>) -> Result<Advance, Error> {
-        if !self.check_all
+        if self.skims
             && let Some(found) = self.skim()
         {
             return Ok(Advance::Found(Found::Current(found)));
