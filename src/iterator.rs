@@ -243,10 +243,6 @@ pub struct ChangelogIterator {
     standing: Standing,
     /// Read every line whole, even lines of tables the filter drops.
     check_all: bool,
-    /// Lines of other tables are checked straight from the source's
-    /// buffer (see [`skim`](Self::skim)): not with `check_all`, nor for a
-    /// source without one (memory).
-    skims: bool,
     done: bool,
     /// For [`status`](Self::status).
     counts: Counts,
@@ -265,7 +261,6 @@ impl ChangelogIterator {
         // every line is read whole anyway.
         let check_all = check_all || filter.has_key_conditions() || filter.is_empty();
         ChangelogIterator {
-            skims: !check_all && !matches!(source, Input::Memory(_)),
             source,
             check_all,
             filter,
@@ -365,7 +360,7 @@ impl ChangelogIterator {
 
     /// Takes one item from the source.
     fn advance(&mut self, deadline: Option<Instant>) -> Result<Advance, Error> {
-        if self.skims
+        if !self.check_all
             && let Some(found) = self.skim()
         {
             return Ok(Advance::Found(Found::Current(found)));

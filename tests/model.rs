@@ -222,6 +222,18 @@ struct Readers {
 }
 
 impl Readers {
+    /// Readers of `path` in `mode`, none running yet.
+    fn new(path: &Path, mode: Mode) -> Self {
+        Readers {
+            path: path.to_path_buf(),
+            mode,
+            running: None,
+            saved: None,
+            last_seq: None,
+            delivered: Vec::new(),
+        }
+    }
+
     fn start(&self) -> Start {
         match (self.mode.checkpoint, self.saved, self.last_seq) {
             (true, Some(checkpoint), _) => Start::Checkpoint(checkpoint),
@@ -296,18 +308,21 @@ impl Readers {
     }
 }
 
+/// The writer does `op`; the readers read or stop if it says so.
+fn step(writer: &mut Writer, readers: &mut Readers, op: &Op) {
+    writer.apply(op);
+    match op {
+        Op::Read => readers.read(None),
+        Op::Stop => readers.stop(),
+        _ => {}
+    }
+}
+
 fn run(mode: Mode, ops: &[Op]) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("change.log");
     let mut writer = Writer::new(&path);
-    let mut readers = Readers {
-        path: path.clone(),
-        mode,
-        running: None,
-        saved: None,
-        last_seq: None,
-        delivered: Vec::new(),
-    };
+    let mut readers = Readers::new(&path, mode);
     // The first reader starts on the empty file, before anything is written.
     readers.read(None);
     // A copy-truncate before any event was read leaves nothing to compare
@@ -321,12 +336,7 @@ fn run(mode: Mode, ops: &[Op]) {
             // of `--after-seq`, not a loss to look for.
             continue;
         }
-        writer.apply(op);
-        match op {
-            Op::Read => readers.read(None),
-            Op::Stop => readers.stop(),
-            _ => {}
-        }
+        step(&mut writer, &mut readers, op);
     }
     // A last line, so that any loss before it shows (two if the first would
     // be glued to a killed writer's half line).
@@ -469,21 +479,9 @@ fn the_model_sees_every_line_when_nothing_is_lost() {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("change.log");
             let mut writer = Writer::new(&path);
-            let mut readers = Readers {
-                path: path.clone(),
-                mode,
-                running: None,
-                saved: None,
-                last_seq: None,
-                delivered: Vec::new(),
-            };
+            let mut readers = Readers::new(&path, mode);
             for op in &ops {
-                writer.apply(op);
-                match op {
-                    Op::Read => readers.read(None),
-                    Op::Stop => readers.stop(),
-                    _ => {}
-                }
+                step(&mut writer, &mut readers, op);
             }
             assert!(
                 readers.delivered.iter().all(|d| !d.gap),
@@ -512,17 +510,11 @@ fn a_restart_after_a_resumed_run_saw_only_a_rotation_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("change.log");
     let mut writer = Writer::new(&path);
-    let mut readers = Readers {
-        path: path.clone(),
-        mode: Mode {
-            checkpoint: true,
-            follow: true,
-        },
-        running: None,
-        saved: None,
-        last_seq: None,
-        delivered: Vec::new(),
+    let mode = Mode {
+        checkpoint: true,
+        follow: true,
     };
+    let mut readers = Readers::new(&path, mode);
     let ops = [
         Op::Write(5),
         Op::Read,
@@ -532,12 +524,7 @@ fn a_restart_after_a_resumed_run_saw_only_a_rotation_is_reported() {
         Op::WriteHalf,
     ];
     for op in &ops {
-        writer.apply(op);
-        match op {
-            Op::Read => readers.read(None),
-            Op::Stop => readers.stop(),
-            _ => {}
-        }
+        step(&mut writer, &mut readers, op);
     }
     // Let the running reader see the new file (half a line, no event).
     for _ in 0..50 {

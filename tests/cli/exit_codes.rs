@@ -207,11 +207,7 @@ fn four_on_an_invalid_entry_with_strict() {
 fn interrupted_by(signal: i32, code: i32) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("change.log");
-    let mut writer = Writer::new(&path);
-    writer.events(2);
-    let mut tail = Tail::start(&path, &[]);
-    assert_eq!(tail.seqs(2), [1, 2]);
-    tail.wait_until_waiting(&path);
+    let (_writer, mut tail) = harness::waiting_follower(&path, &[], 2);
     tail.signal(signal);
     let ended = tail.wait_end();
     assert_eq!(ended.code(), Some(code));

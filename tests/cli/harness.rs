@@ -2,6 +2,7 @@
 //! running follower whose stdout and stderr arrive as lines on channels, so
 //! that every wait is a read with a deadline, never a sleep.
 
+use crate::writer::Writer;
 use changelog_tail::Event;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -26,6 +27,40 @@ pub fn binary() -> Command {
         None => command.env_remove("CHANGELOG_TAIL_WATCHER"),
     };
     command
+}
+
+/// Spawns `command` with stdin, stdout and stderr piped.
+pub fn spawn_piped(mut command: Command) -> Child {
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn changelog-tail")
+}
+
+/// Runs `command` to its end, `feed` writing its stdin on another thread
+/// (a write that fails because the run stopped reading early, at exit 3
+/// or `--count`, is the feeder's to ignore).
+pub fn run_fed(command: Command, feed: impl FnOnce(&mut ChildStdin) + Send + 'static) -> Output {
+    let mut child = spawn_piped(command);
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || feed(&mut stdin));
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    out
+}
+
+/// A follower of `path` (with `args`) that has printed the `n` events
+/// written before it started and is waiting for more: the writer, and the
+/// follower.
+pub fn waiting_follower(path: &Path, args: &[&str], n: usize) -> (Writer, Tail) {
+    let mut writer = Writer::new(path);
+    writer.events(n);
+    let mut tail = Tail::start(path, args);
+    assert_eq!(tail.seqs(n), (1..=n as i64).collect::<Vec<_>>());
+    tail.wait_until_waiting(path);
+    (writer, tail)
 }
 
 /// Runs the binary once to the end with `--no-follow` on `path`.
@@ -124,12 +159,8 @@ impl Tail {
     }
 
     /// Starts a prepared command with its stdin a pipe the test writes to.
-    pub fn spawn_with_stdin(mut command: Command) -> (Tail, ChildStdin) {
-        command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("spawn changelog-tail");
+    pub fn spawn_with_stdin(command: Command) -> (Tail, ChildStdin) {
+        let mut child = spawn_piped(command);
         let stdin = child.stdin.take().unwrap();
         let stdout = lines_of(child.stdout.take().unwrap());
         let stderr = lines_of(child.stderr.take().unwrap());

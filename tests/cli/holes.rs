@@ -2,7 +2,6 @@
 //! to other files in its directory, special files at the path.
 
 use crate::harness::{self, PATIENCE, Tail};
-use crate::writer::Writer;
 use std::ffi::CString;
 use std::fs;
 use std::io::Write;
@@ -85,11 +84,7 @@ fn holes_a_character_device_behind_a_symlink_is_refused() {
 #[test]
 fn holes_a_fifo_replacing_the_file_while_following_ends_the_run() {
     let (_dir, path) = setup();
-    let mut writer = Writer::new(&path);
-    writer.events(2);
-    let mut tail = Tail::start(&path, &[]);
-    assert_eq!(tail.seqs(2), [1, 2]);
-    tail.wait_until_waiting(&path);
+    let (_writer, mut tail) = harness::waiting_follower(&path, &[], 2);
     fs::remove_file(&path).unwrap();
     mkfifo(&path);
     let ended = tail.wait_end();
@@ -140,11 +135,7 @@ inotify_only! {
     #[test]
     fn holes_appends_to_a_sibling_file_do_not_wake_the_follower() {
         let (dir, path) = setup();
-        let mut writer = Writer::new(&path);
-        writer.event();
-        let mut tail = Tail::start(&path, &[]);
-        assert_eq!(tail.seqs(1), [1]);
-        tail.wait_until_waiting(&path);
+        let (mut writer, mut tail) = harness::waiting_follower(&path, &[], 1);
         let before = harness::settled_wakeups(tail.pid());
         // ctlstore's database WAL beside the changelog, written at a database's
         // pace (the pause paces the load; it synchronises nothing).
@@ -197,11 +188,7 @@ fn and_wait_until_asleep_again(pid: u32, action: impl FnOnce()) {
 /// followed there.
 fn directory_replaced(away: impl FnOnce(&Path, &Path, &Path, u32)) {
     let (root, spool, path) = spool();
-    let mut writer = Writer::new(&path);
-    writer.events(3);
-    let mut tail = Tail::start(&path, &[]);
-    assert_eq!(tail.seqs(3), [1, 2, 3]);
-    tail.wait_until_waiting(&path);
+    let (mut writer, mut tail) = harness::waiting_follower(&path, &[], 3);
     away(root.path(), &spool, &path, tail.pid());
     fs::create_dir(&spool).unwrap();
     writer.reopen();
@@ -249,8 +236,7 @@ inotify_only! {
         let (root, spool, path) = spool();
         let other = root.path().join("other");
         fs::create_dir(&other).unwrap();
-        let mut writer = Writer::new(&path);
-        writer.events(3);
+        crate::writer::Writer::new(&path).events(3);
         // The follower gets a mount namespace of its own, so that the mount is
         // seen by it alone (not by every other test's follower) and is undone
         // when it ends.
@@ -268,7 +254,7 @@ inotify_only! {
         tail.wait_until_waiting(&path);
         bind_mount_in(tail.pid(), &other, &spool);
         // In the follower's namespace, `other` is now its spool directory.
-        let mut writer = Writer::new(&other.join("change.log"));
+        let mut writer = crate::writer::Writer::new(&other.join("change.log"));
         writer.next_seq = 4;
         writer.events(3);
         assert_eq!(tail.seqs(3), [4, 5, 6]);

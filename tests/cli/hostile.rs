@@ -131,14 +131,7 @@ fn a_corrupt_state_file_cannot_forge_a_message() {
         r#"{"version":2,"changelog":"/x","dev":1,"ino":1,"end":0,"\u001b]0;pwned\u0007\nchangelog-tail: forged":1}"#,
     )
     .unwrap();
-    let out = binary()
-        .arg("-p")
-        .arg(&log)
-        .arg("--no-follow")
-        .arg("--state-file")
-        .arg(&state)
-        .output()
-        .unwrap();
+    let out = crate::harness::no_follow(&log, &["--state-file", state.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert_safe(&out.stderr);
 }

@@ -172,14 +172,7 @@ fn each_cause_is_said_once() {
     std::fs::write(&path, "").unwrap();
     let state = dir.path().join("state.json");
     std::fs::write(&state, "{\"version\":2,").unwrap();
-    let out = crate::harness::binary()
-        .arg("-p")
-        .arg(&path)
-        .arg("--no-follow")
-        .arg("--state-file")
-        .arg(&state)
-        .output()
-        .unwrap();
+    let out = crate::harness::no_follow(&path, &["--state-file", state.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("is corrupt: EOF while parsing"), "{stderr}");

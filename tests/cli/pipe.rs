@@ -1,10 +1,10 @@
 //! `--path -`: a changelog read from standard input (`ssh host tail -F … |
 //! changelog-tail --path -`), with every rule that needs no file.
 
-use crate::harness::{Tail, binary, seqs_of};
-use crate::writer::line;
+use crate::harness::{Tail, binary, run_fed, seqs_of, spawn_piped};
+use crate::writer::{line, lines};
 use std::io::Write;
-use std::process::{ChildStdin, Command, Stdio};
+use std::process::{ChildStdin, Command};
 
 /// The binary reading its stdin, with `args`.
 fn command(args: &[&str]) -> Command {
@@ -13,27 +13,12 @@ fn command(args: &[&str]) -> Command {
     command
 }
 
-fn lines(seqs: impl IntoIterator<Item = i64>) -> String {
-    seqs.into_iter().map(|s| format!("{}\n", line(s))).collect()
-}
-
 /// A finished run fed `input` on stdin.
 fn run(args: &[&str], input: &[u8]) -> std::process::Output {
-    let mut child = command(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
     let input = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        // The reader may stop early (exit 3, --count): a closed pipe is fine.
+    run_fed(command(args), move |stdin| {
         let _ = stdin.write_all(&input);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    out
+    })
 }
 
 fn write(stdin: &mut ChildStdin, text: &str) {
@@ -151,12 +136,7 @@ fn signals_end_a_run_blocked_on_its_input() {
 
 #[test]
 fn a_reader_that_goes_away_is_a_clean_end() {
-    let mut child = command(&[])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(command(&[]));
     let mut stdin = child.stdin.take().unwrap();
     let mut stdout = child.stdout.take().unwrap();
     write(&mut stdin, &lines([1]));

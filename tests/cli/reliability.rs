@@ -197,11 +197,7 @@ inotify_only! {
     #[test]
     fn an_inotify_queue_overflow_loses_nothing_and_is_said_once() {
         let (dir, path) = setup();
-        let mut writer = Writer::new(&path);
-        writer.event();
-        let mut tail = Tail::start(&path, &[]);
-        assert_eq!(tail.seqs(1), [1]);
-        tail.wait_until_waiting(&path);
+        let (mut writer, mut tail) = harness::waiting_follower(&path, &[], 1);
         // Stopped, the follower reads no events; far more than the kernel's
         // queue holds (fs.inotify.max_queued_events, 16384 by default) pile up.
         tail.signal(libc::SIGSTOP);

@@ -1,20 +1,21 @@
 //! Resuming across runs: `--after-seq` and `--state-file` (`doc/design.md`, "Resuming").
 
 use crate::harness::{Tail, binary, no_follow};
-use crate::writer::{Writer, line};
+use crate::writer::{Writer, line, lines};
 use serde_json::Value;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-struct Setup {
+/// A changelog and a state file beside it, in a directory of their own.
+pub struct Setup {
     _dir: tempfile::TempDir,
-    log: PathBuf,
-    state: PathBuf,
+    pub log: PathBuf,
+    pub state: PathBuf,
 }
 
-fn setup() -> Setup {
+pub fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     Setup {
         log: dir.path().join("change.log"),
@@ -24,8 +25,7 @@ fn setup() -> Setup {
 }
 
 fn write_file(path: &Path, seqs: impl IntoIterator<Item = i64>) {
-    let text: String = seqs.into_iter().map(|s| format!("{}\n", line(s))).collect();
-    std::fs::write(path, text).unwrap();
+    std::fs::write(path, lines(seqs)).unwrap();
 }
 
 /// Replaces the file by a new one (delete + create) holding `seqs`.
@@ -35,26 +35,26 @@ fn rotate_to(path: &Path, seqs: impl IntoIterator<Item = i64>) {
 }
 
 impl Setup {
-    fn run(&self, args: &[&str]) -> Output {
-        binary()
-            .arg("-p")
-            .arg(&self.log)
-            .arg("--state-file")
-            .arg(&self.state)
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    /// A following run (no `--no-follow`) on the log with the state file.
-    fn follower(&self) -> Tail {
+    /// The binary on the log with the state file, and `args`.
+    pub fn command(&self, args: &[&str]) -> std::process::Command {
         let mut command = binary();
         command
             .arg("-p")
             .arg(&self.log)
             .arg("--state-file")
-            .arg(&self.state);
-        Tail::spawn(command)
+            .arg(&self.state)
+            .args(args);
+        command
+    }
+
+    /// One run to its end.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// A following run (no `--no-follow`) on the log with the state file.
+    fn follower(&self) -> Tail {
+        Tail::spawn(self.command(&[]))
     }
 
     /// Writes the log with `seqs` and delivers them all in one run, which
@@ -66,7 +66,8 @@ impl Setup {
         assert_eq!(crate::harness::seqs_of(&out), seqs.collect::<Vec<_>>());
     }
 
-    fn state(&self) -> Value {
+    /// The state file, read.
+    pub fn state(&self) -> Value {
         serde_json::from_slice(&std::fs::read(&self.state).unwrap()).unwrap()
     }
 

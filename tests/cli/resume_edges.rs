@@ -3,17 +3,14 @@
 //! taken before any event on a reused inode, a long line still being
 //! written, a poll interval that rounds to nothing.
 
-use crate::harness::{Tail, binary, seqs_of, stderr_of};
-use crate::writer::line;
+use crate::harness::{Tail, binary, run_fed, seqs_of, stderr_of};
+use crate::resume::{Setup, setup};
+use crate::writer::{line, lines};
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
-use std::time::Duration;
+use std::path::Path;
 
-fn text(seqs: impl IntoIterator<Item = i64>) -> String {
-    seqs.into_iter().map(|s| format!("{}\n", line(s))).collect()
-}
+use std::time::Duration;
 
 /// A line of another table: the same seq as `line(seq)`, a different line
 /// (what a restarted writer writes under an old number).
@@ -21,42 +18,6 @@ fn other_line(seq: i64) -> String {
     format!(
         r#"{{"seq":{seq},"family":"restarted","table":"t","key":[{{"name":"id","type":"INT","value":{seq}}}]}}"#
     )
-}
-
-struct Setup {
-    _dir: tempfile::TempDir,
-    log: PathBuf,
-    state: PathBuf,
-}
-
-fn setup() -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    Setup {
-        log: dir.path().join("change.log"),
-        state: dir.path().join("state.json"),
-        _dir: dir,
-    }
-}
-
-impl Setup {
-    fn command(&self, args: &[&str]) -> std::process::Command {
-        let mut command = binary();
-        command
-            .arg("-p")
-            .arg(&self.log)
-            .arg("--state-file")
-            .arg(&self.state)
-            .args(args);
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    fn state(&self) -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(&self.state).unwrap()).unwrap()
-    }
 }
 
 /// Waits until a SIGUSR1 status line names the file now at `path` (the
@@ -88,21 +49,12 @@ fn wait_until_reading(tail: &mut Tail, path: &Path) {
 fn a_pause_in_a_pipe_before_the_after_seq_point_is_not_out_of_sync() {
     let mut command = binary();
     command.args(["--path", "-", "--after-seq", "10"]);
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let feeder = std::thread::spawn(move || {
-        let _ = stdin.write_all(text(1..=5).as_bytes());
+    let out = run_fed(command, |stdin| {
+        let _ = stdin.write_all(lines(1..=5).as_bytes());
         let _ = stdin.flush();
         std::thread::sleep(Duration::from_millis(500));
-        let _ = stdin.write_all(text(6..=12).as_bytes());
+        let _ = stdin.write_all(lines(6..=12).as_bytes());
     });
-    let out = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     assert_eq!(seqs_of(&out), [11, 12]);
 }
@@ -139,7 +91,7 @@ fn rotation_to_a_half_line_then_a_restart_is_reported(s: &Setup, mut tail: Tail)
 #[test]
 fn a_rotation_before_the_first_event_of_a_resumed_run_keeps_the_fingerprint() {
     let s = setup();
-    std::fs::write(&s.log, text(1..=5)).unwrap();
+    std::fs::write(&s.log, lines(1..=5)).unwrap();
     let out = s.run(&["--no-follow"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     assert!(s.state()["line_hash"].is_string());
@@ -150,7 +102,7 @@ fn a_rotation_before_the_first_event_of_a_resumed_run_keeps_the_fingerprint() {
 #[test]
 fn from_end_then_a_rotation_to_a_half_line_keeps_the_fingerprint() {
     let s = setup();
-    std::fs::write(&s.log, text(1..=5)).unwrap();
+    std::fs::write(&s.log, lines(1..=5)).unwrap();
     rotation_to_a_half_line_then_a_restart_is_reported(
         &s,
         Tail::spawn(s.command(&["--from", "end"])),
@@ -176,9 +128,9 @@ fn a_state_before_any_event_is_not_proven_by_a_reused_inode_number() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     assert_eq!(s.state()["end"], 0);
     // While nobody reads: events, and a rotation.
-    std::fs::write(&s.log, text(1..=4)).unwrap();
+    std::fs::write(&s.log, lines(1..=4)).unwrap();
     std::fs::remove_file(&s.log).unwrap();
-    std::fs::write(&s.log, text(5..=8)).unwrap();
+    std::fs::write(&s.log, lines(5..=8)).unwrap();
     let meta = std::fs::metadata(&s.log).unwrap();
     let mut state = s.state();
     state["dev"] = meta.dev().into();
@@ -205,7 +157,7 @@ fn no_follow_says_nothing_of_a_long_line_still_being_written() {
         r#"{{"seq":3,"family":"fam","table":"t","key":[{{"name":"id","type":"TEXT","value":"{}"#,
         "x".repeat(200)
     );
-    std::fs::write(&s.log, format!("{}{long_head}", text(1..=2))).unwrap();
+    std::fs::write(&s.log, format!("{}{long_head}", lines(1..=2))).unwrap();
     let out = s.run(&["--no-follow", "--max-line-bytes", "150"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     assert_eq!(seqs_of(&out), [1, 2]);
@@ -221,7 +173,7 @@ fn no_follow_says_nothing_of_a_long_line_still_being_written() {
 #[test]
 fn a_poll_interval_that_rounds_to_zero_is_refused() {
     let s = setup();
-    std::fs::write(&s.log, text(1..=1)).unwrap();
+    std::fs::write(&s.log, lines(1..=1)).unwrap();
     let out = binary()
         .arg("-p")
         .arg(&s.log)

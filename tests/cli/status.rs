@@ -92,11 +92,7 @@ fn sigusr1_prints_a_status_line_and_the_run_goes_on() {
 #[test]
 fn a_status_while_idle_costs_only_the_wake_up_it_causes() {
     let (_dir, path) = setup();
-    let mut writer = Writer::new(&path);
-    writer.events(3);
-    let mut tail = Tail::start(&path, &[]);
-    assert_eq!(tail.seqs(3), [1, 2, 3]);
-    tail.wait_until_waiting(&path);
+    let (mut writer, mut tail) = harness::waiting_follower(&path, &[], 3);
     let before = harness::settled_wakeups(tail.pid());
     tail.signal(libc::SIGUSR1);
     next_status(&mut tail);

@@ -14,6 +14,11 @@ pub fn line(seq: i64) -> String {
     )
 }
 
+/// The lines of `seqs`, each with its newline.
+pub fn lines(seqs: impl IntoIterator<Item = i64>) -> String {
+    seqs.into_iter().map(|s| format!("{}\n", line(s))).collect()
+}
+
 /// Appends changelog lines; rotates as configured.
 pub struct Writer {
     path: PathBuf,
