@@ -200,7 +200,12 @@ impl Session<'_> {
             match turn {
                 // All there was is printed: out with it before looking for
                 // more (the look costs a read or two, the wait for a CPU).
-                Turn::Go if events.is_drained() => self.out.flush()?,
+                // Caught up, so the next look is the wait itself: no look
+                // without blocking first, which would find nothing.
+                Turn::Go if events.is_drained() => {
+                    self.out.flush()?;
+                    caught_up = true;
+                }
                 Turn::Go => {}
                 Turn::End(exit) => return Ok(exit),
                 Turn::Save => {

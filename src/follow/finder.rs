@@ -275,6 +275,10 @@ impl Finder {
                 .sleeper
                 .wait_ready(fds.as_deref().unwrap_or_default(), deadline, poll)
                 .map_err(|e| Error::io(&self.path, e))?;
+            self.path_changed |= self
+                .watch
+                .as_ref()
+                .is_some_and(|watch| watch.mounts_changed(ready));
             let (Woken::Changed, Some(watch)) = (woken, &mut self.watch) else {
                 // Polling (or a deadline): only a look tells what changed.
                 self.path_changed |= woken == Woken::Changed;
@@ -287,7 +291,7 @@ impl Finder {
                 self.poll_instead(why);
                 return Ok(woken);
             }
-            let drained = watch.drain().map_err(|e| Error::io(&self.path, e))?;
+            let drained = watch.drain(ready).map_err(|e| Error::io(&self.path, e))?;
             if drained.overflowed && !std::mem::replace(&mut self.said_overflow, true) {
                 self.notices.push(watch.overflow_notice());
             }

@@ -107,12 +107,24 @@ impl Notifier {
         }
     }
 
-    /// Takes every pending notification (see [`Drained`]).
-    pub(super) fn drain(&mut self) -> io::Result<Drained> {
+    /// Takes the pending notifications after a wait on
+    /// [`wake_fds`](Self::wake_fds) that found `ready` (see [`Drained`]).
+    pub(super) fn drain(&mut self, ready: Ready) -> io::Result<Drained> {
         match self {
             #[cfg(target_os = "linux")]
-            Notifier::Inotify(watch) => watch.drain(),
+            Notifier::Inotify(watch) => watch.drain(ready),
             Notifier::Portable(watch) => watch.drain(),
+        }
+    }
+
+    /// Whether a wait on [`wake_fds`](Self::wake_fds) that found `ready`
+    /// saw the mount table change (a wait that ends for another reason
+    /// takes the signal all the same: it must not be forgotten).
+    pub(super) fn mounts_changed(&self, ready: Ready) -> bool {
+        match self {
+            #[cfg(target_os = "linux")]
+            Notifier::Inotify(_) => ready.contains(super::watch::Watch::MOUNTS),
+            Notifier::Portable(_) => false,
         }
     }
 

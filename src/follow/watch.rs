@@ -77,7 +77,7 @@ const ENTRY_CHANGES: WatchMask = WatchMask::CREATE
     .union(WatchMask::MOVED_TO);
 
 /// The mount table: it signals a change (`POLLPRI`) to each open file
-/// description once.
+/// description once, to the first poll after it (which the wait makes).
 const MOUNTS: &str = "/proc/self/mountinfo";
 
 /// What, in an open generation, wakes the reader: more to read, or a
@@ -98,9 +98,9 @@ pub(super) struct Watch {
     file_watches: Vec<(FileId, WatchDescriptor)>,
     creations: Watches,
     creation_watches: Vec<Watched>,
-    /// The mount table twice: one is polled by the sleeper (which takes its
-    /// change signal), the other only to tell whether that signal was there.
-    mounts: [File; 2],
+    /// The mount table, polled by the sleeper: the wait's readiness tells
+    /// of a change.
+    mounts: File,
     /// Closing it tells the opener thread to end.
     stop: Option<PipeWriter>,
     opener: Option<JoinHandle<Result<(), String>>>,
@@ -121,14 +121,10 @@ impl Watch {
         let changes = Inotify::init().map_err(fail)?;
         let creations = Inotify::init().map_err(fail)?;
         let creation_handle = creations.watches();
-        let mounts = [File::open(MOUNTS), File::open(MOUNTS)];
-        let [Ok(wake_on_mount), Ok(check_mounts)] = mounts else {
-            let [a, b] = mounts;
-            return Err(Error::Watch {
-                path: Arc::from(Path::new(MOUNTS)),
-                source: a.and(b).expect_err("one failed"),
-            });
-        };
+        let mounts = File::open(MOUNTS).map_err(|source| Error::Watch {
+            path: Arc::from(Path::new(MOUNTS)),
+            source,
+        })?;
         let (stop_reader, stop) = std::io::pipe().map_err(fail)?;
         let (opener_gone, alive) = std::io::pipe().map_err(fail)?;
         let opener = std::thread::Builder::new()
@@ -145,7 +141,7 @@ impl Watch {
             file_watches: Vec::new(),
             creations: creation_handle,
             creation_watches: Vec::new(),
-            mounts: [wake_on_mount, check_mounts],
+            mounts,
             stop: Some(stop),
             opener: Some(opener),
             opener_gone,
@@ -160,10 +156,16 @@ impl Watch {
     pub(super) fn wake_fds(&self) -> Vec<(BorrowedFd<'_>, PollFlags)> {
         vec![
             (self.changes.as_fd(), PollFlags::IN),
-            (self.mounts[0].as_fd(), PollFlags::PRI),
+            (self.mounts.as_fd(), PollFlags::PRI),
             (self.opener_gone.as_fd(), PollFlags::IN),
         ]
     }
+
+    /// Where the notifications are in [`wake_fds`](Self::wake_fds).
+    const CHANGES: usize = 0;
+
+    /// Where the mount table is in [`wake_fds`](Self::wake_fds).
+    pub(super) const MOUNTS: usize = 1;
 
     /// Where the opener's pipe is in [`wake_fds`](Self::wake_fds).
     const OPENER_GONE: usize = 2;
@@ -203,13 +205,20 @@ impl Watch {
         (&*stop).write_all(&[FAIL]).unwrap();
     }
 
-    /// Takes every pending notification: one look at the filesystem answers
-    /// them all. Says whether the kernel's queue overflowed and whether any
-    /// of them concerns the changelog.
-    pub(super) fn drain(&mut self) -> io::Result<Drained> {
+    /// Takes the pending notifications (as many as one read brings) after
+    /// a wait that found `ready`: one look at the filesystem answers them
+    /// all. Says whether the kernel's queue overflowed and whether any of
+    /// them concerns the changelog.
+    ///
+    /// One read per wake-up, not a second one to learn that nothing is
+    /// left (a system call on every event's path): notifications left
+    /// unread keep the descriptor readable, and the next wait returns at
+    /// once for them. Nor is the mount table polled again: the wait did,
+    /// and its readiness says whether it changed.
+    pub(super) fn drain(&mut self, ready: Ready) -> io::Result<Drained> {
         let mut drained = Drained::default();
         let mut any = false;
-        loop {
+        while ready.contains(Self::CHANGES) {
             match self.changes.read_events(&mut self.buffer) {
                 Ok(events) => {
                     for event in events {
@@ -225,14 +234,14 @@ impl Watch {
                         drained.relevant |=
                             path || self.file_watches.iter().any(|(_, wd)| *wd == event.wd);
                     }
+                    break;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
         }
-        // Asked every time, so that a change is told once, now.
-        let mounts = mounts_changed(&self.mounts[1]);
+        let mounts = ready.contains(Self::MOUNTS);
         // Woken with no notification: something else woke the reader.
         drained.relevant |= !any || mounts;
         drained.path_changed |= !any || mounts;
@@ -297,17 +306,6 @@ impl Watch {
         }
         Ok(changed)
     }
-}
-
-/// Whether the mount table changed since the last call with `mounts`.
-fn mounts_changed(mounts: &File) -> bool {
-    let mut fds = [PollFd::new(mounts, PollFlags::PRI)];
-    let zero = rustix::event::Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // An error is a reason to look, as any doubt is.
-    poll(&mut fds, Some(&zero)).is_err() || !fds[0].revents().is_empty()
 }
 
 /// Sets a write watch on the open file `fd` (generation `id`).
