@@ -18,6 +18,7 @@ use crate::resume::{Continuity, Positioned, Verdict};
 use crate::seq::Gap;
 use crate::source::{Item, Next, Skim, Source};
 use crate::status::{Counts, Status};
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -193,6 +194,7 @@ enum Found {
 
 /// What was learnt of the source's current line while reading it, so that
 /// handing it out does not work it out again.
+#[derive(Debug)]
 struct Current {
     info: LineInfo,
     gap: Option<Gap>,
@@ -244,6 +246,10 @@ pub struct ChangelogIterator {
     /// Read every line whole, even lines of tables the filter drops.
     check_all: bool,
     done: bool,
+    /// A line that revealed a gap, met by
+    /// [`for_each_ready`](Self::for_each_ready): the next call of
+    /// [`next_record`](Self::next_record) hands it out.
+    pending: Option<Current>,
     /// For [`status`](Self::status).
     counts: Counts,
 }
@@ -271,6 +277,7 @@ impl ChangelogIterator {
                 anchor: positioned.anchor,
             },
             done: false,
+            pending: None,
             counts: Counts::default(),
         }
     }
@@ -340,6 +347,9 @@ impl ChangelogIterator {
     pub fn next_record(&mut self, deadline: Option<Instant>) -> Result<Next<Record<'_>>, Error> {
         if self.done {
             return Ok(Next::End);
+        }
+        if let Some(current) = self.pending.take() {
+            return self.record(Found::Current(current)).map(Next::Item);
         }
         let found = loop {
             match self.advance(deadline) {
@@ -419,6 +429,84 @@ impl ChangelogIterator {
             ranges: None,
             matches: false,
         })
+    }
+
+    /// Hands `f` each record [`next_record`](Self::next_record) would
+    /// return, for as long as they come straight from what is already read:
+    /// lines in the writer's exact shape, checked in the source's buffer,
+    /// with no other work per line. Stops at anything else (the end of what
+    /// was read, a line for the full decoder, one that revealed a gap, a
+    /// notice), which the next `next_record` returns, or when `f` breaks
+    /// (the record it broke on is done with): then returns `f`'s value.
+    /// Never reads, never waits.
+    ///
+    /// The hot path of a catch-up that prints: call it before each
+    /// `next_record`, and a backlog is printed without a call per event.
+    /// (A source that cannot hand out lines so, such as
+    /// [`MemorySource`](crate::MemorySource), hands none.)
+    pub fn for_each_ready<B>(
+        &mut self,
+        mut f: impl FnMut(&Record<'_>) -> ControlFlow<B>,
+    ) -> Option<B> {
+        if self.done || self.pending.is_some() {
+            return None;
+        }
+        let path = Arc::clone(self.source.path());
+        let (filter, standing, counts) = (&self.filter, &mut self.standing, &mut self.counts);
+        let check_all = self.check_all;
+        let mut broke = None;
+        let mut revealing = None;
+        let info = self.source.skim(|line, info| {
+            if !check_all && let Some(other) = other_table(filter, standing, line, info) {
+                counts.lines += 1;
+                return match other.gap {
+                    Some(gap) => {
+                        revealing = Some((gap, None, false));
+                        Skim::Hand { keep: other.keep }
+                    }
+                    None => Skim::Past { keep: other.keep },
+                };
+            }
+            let Some(event) = entry::shaped(line) else {
+                return Skim::Stop;
+            };
+            counts.lines += 1;
+            let matches = filter.matches(&event);
+            let (verdict, keep) = standing.event(line, info, event.seq);
+            match verdict {
+                Verdict::Deliver(None) if matches => {
+                    let record = Record {
+                        event,
+                        line,
+                        info: info.clone(),
+                        path: &path,
+                        gap: None,
+                        matches,
+                    };
+                    match f(&record) {
+                        ControlFlow::Continue(()) => Skim::Past { keep },
+                        ControlFlow::Break(value) => {
+                            broke = Some(value);
+                            Skim::Last { keep }
+                        }
+                    }
+                }
+                Verdict::Deliver(Some(gap)) => {
+                    revealing = Some((gap, event.compact_ranges(line), matches));
+                    Skim::Hand { keep }
+                }
+                Verdict::Deliver(None) | Verdict::Skip => Skim::Past { keep },
+            }
+        });
+        if let (Some(info), Some((gap, ranges, matches))) = (info, revealing) {
+            self.pending = Some(Current {
+                info,
+                gap: Some(gap),
+                ranges,
+                matches,
+            });
+        }
+        broke
     }
 
     /// Everything there is was read: a resume that stopped short is

@@ -45,6 +45,8 @@ pub(crate) enum Skim {
     Past { keep: bool },
     /// To be handed out: stop after it.
     Hand { keep: bool },
+    /// Done with, and the last: stop after it, handing nothing.
+    Last { keep: bool },
     /// Not for this path: stop before it (the next [`LineBuffer::take`]
     /// returns it).
     Stop,
@@ -263,9 +265,10 @@ impl LineBuffer {
                 line: self.line,
                 offset: self.offset,
             };
-            let (hand, keep) = match each(self.get(&span), &span) {
-                Skim::Past { keep } => (false, keep),
-                Skim::Hand { keep } => (true, keep),
+            let (hand, keep, last) = match each(self.get(&span), &span) {
+                Skim::Past { keep } => (false, keep, false),
+                Skim::Hand { keep } => (true, keep, false),
+                Skim::Last { keep } => (false, keep, true),
                 Skim::Stop => return None,
             };
             self.start += at + 1;
@@ -276,6 +279,9 @@ impl LineBuffer {
             }
             if hand {
                 return Some(span);
+            }
+            if last {
+                return None;
             }
         }
     }

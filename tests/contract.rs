@@ -6,6 +6,7 @@
 
 use changelog_tail::{ChangelogIterator, Checkpoint, Error, MemorySource, Next, Start};
 use proptest::prelude::*;
+use std::ops::ControlFlow;
 
 /// What an iterator handed out, in order.
 #[derive(Debug, PartialEq, Eq)]
@@ -22,8 +23,28 @@ enum Seen {
 }
 
 fn read_all(events: &mut ChangelogIterator) -> Vec<Seen> {
+    read_with(events, None)
+}
+
+/// [`read_all`], and with `ready`, each call of `next_record` comes after
+/// one of `for_each_ready` that takes up to that many records at a time.
+fn read_with(events: &mut ChangelogIterator, ready: Option<usize>) -> Vec<Seen> {
     let mut seen = Vec::new();
     loop {
+        if let Some(at_most) = ready {
+            let mut taken = 0;
+            events.for_each_ready(|record| {
+                seen.push(Seen::Event {
+                    seq: record.event().seq,
+                    gap: record.gap().is_some(),
+                });
+                taken += 1;
+                match taken == at_most {
+                    true => ControlFlow::Break(()),
+                    false => ControlFlow::Continue(()),
+                }
+            });
+        }
         match events.next_record(None) {
             Ok(Next::Item(record)) => seen.push(Seen::Event {
                 seq: record.event().seq,
@@ -124,8 +145,51 @@ fn fast_and_whole(lines: &[String], start: Start) -> [(Vec<Seen>, Option<Checkpo
     })
 }
 
+/// A file read one record at a time, and read taking what is ready
+/// (`for_each_ready`, up to `at_most` records a call) between the calls:
+/// what was handed out, and the checkpoint at the end.
+fn one_and_ready(
+    lines: &[String],
+    start: Start,
+    table: Option<&str>,
+    whole: bool,
+    at_most: usize,
+) -> [(Vec<Seen>, Option<Checkpoint>); 2] {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("change.log");
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&path, text).unwrap();
+    let filter = table.map_or_else(changelog_tail::Filter::new, |t| {
+        changelog_tail::Filter::new().table(t)
+    });
+    [None, Some(at_most)].map(|ready| {
+        let mut events = ChangelogIterator::builder(&path)
+            .follow(false)
+            .start(start)
+            .filter(filter.clone())
+            .check_every_line(whole)
+            .checkpoints(true)
+            .open()
+            .unwrap();
+        let seen = read_with(&mut events, ready);
+        (seen, events.checkpoint())
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn taking_what_is_ready_reads_as_one_record_at_a_time_does(
+        lines in prop::collection::vec(lines(), 1..40).prop_map(|runs| runs.concat()),
+        start in start(),
+        table in prop_oneof![Just(None), Just(Some("t1"))],
+        whole in any::<bool>(),
+        at_most in 1usize..6,
+    ) {
+        let [one, ready] = one_and_ready(&lines, start, table, whole, at_most);
+        prop_assert_eq!(one, ready);
+    }
 
     #[test]
     fn the_fast_path_ends_where_reading_every_line_does(

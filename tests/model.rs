@@ -13,10 +13,11 @@
 //! broke (a writer restart) or where a rotation came before any event (no
 //! `seq` to prove anything with).
 
-use changelog_tail::{ChangelogIterator, Checkpoint, Error, Next, Start};
+use changelog_tail::{ChangelogIterator, Checkpoint, Error, Next, Record, Start};
 use proptest::prelude::*;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -62,6 +63,9 @@ struct Mode {
     checkpoint: bool,
     /// Keep following (else each read is a run to the end of the file).
     follow: bool,
+    /// Take what is ready (`for_each_ready`) before each call of
+    /// `next_record`, as the command line does.
+    ready: bool,
 }
 
 fn line(seq: i64, g: usize) -> String {
@@ -260,6 +264,9 @@ impl Readers {
         let patience = Instant::now() + Duration::from_secs(20);
         let mut events = self.running.take().unwrap_or_else(|| self.open());
         loop {
+            if self.mode.ready && self.take_ready(&mut events, until) {
+                break;
+            }
             let deadline = match until {
                 Some(_) => Some(Instant::now() + Duration::from_millis(50)),
                 None => Some(Instant::now()),
@@ -287,15 +294,7 @@ impl Readers {
                 Ok(other) => panic!("unexpected {other:?}"),
                 Err(e) => panic!("{e}"),
             };
-            let event = record.event().to_event();
-            let g: usize = event.row_update.keys[0].value.json().parse().unwrap();
-            self.delivered.push(Delivered {
-                g,
-                seq: event.seq,
-                gap: record.gap().is_some(),
-            });
-            self.last_seq = Some(event.seq);
-            if until == Some(g) {
+            if self.deliver(&record) == until {
                 break;
             }
         }
@@ -303,6 +302,31 @@ impl Readers {
         if self.mode.follow {
             self.running = Some(events);
         }
+    }
+
+    /// Notes a delivered record; says which line it was.
+    fn deliver(&mut self, record: &Record<'_>) -> Option<usize> {
+        let event = record.event().to_event();
+        let g: usize = event.row_update.keys[0].value.json().parse().unwrap();
+        self.delivered.push(Delivered {
+            g,
+            seq: event.seq,
+            gap: record.gap().is_some(),
+        });
+        self.last_seq = Some(event.seq);
+        Some(g)
+    }
+
+    /// Takes what is ready; says whether line `until` came.
+    fn take_ready(&mut self, events: &mut ChangelogIterator, until: Option<usize>) -> bool {
+        events
+            .for_each_ready(
+                |record| match self.deliver(record) == until && until.is_some() {
+                    true => ControlFlow::Break(()),
+                    false => ControlFlow::Continue(()),
+                },
+            )
+            .is_some()
     }
 
     fn stop(&mut self) {
@@ -435,7 +459,11 @@ fn check(provable_from_start: bool, writer: &Writer, delivered: &[Delivered]) {
 }
 
 fn mode() -> impl Strategy<Value = Mode> {
-    (any::<bool>(), any::<bool>()).prop_map(|(checkpoint, follow)| Mode { checkpoint, follow })
+    (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(checkpoint, follow, ready)| Mode {
+        checkpoint,
+        follow,
+        ready,
+    })
 }
 
 proptest! {
@@ -467,7 +495,14 @@ fn a_line_after_two_restarts_in_place_is_glued_to_the_half_line() {
         Op::Write(1),
     ];
     for (checkpoint, follow) in [(true, true), (true, false)] {
-        run(Mode { checkpoint, follow }, &ops);
+        run(
+            Mode {
+                checkpoint,
+                follow,
+                ready: false,
+            },
+            &ops,
+        );
     }
 }
 
@@ -490,6 +525,7 @@ fn a_restart_in_a_new_file_after_a_half_line_can_coincide_with_the_checkpoint() 
         Mode {
             checkpoint: true,
             follow: false,
+            ready: false,
         },
         &ops,
     );
@@ -515,6 +551,7 @@ fn a_restart_after_a_truncation_can_rewrite_what_the_reader_checks() {
         Mode {
             checkpoint: true,
             follow: true,
+            ready: false,
         },
         &ops,
     );
@@ -539,28 +576,32 @@ fn the_model_sees_every_line_when_nothing_is_lost() {
         Op::Write(1),
         Op::Read,
     ];
-    for checkpoint in [true, false] {
-        for follow in [true, false] {
-            let mode = Mode { checkpoint, follow };
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("change.log");
-            let mut writer = Writer::new(&path);
-            let mut readers = Readers::new(&path, mode);
-            for op in &ops {
-                step(&mut writer, &mut readers, op);
-            }
-            assert!(
-                readers.delivered.iter().all(|d| !d.gap),
-                "{mode:?}: {:?}",
-                readers.delivered
-            );
-            let gs: Vec<usize> = readers.delivered.iter().map(|d| d.g).collect();
-            assert_eq!(
-                gs,
-                (0..writer.written.len()).collect::<Vec<_>>(),
-                "{mode:?}"
-            );
+    for (checkpoint, follow, ready) in
+        (0..8).map(|bits| (bits & 1 != 0, bits & 2 != 0, bits & 4 != 0))
+    {
+        let mode = Mode {
+            checkpoint,
+            follow,
+            ready,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("change.log");
+        let mut writer = Writer::new(&path);
+        let mut readers = Readers::new(&path, mode);
+        for op in &ops {
+            step(&mut writer, &mut readers, op);
         }
+        assert!(
+            readers.delivered.iter().all(|d| !d.gap),
+            "{mode:?}: {:?}",
+            readers.delivered
+        );
+        let gs: Vec<usize> = readers.delivered.iter().map(|d| d.g).collect();
+        assert_eq!(
+            gs,
+            (0..writer.written.len()).collect::<Vec<_>>(),
+            "{mode:?}"
+        );
     }
 }
 
@@ -579,6 +620,7 @@ fn a_restart_after_a_resumed_run_saw_only_a_rotation_is_reported() {
     let mode = Mode {
         checkpoint: true,
         follow: true,
+        ready: false,
     };
     let mut readers = Readers::new(&path, mode);
     let ops = [

@@ -9,6 +9,7 @@ use super::signals::{self, Received};
 use anyhow::Context;
 use changelog_tail::{ChangelogIterator, Error, Next, Record, StateFile};
 use std::io::{BufWriter, StdoutLock};
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 /// Output buffer: large enough that a backlog costs few write calls.
@@ -176,26 +177,19 @@ impl Session<'_> {
             } else {
                 Some(no_wait)
             };
+            // A backlog is printed straight from what is read, up to
+            // whatever is not an event to print now.
+            let ready = match caught_up {
+                true => None,
+                false => events.for_each_ready(|record| match self.print(record) {
+                    Ok(Turn::Go) => ControlFlow::Continue(()),
+                    other => ControlFlow::Break(other),
+                }),
+            };
             // The record borrows `events`; state writes wait until after it.
-            let turn = match events.next_record(deadline) {
-                Ok(Next::Item(record)) => {
-                    caught_up = false;
-                    self.print(&record)?
-                }
-                Ok(Next::TimedOut) if caught_up => Turn::Save,
-                Ok(Next::TimedOut) => {
-                    self.out.flush()?;
-                    caught_up = true;
-                    Turn::SaveIfDue
-                }
-                Ok(Next::Notice(notice)) => {
-                    self.report.warning(notice);
-                    Turn::Go
-                }
-                Ok(Next::Cancelled) => Turn::End(signal_exit(self.received)),
-                Ok(Next::Interrupted) => Turn::Status,
-                Ok(_) => Turn::End(Exit::Success),
-                Err(e) => self.failed(e)?,
+            let turn = match ready {
+                Some(turn) => turn?,
+                None => self.next(events, deadline, &mut caught_up)?,
             };
             match turn {
                 // All there was is printed: out with it before looking for
@@ -228,6 +222,36 @@ impl Session<'_> {
                 }
             }
         }
+    }
+
+    /// One call of the iterator (blocking until `deadline`), and what it
+    /// comes to.
+    fn next(
+        &mut self,
+        events: &mut ChangelogIterator,
+        deadline: Option<Instant>,
+        caught_up: &mut bool,
+    ) -> anyhow::Result<Turn> {
+        Ok(match events.next_record(deadline) {
+            Ok(Next::Item(record)) => {
+                *caught_up = false;
+                self.print(&record)?
+            }
+            Ok(Next::TimedOut) if *caught_up => Turn::Save,
+            Ok(Next::TimedOut) => {
+                self.out.flush()?;
+                *caught_up = true;
+                Turn::SaveIfDue
+            }
+            Ok(Next::Notice(notice)) => {
+                self.report.warning(notice);
+                Turn::Go
+            }
+            Ok(Next::Cancelled) => Turn::End(signal_exit(self.received)),
+            Ok(Next::Interrupted) => Turn::Status,
+            Ok(_) => Turn::End(Exit::Success),
+            Err(e) => self.failed(e)?,
+        })
     }
 
     /// An event to print, or one that revealed a gap.

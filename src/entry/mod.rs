@@ -62,6 +62,12 @@ pub fn decode(line: &[u8]) -> Result<Option<EventRef<'_>>, InvalidReason> {
     }
 }
 
+/// A line in the writer's exact shape (see [`fast::parse`]): `None` for any
+/// other line, which then needs [`decode`].
+pub(crate) fn shaped(line: &[u8]) -> Option<EventRef<'_>> {
+    fast::parse(line)
+}
+
 /// The header of a line in the writer's exact shape (see [`fast::header`]):
 /// `None` for any other line, which then needs [`decode`].
 pub(crate) fn header(line: &[u8]) -> Option<fast::Header<'_>> {

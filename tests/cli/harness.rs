@@ -177,10 +177,15 @@ impl Tail {
     /// closes) itself.
     pub fn start_with_raw_stdout(path: &Path, args: &[&str]) -> (Tail, ChildStdout) {
         let mut command = binary();
+        command.arg("--path").arg(path).args(args);
+        Tail::spawn_with_raw_stdout(command)
+    }
+
+    /// Starts a prepared command with its stdout as a raw pipe the test
+    /// reads (or closes) itself: a test that reads slowly holds the
+    /// follower up, as a slow consumer would.
+    pub fn spawn_with_raw_stdout(mut command: Command) -> (Tail, ChildStdout) {
         command
-            .arg("--path")
-            .arg(path)
-            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -135,13 +135,21 @@ fn the_state_counts_events_the_filter_hides() {
 fn kill_9_mid_stream_skips_nothing_on_restart() {
     let s = setup();
     write_file(&s.log, 1..=40_000);
-    let mut tail = s.follower();
-    let mut seen: Vec<i64> = (0..10_000).map(|_| tail.event().seq).collect();
+    // Read straight from the pipe, as needed: the follower waits for it.
+    let (mut tail, stdout) = Tail::spawn_with_raw_stdout(s.command(&[]));
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let mut next_seq = || {
+        let line = lines.next().expect("an event").unwrap();
+        serde_json::from_str::<Value>(&line).unwrap()["seq"]
+            .as_i64()
+            .unwrap()
+    };
+    let mut seen: Vec<i64> = (0..10_000).map(|_| next_seq()).collect();
     // Under load the state is written at most ten times a second: let that
     // much time pass while the output is held up (the follower waits for
     // the pipe), so that a write is due within the next events.
     std::thread::sleep(std::time::Duration::from_millis(150));
-    seen.extend((10_000..25_000).map(|_| tail.event().seq));
+    seen.extend((10_000..25_000).map(|_| next_seq()));
     tail.signal(libc::SIGKILL);
     let ended = tail.wait_end();
     assert_eq!(ended.status.code(), None, "killed by the signal");
