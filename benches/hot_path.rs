@@ -1,4 +1,5 @@
-//! The per-line hot path: decode (fast path and full JSON), filter, write.
+//! The per-line hot path: decode (fast path and full JSON), filter, write,
+//! one record per call or taking what is ready.
 //!
 //! `cargo bench --bench hot_path`. Each benchmark runs over the same 10,000
 //! generated lines, so the throughputs compare directly; the full-JSON
@@ -169,6 +170,48 @@ fn hot_path(c: &mut Criterion) {
             batched,
         )
     });
+    // The whole file as NDJSON, one record per call, and taking what is
+    // ready from the read buffer between calls (as the command line does).
+    for (name, ready) in [
+        (
+            "iterate a file + write NDJSON: all, one record a call",
+            false,
+        ),
+        ("iterate a file + write NDJSON: all, what is ready", true),
+    ] {
+        group.bench_function(name, |b| {
+            let mut out = Vec::with_capacity(bytes * 2);
+            b.iter_batched(
+                || {
+                    ChangelogIterator::builder(&path)
+                        .follow(false)
+                        .open()
+                        .unwrap()
+                },
+                |mut events| {
+                    out.clear();
+                    let mut write = |r: &changelog_tail::Record<'_>| {
+                        r.event().write_json(&mut out).unwrap();
+                        out.push(b'\n');
+                    };
+                    loop {
+                        if ready {
+                            events.for_each_ready(|r| {
+                                write(r);
+                                std::ops::ControlFlow::<()>::Continue(())
+                            });
+                        }
+                        match events.next_record(None).unwrap() {
+                            Next::Item(r) => write(&r),
+                            _ => break,
+                        }
+                    }
+                    black_box(&out);
+                },
+                batched,
+            )
+        });
+    }
     group.finish();
 }
 
