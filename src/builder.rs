@@ -147,6 +147,16 @@ impl Builder {
         self
     }
 
+    /// Whether a backlog may be read ahead on a thread of its own, while
+    /// the lines already read are handed out (default `true`; never where
+    /// the process may use only one CPU). A consumer with heavy work of its
+    /// own on another thread (writing every event out) may do better
+    /// without it, leaving it the second CPU.
+    pub fn read_ahead(mut self, allowed: bool) -> Self {
+        self.options.read_ahead = allowed;
+        self
+    }
+
     /// Keep track of where reading stands, for
     /// [`ChangelogIterator::checkpoint`] (costs a copy of each line).
     pub fn checkpoints(mut self, keep: bool) -> Self {

@@ -87,6 +87,8 @@ pub(crate) struct FollowOptions {
     pub(crate) watch: WatchMode,
     /// Lines longer than this are reported and skipped.
     pub(crate) max_line_bytes: usize,
+    /// A backlog may be read ahead on a thread of its own.
+    pub(crate) read_ahead: bool,
 }
 
 impl Default for FollowOptions {
@@ -98,6 +100,7 @@ impl Default for FollowOptions {
             wait_for_file: Some(Duration::from_secs(1)),
             watch: WatchMode::Notify,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            read_ahead: true,
         }
     }
 }
@@ -197,6 +200,7 @@ impl Follower {
         let mut finder = Finder::new(path, options, sleeper)?;
         let first = finder.first_generation()?;
         let max = finder.options().max_line_bytes;
+        let read_ahead = ReadAhead::new(finder.options().read_ahead);
         Ok(Follower {
             finder,
             current: Generation::new(first),
@@ -211,7 +215,7 @@ impl Follower {
             settled: false,
             queued: VecDeque::new(),
             said_not_a_file: false,
-            read_ahead: ReadAhead::default(),
+            read_ahead,
         })
     }
 

@@ -136,6 +136,14 @@ pub(super) struct ReadAhead {
 }
 
 impl ReadAhead {
+    /// Reading ahead, if `allowed` (else never: the reader reads for
+    /// itself).
+    pub(super) fn new(allowed: bool) -> Self {
+        let mut ahead = ReadAhead::default();
+        ahead.without = !allowed;
+        ahead
+    }
+
     /// Starts reading `file` ahead from `at` (the reader's read offset after
     /// a full read).
     pub(super) fn start(&mut self, file: &Arc<File>, at: u64) {
@@ -406,6 +414,16 @@ mod tests {
         assert_eq!(chunk_at(&mut ahead, &file, 2 * READ_CHUNK as u64), 100);
         // The end as it was: the reader reads on for itself.
         assert!(ahead.next(&file, 2 * READ_CHUNK as u64 + 100).is_none());
+    }
+
+    #[test]
+    fn a_reader_that_turned_it_off_reads_for_itself() {
+        let (_keep, file) = file_of(4 * READ_CHUNK);
+        let mut ahead = ReadAhead::new(false);
+        ahead.force = true;
+        ahead.start(&file, 0);
+        assert!(ahead.shared.is_none(), "no thread");
+        assert!(ahead.next(&file, 0).is_none());
     }
 
     #[test]
