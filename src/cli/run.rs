@@ -2,18 +2,19 @@
 
 use super::config::{Config, OnOutOfSync};
 use super::exit::Exit;
+use super::handoff::Handoff;
 use super::output::Output;
 use super::report::Report;
 use super::rows::Rows;
 use super::signals::{self, Received};
 use anyhow::Context;
 use changelog_tail::{ChangelogIterator, Error, Next, Record, StateFile};
-use std::io::{BufWriter, StdoutLock};
+use std::io::Stdout;
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 /// Output buffer: large enough that a backlog costs few write calls.
-const OUTPUT_BUFFER: usize = 64 * 1024;
+const OUTPUT_BUFFER: usize = 32 * 1024;
 
 /// The state file is written at most this often while events flow (each
 /// write costs two fsyncs), and this long after the last event once idle.
@@ -63,7 +64,11 @@ pub fn run(config: &Config, report: Report) -> anyhow::Result<Exit> {
         report,
         received: &received,
         out: Output::new(
-            BufWriter::with_capacity(OUTPUT_BUFFER, std::io::stdout().lock()),
+            Handoff::new(
+                std::io::stdout(),
+                OUTPUT_BUFFER,
+                config.writes_on_a_thread(),
+            ),
             config.format,
             config.color_stdout,
         ),
@@ -151,7 +156,7 @@ struct Session<'a> {
     config: &'a Config,
     report: Report,
     received: &'a Received,
-    out: Output<BufWriter<StdoutLock<'static>>>,
+    out: Output<Handoff<Stdout>>,
     saver: Saver,
     printed: u64,
     /// With `--rows`: the LDB.
