@@ -12,6 +12,9 @@
 //! The thread spins a little while for the next buffer before it sleeps:
 //! during a backlog the next one comes within tens of microseconds, and
 //! waking a sleeping thread would cost the writer a system call per buffer.
+//! Once a spin came to nothing (buffers come slowly: `--rows` lookups, a
+//! trickle), it sleeps at once until one comes within the spin time again,
+//! so that a slow writer does not pay a spinning CPU per buffer.
 
 use std::io::{self, Write};
 use std::mem;
@@ -138,7 +141,8 @@ fn write_buffers<W: Write>(
     inbox: &Receiver<Vec<u8>>,
     outbox: &SyncSender<io::Result<Vec<u8>>>,
 ) {
-    while let Some(mut buffer) = next_buffer(inbox) {
+    let mut spin = true;
+    while let Some(mut buffer) = next_buffer(inbox, &mut spin) {
         let written = {
             let mut sink = lock(sink);
             sink.write_all(&buffer).and_then(|()| sink.flush())
@@ -151,18 +155,21 @@ fn write_buffers<W: Write>(
     }
 }
 
-/// The next buffer, looked for without sleeping for [`SPIN`] first;
-/// `None` once the writer is gone.
-fn next_buffer(inbox: &Receiver<Vec<u8>>) -> Option<Vec<u8>> {
-    let sleep_after = Instant::now() + SPIN;
-    loop {
+/// The next buffer, looked for without sleeping for [`SPIN`] first if
+/// `spin`; `None` once the writer is gone. `spin` is left saying whether
+/// the buffer came within that time (whether to spin for the next).
+fn next_buffer(inbox: &Receiver<Vec<u8>>, spin: &mut bool) -> Option<Vec<u8>> {
+    let started = Instant::now();
+    while *spin && started.elapsed() < SPIN {
         match inbox.try_recv() {
             Ok(buffer) => return Some(buffer),
             Err(TryRecvError::Disconnected) => return None,
-            Err(TryRecvError::Empty) if Instant::now() < sleep_after => std::hint::spin_loop(),
-            Err(TryRecvError::Empty) => return inbox.recv().ok(),
+            Err(TryRecvError::Empty) => std::hint::spin_loop(),
         }
     }
+    let buffer = inbox.recv().ok();
+    *spin = started.elapsed() < SPIN;
+    buffer
 }
 
 impl<W: Write + Send + 'static> Write for Handoff<W> {
@@ -280,6 +287,28 @@ mod tests {
         write_lines(&mut out, 0..20);
         out.flush().unwrap();
         assert_eq!(sink.bytes(), expected(0..20));
+    }
+
+    #[test]
+    fn the_thread_spins_only_while_buffers_come_quickly() {
+        let (jobs, inbox) = mpsc::sync_channel(1);
+        let mut spin = true;
+        jobs.send(vec![1]).unwrap();
+        assert_eq!(next_buffer(&inbox, &mut spin), Some(vec![1]));
+        assert!(spin, "came at once");
+        let late = std::thread::spawn(move || {
+            std::thread::sleep(SPIN * 20);
+            jobs.send(vec![2]).unwrap();
+            jobs
+        });
+        assert_eq!(next_buffer(&inbox, &mut spin), Some(vec![2]));
+        assert!(!spin, "came late: sleep at once next time");
+        let jobs = late.join().unwrap();
+        jobs.send(vec![3]).unwrap();
+        assert_eq!(next_buffer(&inbox, &mut spin), Some(vec![3]));
+        assert!(spin, "came at once again");
+        drop(jobs);
+        assert_eq!(next_buffer(&inbox, &mut spin), None);
     }
 
     #[test]
