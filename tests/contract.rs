@@ -98,14 +98,25 @@ fn start() -> impl Strategy<Value = Start> {
     ]
 }
 
-fn both(lines: &[String], start: Start, table: Option<&str>) -> (Vec<Seen>, Vec<Seen>) {
+/// `lines` written to a changelog in a directory of its own.
+fn log_of(lines: &[String]) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("change.log");
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     std::fs::write(&path, text).unwrap();
-    let filter = table.map_or_else(changelog_tail::Filter::new, |t| {
+    (dir, path)
+}
+
+/// A filter on `table`, or none.
+fn table_filter(table: Option<&str>) -> changelog_tail::Filter {
+    table.map_or_else(changelog_tail::Filter::new, |t| {
         changelog_tail::Filter::new().table(t)
-    });
+    })
+}
+
+fn both(lines: &[String], start: Start, table: Option<&str>) -> (Vec<Seen>, Vec<Seen>) {
+    let (_dir, path) = log_of(lines);
+    let filter = table_filter(table);
     let file = ChangelogIterator::builder(&path)
         .follow(false)
         .start(start)
@@ -127,10 +138,7 @@ fn both(lines: &[String], start: Start, table: Option<&str>) -> (Vec<Seen>, Vec<
 /// at the end. (Lines of other tables are written in the writer's shape,
 /// so the two may differ only in how they read them.)
 fn fast_and_whole(lines: &[String], start: Start) -> [(Vec<Seen>, Option<Checkpoint>); 2] {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("change.log");
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    std::fs::write(&path, text).unwrap();
+    let (_dir, path) = log_of(lines);
     [false, true].map(|whole| {
         let mut events = ChangelogIterator::builder(&path)
             .follow(false)
@@ -155,13 +163,8 @@ fn one_and_ready(
     whole: bool,
     at_most: usize,
 ) -> [(Vec<Seen>, Option<Checkpoint>); 2] {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("change.log");
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    std::fs::write(&path, text).unwrap();
-    let filter = table.map_or_else(changelog_tail::Filter::new, |t| {
-        changelog_tail::Filter::new().table(t)
-    });
+    let (_dir, path) = log_of(lines);
+    let filter = table_filter(table);
     [None, Some(at_most)].map(|ready| {
         let mut events = ChangelogIterator::builder(&path)
             .follow(false)
