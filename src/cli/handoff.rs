@@ -7,7 +7,10 @@
 //! rest itself, so a follower's event costs no thread round trip, and
 //! everything written before a flush is out when it returns (the state
 //! file is written after a flush and must not claim more). A write error
-//! the thread meets comes back from the next write or flush.
+//! the thread meets comes back from the next write or flush, and the bytes
+//! it did not write are kept, in order, as `BufWriter` keeps them; from
+//! then on, as when no thread can be started, everything is written on
+//! the caller's thread.
 //!
 //! The thread spins a little while for the next buffer before it sleeps:
 //! during a backlog the next one comes within tens of microseconds, and
@@ -18,7 +21,7 @@
 
 use std::io::{self, Write};
 use std::mem;
-use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, SendError, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -29,27 +32,39 @@ const SPIN: Duration = Duration::from_micros(100);
 /// Writes through a buffer of `capacity` bytes to `sink`; full buffers are
 /// written by a thread if one was asked for.
 pub struct Handoff<W: Write + Send + 'static> {
+    /// What is to be written next, in order: it starts with the bytes of
+    /// a failed write, if one failed (kept, as `BufWriter` keeps them).
     buffer: Vec<u8>,
     capacity: usize,
     sink: Arc<Mutex<W>>,
-    /// Whether full buffers go to a thread.
+    /// Whether full buffers go to a thread (until one cannot be started or
+    /// fails a write: then everything is written here).
     threaded: bool,
     /// Started by the first full buffer.
     thread: Option<Thread>,
     /// A buffer back from the thread, for the next one to fill.
     spare: Option<Vec<u8>>,
+    /// Tests: act as if no thread could be started.
+    #[cfg(test)]
+    no_thread: bool,
 }
 
 /// The writing thread and the two ends that talk to it.
 struct Thread {
-    /// Full buffers to write (dropped to let the thread end).
-    jobs: Option<SyncSender<Vec<u8>>>,
-    /// Each buffer back once written (emptied), or the error that stopped
-    /// its write.
-    done: Receiver<io::Result<Vec<u8>>>,
+    /// Full buffers to write.
+    jobs: SyncSender<Vec<u8>>,
+    /// Each buffer back once written.
+    done: Receiver<Written>,
     /// A buffer is with the thread.
     in_flight: bool,
-    handle: Option<JoinHandle<()>>,
+    handle: JoinHandle<()>,
+}
+
+/// A buffer back from the thread: emptied, or, if a write failed, holding
+/// the bytes not written, with the error.
+struct Written {
+    buffer: Vec<u8>,
+    error: Option<io::Error>,
 }
 
 impl<W: Write + Send + 'static> Handoff<W> {
@@ -63,53 +78,104 @@ impl<W: Write + Send + 'static> Handoff<W> {
             threaded,
             thread: None,
             spare: None,
+            #[cfg(test)]
+            no_thread: false,
         }
     }
 
-    /// Waits for the buffer with the thread (if any) to be written.
+    /// Waits for the buffer with the thread (if any) to be written. If its
+    /// write failed, the bytes not written go back in front of the buffer,
+    /// everything is written here from then on, and the error is returned.
     fn wait(&mut self) -> io::Result<()> {
         let Some(thread) = self.thread.as_mut().filter(|t| t.in_flight) else {
             return Ok(());
         };
         thread.in_flight = false;
-        let written = thread.done.recv().map_err(|_| thread_gone())?;
-        self.spare = Some(written?);
-        Ok(())
+        let Ok(written) = thread.done.recv() else {
+            // Gone without a word: it panicked (a bug), with the buffer.
+            self.stop_thread();
+            return Err(io::Error::other("the output thread ended"));
+        };
+        let Some(error) = written.error else {
+            self.spare = Some(written.buffer);
+            return Ok(());
+        };
+        let mut unwritten = written.buffer;
+        unwritten.append(&mut self.buffer);
+        self.buffer = unwritten;
+        self.stop_thread();
+        Err(error)
     }
 
     /// The buffer is full: to the thread (after the one before it is
     /// written), or written here.
     fn pass(&mut self) -> io::Result<()> {
         self.wait()?;
-        if !self.threaded {
-            return self.write_here();
+        if self.threaded && self.thread.is_none() {
+            match self.start_thread() {
+                Ok(thread) => self.thread = Some(thread),
+                // Written here, then, as without a second CPU.
+                Err(_) => self.threaded = false,
+            }
         }
+        let Some(thread) = &mut self.thread else {
+            return self.write_here();
+        };
         let capacity = self.capacity;
         let next = self
             .spare
             .take()
             .unwrap_or_else(|| Vec::with_capacity(capacity));
         let full = mem::replace(&mut self.buffer, next);
-        let thread = match &mut self.thread {
-            Some(thread) => thread,
-            none => none.insert(Thread::start(Arc::clone(&self.sink))?),
-        };
-        let jobs = thread.jobs.as_ref().ok_or_else(thread_gone)?;
-        jobs.send(full).map_err(|_| thread_gone())?;
+        if let Err(SendError(full)) = thread.jobs.send(full) {
+            // Gone: the buffer comes back, to be written here.
+            self.buffer = full;
+            self.stop_thread();
+            return self.write_here();
+        }
         thread.in_flight = true;
         Ok(())
     }
 
-    /// Writes the buffer on this thread (nothing is with the thread).
+    fn start_thread(&self) -> io::Result<Thread> {
+        #[cfg(test)]
+        if self.no_thread {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Thread::start(Arc::clone(&self.sink))
+    }
+
+    /// From now on everything is written here: the thread is let go.
+    fn stop_thread(&mut self) {
+        self.threaded = false;
+        if let Some(thread) = self.thread.take() {
+            drop(thread.jobs);
+            let _ = thread.handle.join();
+        }
+    }
+
+    /// Writes the buffer on this thread (nothing is with the thread); on
+    /// an error, the bytes not written stay.
     fn write_here(&mut self) -> io::Result<()> {
-        let written = lock(&self.sink).write_all(&self.buffer);
-        self.buffer.clear();
-        written
+        let (written, result) = write_out(&mut *lock(&self.sink), &self.buffer);
+        self.buffer.drain(..written);
+        result
     }
 }
 
-fn thread_gone() -> io::Error {
-    io::Error::other("the output thread ended")
+/// Writes `bytes` to `sink` as `write_all` does, and says how many were
+/// written before an error (`write_all` does not).
+fn write_out(sink: &mut impl Write, bytes: &[u8]) -> (usize, io::Result<()>) {
+    let mut written = 0;
+    while written < bytes.len() {
+        match sink.write(&bytes[written..]) {
+            Ok(0) => return (written, Err(io::ErrorKind::WriteZero.into())),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (written, Err(e)),
+        }
+    }
+    (written, Ok(()))
 }
 
 fn lock<W>(sink: &Mutex<W>) -> MutexGuard<'_, W> {
@@ -126,41 +192,43 @@ impl Thread {
             .stack_size(64 * 1024)
             .spawn(move || write_buffers(&sink, &inbox, &outbox))?;
         Ok(Thread {
-            jobs: Some(jobs),
+            jobs,
             done,
             in_flight: false,
-            handle: Some(handle),
+            handle,
         })
     }
 }
 
 /// The thread: writes each buffer it is given and gives it back, until
-/// the writer is dropped or a write fails.
+/// the writer lets it go or a write fails.
 fn write_buffers<W: Write>(
     sink: &Mutex<W>,
     inbox: &Receiver<Vec<u8>>,
-    outbox: &SyncSender<io::Result<Vec<u8>>>,
+    outbox: &SyncSender<Written>,
 ) {
     let mut spin = true;
-    while let Some(mut buffer) = next_buffer(inbox, &mut spin) {
-        let written = {
+    while let Some(mut buffer) = next_buffer(inbox, &mut spin, SPIN) {
+        let (written, result) = {
             let mut sink = lock(sink);
-            sink.write_all(&buffer).and_then(|()| sink.flush())
+            let (written, result) = write_out(&mut *sink, &buffer);
+            (written, result.and_then(|()| sink.flush()))
         };
-        buffer.clear();
-        let failed = written.is_err();
-        if outbox.send(written.map(|()| buffer)).is_err() || failed {
+        buffer.drain(..written);
+        let error = result.err();
+        let failed = error.is_some();
+        if outbox.send(Written { buffer, error }).is_err() || failed {
             return;
         }
     }
 }
 
-/// The next buffer, looked for without sleeping for [`SPIN`] first if
+/// The next buffer, looked for without sleeping for `spin_for` first if
 /// `spin`; `None` once the writer is gone. `spin` is left saying whether
 /// the buffer came within that time (whether to spin for the next).
-fn next_buffer(inbox: &Receiver<Vec<u8>>, spin: &mut bool) -> Option<Vec<u8>> {
+fn next_buffer(inbox: &Receiver<Vec<u8>>, spin: &mut bool, spin_for: Duration) -> Option<Vec<u8>> {
     let started = Instant::now();
-    while *spin && started.elapsed() < SPIN {
+    while *spin && started.elapsed() < spin_for {
         match inbox.try_recv() {
             Ok(buffer) => return Some(buffer),
             Err(TryRecvError::Disconnected) => return None,
@@ -168,16 +236,21 @@ fn next_buffer(inbox: &Receiver<Vec<u8>>, spin: &mut bool) -> Option<Vec<u8>> {
         }
     }
     let buffer = inbox.recv().ok();
-    *spin = started.elapsed() < SPIN;
+    *spin = started.elapsed() < spin_for;
     buffer
 }
 
 impl<W: Write + Send + 'static> Write for Handoff<W> {
+    /// Takes all of `data`, or none of it with an error.
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buffer.extend_from_slice(data);
-        if self.buffer.len() >= self.capacity {
+        // Full, and at the end of a line: out with it before `data` is
+        // taken (so that a failed pass takes none of it, and each buffer
+        // passed ends a line: the sink's own line buffering, standard
+        // output's, then writes it in one piece).
+        if self.buffer.len() >= self.capacity && self.buffer.last() == Some(&b'\n') {
             self.pass()?;
         }
+        self.buffer.extend_from_slice(data);
         Ok(data.len())
     }
 
@@ -186,7 +259,8 @@ impl<W: Write + Send + 'static> Write for Handoff<W> {
     }
 
     /// Everything written so far is written to the sink, and the sink
-    /// flushed, when this returns.
+    /// flushed, when this returns `Ok`. After an error the bytes not
+    /// written are kept, in order, for the next flush to try again.
     fn flush(&mut self) -> io::Result<()> {
         self.wait()?;
         self.write_here()?;
@@ -199,12 +273,7 @@ impl<W: Write + Send + 'static> Drop for Handoff<W> {
     /// the thread end.
     fn drop(&mut self) {
         let _ = self.flush();
-        if let Some(mut thread) = self.thread.take() {
-            thread.jobs = None;
-            if let Some(handle) = thread.handle.take() {
-                let _ = handle.join();
-            }
-        }
+        self.stop_thread();
     }
 }
 
@@ -291,24 +360,26 @@ mod tests {
 
     #[test]
     fn the_thread_spins_only_while_buffers_come_quickly() {
+        // Generous times: what comes at once comes well within them.
+        let spin_for = Duration::from_millis(200);
         let (jobs, inbox) = mpsc::sync_channel(1);
         let mut spin = true;
         jobs.send(vec![1]).unwrap();
-        assert_eq!(next_buffer(&inbox, &mut spin), Some(vec![1]));
+        assert_eq!(next_buffer(&inbox, &mut spin, spin_for), Some(vec![1]));
         assert!(spin, "came at once");
         let late = std::thread::spawn(move || {
-            std::thread::sleep(SPIN * 20);
+            std::thread::sleep(spin_for * 2);
             jobs.send(vec![2]).unwrap();
             jobs
         });
-        assert_eq!(next_buffer(&inbox, &mut spin), Some(vec![2]));
+        assert_eq!(next_buffer(&inbox, &mut spin, spin_for), Some(vec![2]));
         assert!(!spin, "came late: sleep at once next time");
         let jobs = late.join().unwrap();
         jobs.send(vec![3]).unwrap();
-        assert_eq!(next_buffer(&inbox, &mut spin), Some(vec![3]));
+        assert_eq!(next_buffer(&inbox, &mut spin, spin_for), Some(vec![3]));
         assert!(spin, "came at once again");
         drop(jobs);
-        assert_eq!(next_buffer(&inbox, &mut spin), None);
+        assert_eq!(next_buffer(&inbox, &mut spin, spin_for), None);
     }
 
     #[test]
@@ -330,19 +401,27 @@ mod tests {
         assert_eq!(sink.bytes(), expected(0..10));
     }
 
-    /// A sink whose third write fails (the thread's: the writer's own
-    /// writes come later), and every other succeeds: an error the thread
-    /// met must not be lost.
-    struct FailsOnce {
-        writes: usize,
+    /// A sink that, on its third write (the thread's: the writer's own
+    /// come later), writes half of what it is given, and fails the fourth
+    /// as a non-blocking pipe would; every other write succeeds. Bytes
+    /// accepted are kept.
+    #[derive(Clone, Default)]
+    struct Hiccup {
+        bytes: Shared,
+        writes: Arc<Mutex<usize>>,
     }
 
-    impl Write for FailsOnce {
+    impl Write for Hiccup {
         fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-            self.writes += 1;
-            match self.writes {
-                3 => Err(io::ErrorKind::BrokenPipe.into()),
-                _ => Ok(data.len()),
+            let call = {
+                let mut writes = lock(&self.writes);
+                *writes += 1;
+                *writes
+            };
+            match call {
+                3 => self.bytes.write(&data[..data.len() / 2]),
+                4 => Err(io::ErrorKind::WouldBlock.into()),
+                _ => self.bytes.write(data),
             }
         }
 
@@ -352,16 +431,36 @@ mod tests {
     }
 
     #[test]
-    fn a_write_error_on_the_thread_comes_back_from_a_later_write_or_the_flush() {
-        let mut out = Handoff::new(FailsOnce { writes: 0 }, 64, true);
-        let mut error = None;
+    fn a_failed_write_on_the_thread_is_told_and_loses_nothing() {
+        let sink = Hiccup::default();
+        let mut out = Handoff::new(sink.clone(), 64, true);
+        let mut failed = None;
         for i in 0..1000 {
             if let Err(e) = out.write_all(format!("{i}\n").as_bytes()) {
-                error = Some(e);
-                break;
+                // Taken none of: written again.
+                out.write_all(format!("{i}\n").as_bytes()).unwrap();
+                failed = Some(e);
             }
         }
-        let error = error.or_else(|| out.flush().err()).expect("an error");
-        assert_eq!(error.kind(), io::ErrorKind::BrokenPipe);
+        let failed = failed
+            .or_else(|| out.flush().err())
+            .expect("the error told");
+        assert_eq!(failed.kind(), io::ErrorKind::WouldBlock);
+        // The next flush writes what was not written, in order, once.
+        out.flush().unwrap();
+        let all: String = (0..1000).map(|i| format!("{i}\n")).collect();
+        assert_eq!(String::from_utf8(sink.bytes.bytes()).unwrap(), all);
+        assert!(out.thread.is_none(), "written here from then on");
+    }
+
+    #[test]
+    fn without_a_thread_everything_is_written_here() {
+        let sink = Shared::default();
+        let mut out = Handoff::new(sink.clone(), 64, true);
+        out.no_thread = true;
+        write_lines(&mut out, 0..1000);
+        out.flush().unwrap();
+        assert_eq!(sink.bytes(), expected(0..1000));
+        assert!(out.thread.is_none() && !out.threaded);
     }
 }
