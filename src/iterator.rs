@@ -194,7 +194,7 @@ enum Found {
 
 /// What was learnt of the source's current line while reading it, so that
 /// handing it out does not work it out again.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Current {
     info: LineInfo,
     gap: Option<Gap>,
@@ -247,8 +247,9 @@ pub struct ChangelogIterator {
     check_all: bool,
     done: bool,
     /// A line that revealed a gap, met by
-    /// [`for_each_ready`](Self::for_each_ready): the next call of
-    /// [`next_record`](Self::next_record) hands it out.
+    /// [`for_each_ready`](Self::for_each_ready), whose event could not be
+    /// made there: the next call of [`next_record`](Self::next_record)
+    /// says why (as it would have).
     pending: Option<Current>,
     /// For [`status`](Self::status).
     counts: Counts,
@@ -434,11 +435,14 @@ impl ChangelogIterator {
     /// Hands `f` each record [`next_record`](Self::next_record) would
     /// return, for as long as they come straight from what is already read:
     /// lines in the writer's exact shape, checked in the source's buffer,
-    /// with no other work per line. Stops at anything else (the end of what
-    /// was read, a line for the full decoder, one that revealed a gap, a
-    /// notice), which the next `next_record` returns, or when `f` breaks
-    /// (the record it broke on is done with): then returns `f`'s value.
-    /// Never reads, never waits.
+    /// with no other work per line (one that reveals a gap is handed out
+    /// too, with its gap). Stops at anything else (the end of what was
+    /// read, a line for the full decoder, a notice), which the next
+    /// `next_record` returns, or when `f` breaks (the record it broke on is
+    /// done with): then returns `f`'s value. Never reads, never waits.
+    /// Between calls, [`checkpoint`](Self::checkpoint) and
+    /// [`last_seq`](Self::last_seq) stand after the last record handed
+    /// out, as after `next_record`.
     ///
     /// The hot path of a catch-up that prints: call it before each
     /// `next_record`, and a backlog is printed without a call per event.
@@ -451,6 +455,34 @@ impl ChangelogIterator {
         if self.done || self.pending.is_some() {
             return None;
         }
+        loop {
+            // A line that revealed a gap stops the skim; handed out here,
+            // as `next_record` would, and on with the next.
+            let revealing = match self.take_ready(&mut f) {
+                Ok(revealing) => revealing?,
+                Err(value) => return Some(value),
+            };
+            match self.record(Found::Current(revealing.clone())) {
+                Ok(record) => {
+                    if let ControlFlow::Break(value) = f(&record) {
+                        return Some(value);
+                    }
+                }
+                // Its event cannot be made: `next_record` says why.
+                Err(_) => {
+                    self.pending = Some(revealing);
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// One skim of [`for_each_ready`](Self::for_each_ready): the line that
+    /// revealed a gap, if it stopped at one, or `f`'s value if it broke.
+    fn take_ready<B>(
+        &mut self,
+        f: &mut impl FnMut(&Record<'_>) -> ControlFlow<B>,
+    ) -> Result<Option<Current>, B> {
         let path = Arc::clone(self.source.path());
         let (filter, standing, counts) = (&self.filter, &mut self.standing, &mut self.counts);
         let check_all = self.check_all;
@@ -498,15 +530,18 @@ impl ChangelogIterator {
                 Verdict::Deliver(None) | Verdict::Skip => Skim::Past { keep },
             }
         });
-        if let (Some(info), Some((gap, ranges, matches))) = (info, revealing) {
-            self.pending = Some(Current {
+        if let Some(value) = broke {
+            return Err(value);
+        }
+        Ok(match (info, revealing) {
+            (Some(info), Some((gap, ranges, matches))) => Some(Current {
                 info,
                 gap: Some(gap),
                 ranges,
                 matches,
-            });
-        }
-        broke
+            }),
+            _ => None,
+        })
     }
 
     /// Everything there is was read: a resume that stopped short is

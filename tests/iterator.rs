@@ -172,3 +172,67 @@ fn a_gap_revealed_by_another_tables_unreadable_line_is_still_told() {
         other => panic!("expected out of sync, got {other:?}"),
     }
 }
+
+/// An iterator on a changelog file of `lines` (kept in `dir`), positions
+/// kept for checkpoints.
+fn from_file(dir: &tempfile::TempDir, lines: &[Vec<u8>], filter: Filter) -> ChangelogIterator {
+    let path = dir.path().join("change.log");
+    let text: Vec<u8> = lines
+        .iter()
+        .flat_map(|l| [&l[..], b"\n"].concat())
+        .collect();
+    std::fs::write(&path, text).unwrap();
+    ChangelogIterator::builder(&path)
+        .follow(false)
+        .filter(filter)
+        .checkpoints(true)
+        .open()
+        .unwrap()
+}
+
+/// Takes what is ready: (seq, revealed a gap) of each record, up to
+/// `at_most`.
+fn take_ready(events: &mut ChangelogIterator, at_most: usize) -> Vec<(i64, bool)> {
+    let mut taken = Vec::new();
+    events.for_each_ready(|record| {
+        taken.push((record.event().seq, record.gap().is_some()));
+        match taken.len() == at_most {
+            true => std::ops::ControlFlow::Break(()),
+            false => std::ops::ControlFlow::Continue(()),
+        }
+    });
+    taken
+}
+
+#[test]
+fn a_gap_met_while_taking_what_is_ready_is_told_there_before_the_position_passes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines: Vec<Vec<u8>> = [1, 2, 3, 10].map(|seq| line(seq, "u").into_bytes()).into();
+    let mut events = from_file(&dir, &lines, Filter::new());
+    assert!(matches!(events.next_record(None), Ok(Next::Item(r)) if r.event().seq == 1));
+    assert_eq!(take_ready(&mut events, 2), [(2, false), (3, false)]);
+    // Not past the gap it has not told.
+    assert_eq!(events.last_seq(), Some(3));
+    assert_eq!(events.checkpoint().and_then(|c| c.seq), Some(3));
+    assert_eq!(take_ready(&mut events, 10), [(10, true)]);
+    assert_eq!(events.last_seq(), Some(10));
+}
+
+#[test]
+fn a_gap_revealed_by_a_line_whose_keys_are_not_utf8_is_told_either_way() {
+    let broken = b"{\"seq\":5,\"family\":\"fam\",\"table\":\"t\",\"key\":[{\"name\":\"id\",\"type\":\"TEXT\",\"value\":\"\xff\"}]}";
+    let lines = vec![line(1, "u").into_bytes(), broken.to_vec()];
+    for ready in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut events = from_file(&dir, &lines, Filter::new().table("u"));
+        assert!(matches!(events.next_record(None), Ok(Next::Item(r)) if r.event().seq == 1));
+        let told = match ready {
+            true => take_ready(&mut events, 10),
+            false => match events.next_record(None) {
+                Ok(Next::Item(r)) => vec![(r.event().seq, r.gap().is_some())],
+                other => panic!("expected the gap, got {other:?}"),
+            },
+        };
+        assert_eq!(told, [(5, true)], "taking what is ready: {ready}");
+    }
+}

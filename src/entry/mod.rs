@@ -77,15 +77,19 @@ pub(crate) fn header(line: &[u8]) -> Option<fast::Header<'_>> {
 /// An event with the header of `line` and no keys: for a line whose header
 /// was read (and whose `seq` counted) but whose keys turn out not to be
 /// readable, when that event must still be shown (it revealed a gap).
+///
+/// Only the header's bytes are read (the keys may be anything, even bytes
+/// that are not UTF-8): a name cannot hold a `"`, so the first `,"key":`
+/// ends the header.
 pub(crate) fn header_event(line: &[u8]) -> Option<EventRef<'_>> {
     let header = fast::header(line)?;
-    let text = std::str::from_utf8(line).ok()?;
-    let head_end = text.find(r#","key":"#).unwrap_or(text.len() - 1);
+    let head_end = memchr::memmem::find(line, br#","key":"#).unwrap_or(line.len() - 1);
+    let head = std::str::from_utf8(&line[..head_end]).ok()?;
     Some(EventRef::compact(
         header.seq,
         header.family,
         header.table,
-        &text[..head_end],
+        head,
         "",
     ))
 }
