@@ -309,6 +309,13 @@ impl Ready {
         )
     }
 
+    /// The descriptors at `indices` ready (for tests of what a wait
+    /// found).
+    #[cfg(test)]
+    pub(crate) fn of_indices(indices: &[usize]) -> Self {
+        Ready(indices.iter().fold(0, |bits, &i| bits | 1 << i))
+    }
+
     /// Whether the descriptor at `index` was ready.
     pub(crate) fn contains(self, index: usize) -> bool {
         index < 64 && self.0 & 1 << index != 0

@@ -118,8 +118,9 @@ impl Notifier {
     }
 
     /// Whether a wait on [`wake_fds`](Self::wake_fds) that found `ready`
-    /// saw the mount table change (a wait that ends for another reason
-    /// takes the signal all the same: it must not be forgotten).
+    /// saw the mount table change. (A wait that ends for another reason,
+    /// an interruption, takes the signal all the same: the caller keeps it
+    /// for its next look at the path.)
     pub(super) fn mounts_changed(&self, ready: Ready) -> bool {
         match self {
             #[cfg(target_os = "linux")]

@@ -543,6 +543,25 @@ mod tests {
     }
 
     #[test]
+    fn a_mount_change_told_with_notifications_of_other_files_is_looked_at() {
+        let root = tempfile::tempdir().unwrap();
+        let path: Arc<Path> = Arc::from(root.path().join("change.log"));
+        fs::write(&path, b"").unwrap();
+        let discovery = Arc::new(Mutex::new(Discovery::new(Arc::clone(&path))));
+        let mut watch = Watch::new(&path, discovery).unwrap();
+        // A file made beside the changelog: nothing to look at for that.
+        fs::write(root.path().join("other"), b"x").unwrap();
+        let drained = watch.drain(Ready::of_indices(&[Watch::CHANGES])).unwrap();
+        assert!(!drained.relevant && !drained.path_changed, "{drained:?}");
+        // The same, as the mount table changed (a mount over the directory
+        // would hide the file being read): look at the path.
+        fs::write(root.path().join("another"), b"x").unwrap();
+        let ready = Ready::of_indices(&[Watch::CHANGES, Watch::MOUNTS]);
+        let drained = watch.drain(ready).unwrap();
+        assert!(drained.relevant && drained.path_changed, "{drained:?}");
+    }
+
+    #[test]
     fn local_filesystems_have_notifications() {
         let root = tempfile::tempdir().unwrap();
         assert_eq!(
