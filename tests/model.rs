@@ -494,14 +494,21 @@ fn a_line_after_two_restarts_in_place_is_glued_to_the_half_line() {
         Op::WriterRestart(false),
         Op::Write(1),
     ];
-    for (checkpoint, follow) in [(true, true), (true, false)] {
+    for follow in [true, false] {
+        run_both_ways(true, follow, &ops);
+    }
+}
+
+/// [`run`], reading one record at a time and taking what is ready.
+fn run_both_ways(checkpoint: bool, follow: bool, ops: &[Op]) {
+    for ready in [false, true] {
         run(
             Mode {
                 checkpoint,
                 follow,
-                ready: false,
+                ready,
             },
-            &ops,
+            ops,
         );
     }
 }
@@ -521,14 +528,7 @@ fn a_restart_in_a_new_file_after_a_half_line_can_coincide_with_the_checkpoint() 
         Op::WriteHalf,
         Op::WriterRestart(false),
     ];
-    run(
-        Mode {
-            checkpoint: true,
-            follow: false,
-            ready: false,
-        },
-        &ops,
-    );
+    run_both_ways(true, false, &ops);
 }
 
 /// A case the property test found (in the model, not the reader): a half
@@ -547,14 +547,7 @@ fn a_restart_after_a_truncation_can_rewrite_what_the_reader_checks() {
         Op::Write(2),
         Op::Read,
     ];
-    run(
-        Mode {
-            checkpoint: true,
-            follow: true,
-            ready: false,
-        },
-        &ops,
-    );
+    run_both_ways(true, true, &ops);
 }
 
 /// The property test above would pass if every event were reported lost:
