@@ -275,7 +275,7 @@ def main():
     rotation_events = 100_000 if args.quick else 1_000_000
     rotation_runs_each = 2 if args.quick else 20
     latency_events = 200 if args.quick else 1000
-    latency_rounds = 2 if args.quick else 6
+    latency_rounds = 2 if args.quick else 10
     standin_runs = 2 if args.quick else 10
     rows_events = 20_000 if args.quick else 200_000
     runs = 5 if args.quick else 15
