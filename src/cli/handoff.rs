@@ -44,6 +44,11 @@ pub struct Handoff<W: Write + Send + 'static> {
     thread: Option<Thread>,
     /// A buffer back from the thread, for the next one to fill.
     spare: Option<Vec<u8>>,
+    /// A write or flush failed at some point (see [`failed`](Self::failed)).
+    failed: bool,
+    /// A buffer was lost with a thread that panicked: every later write
+    /// and flush fails (what follows would be written after a hole).
+    lost: bool,
     /// Tests: act as if no thread could be started.
     #[cfg(test)]
     no_thread: bool,
@@ -78,6 +83,8 @@ impl<W: Write + Send + 'static> Handoff<W> {
             threaded,
             thread: None,
             spare: None,
+            failed: false,
+            lost: false,
             #[cfg(test)]
             no_thread: false,
         }
@@ -94,7 +101,8 @@ impl<W: Write + Send + 'static> Handoff<W> {
         let Ok(written) = thread.done.recv() else {
             // Gone without a word: it panicked (a bug), with the buffer.
             self.stop_thread();
-            return Err(io::Error::other("the output thread ended"));
+            self.lost = true;
+            return Err(lost());
         };
         let Some(error) = written.error else {
             self.spare = Some(written.buffer);
@@ -145,6 +153,20 @@ impl<W: Write + Send + 'static> Handoff<W> {
         Thread::start(Arc::clone(&self.sink))
     }
 
+    /// Whether a write or flush failed at some point, even if a later one
+    /// got the bytes out: the bytes of the write that failed were not
+    /// taken, so the event they belonged to may be missing or cut short
+    /// (a state file must not claim it).
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// Notes an error on its way out.
+    fn noted<T>(&mut self, result: io::Result<T>) -> io::Result<T> {
+        self.failed |= result.is_err();
+        result
+    }
+
     /// From now on everything is written here: the thread is let go.
     fn stop_thread(&mut self) {
         self.threaded = false;
@@ -176,6 +198,10 @@ fn write_out(sink: &mut impl Write, bytes: &[u8]) -> (usize, io::Result<()>) {
         }
     }
     (written, Ok(()))
+}
+
+fn lost() -> io::Error {
+    io::Error::other("output lost: the thread writing it panicked")
 }
 
 fn lock<W>(sink: &Mutex<W>) -> MutexGuard<'_, W> {
@@ -247,8 +273,12 @@ impl<W: Write + Send + 'static> Write for Handoff<W> {
         // taken (so that a failed pass takes none of it, and each buffer
         // passed ends a line: the sink's own line buffering, standard
         // output's, then writes it in one piece).
+        if self.lost {
+            return self.noted(Err(lost()));
+        }
         if self.buffer.len() >= self.capacity && self.buffer.last() == Some(&b'\n') {
-            self.pass()?;
+            let passed = self.pass();
+            self.noted(passed)?;
         }
         self.buffer.extend_from_slice(data);
         Ok(data.len())
@@ -262,9 +292,14 @@ impl<W: Write + Send + 'static> Write for Handoff<W> {
     /// flushed, when this returns `Ok`. After an error the bytes not
     /// written are kept, in order, for the next flush to try again.
     fn flush(&mut self) -> io::Result<()> {
-        self.wait()?;
-        self.write_here()?;
-        lock(&self.sink).flush()
+        if self.lost {
+            return self.noted(Err(lost()));
+        }
+        let flushed = self
+            .wait()
+            .and_then(|()| self.write_here())
+            .and_then(|()| lock(&self.sink).flush());
+        self.noted(flushed)
     }
 }
 
@@ -330,6 +365,7 @@ mod tests {
             out.flush().unwrap();
             assert_eq!(sink.bytes(), expected(0..1003), "threaded: {threaded}");
             assert_eq!(out.thread.is_some(), threaded);
+            assert!(!out.failed());
         }
     }
 
@@ -451,6 +487,55 @@ mod tests {
         let all: String = (0..1000).map(|i| format!("{i}\n")).collect();
         assert_eq!(String::from_utf8(sink.bytes.bytes()).unwrap(), all);
         assert!(out.thread.is_none(), "written here from then on");
+        assert!(out.failed(), "the failure is remembered");
+    }
+
+    #[test]
+    fn a_failed_write_here_is_told_and_loses_nothing() {
+        let sink = Hiccup::default();
+        let mut out = Handoff::new(sink.clone(), 64, false);
+        let mut failed = None;
+        for i in 0..1000 {
+            if let Err(e) = out.write_all(format!("{i}\n").as_bytes()) {
+                out.write_all(format!("{i}\n").as_bytes()).unwrap();
+                failed = Some(e);
+            }
+        }
+        let failed = failed
+            .or_else(|| out.flush().err())
+            .expect("the error told");
+        assert_eq!(failed.kind(), io::ErrorKind::WouldBlock);
+        out.flush().unwrap();
+        let all: String = (0..1000).map(|i| format!("{i}\n")).collect();
+        assert_eq!(String::from_utf8(sink.bytes.bytes()).unwrap(), all);
+        assert!(out.failed());
+    }
+
+    /// A sink that panics on the output thread, as a bug would.
+    struct PanicsOnTheThread;
+
+    impl Write for PanicsOnTheThread {
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            assert_ne!(std::thread::current().name(), Some("output"), "a bug");
+            Ok(data.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn output_lost_with_a_panicking_thread_fails_every_later_write() {
+        let mut out = Handoff::new(PanicsOnTheThread, 64, true);
+        let failed = (0..1000).find_map(|i| out.write_all(format!("{i}\n").as_bytes()).err());
+        assert!(failed.is_some() || out.flush().is_err(), "the loss told");
+        assert!(
+            out.write_all(b"more\n").is_err(),
+            "nothing written after a hole"
+        );
+        assert!(out.flush().is_err());
+        assert!(out.failed());
     }
 
     #[test]

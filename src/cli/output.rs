@@ -123,6 +123,11 @@ impl<W: Write> Output<W> {
     pub fn flush(&mut self) -> io::Result<()> {
         self.writer.flush()
     }
+
+    /// What the output is written to.
+    pub fn writer(&self) -> &W {
+        &self.writer
+    }
 }
 
 #[cfg(test)]

@@ -84,12 +84,15 @@ pub fn run(config: &Config, report: Report) -> anyhow::Result<Exit> {
     // killed early must not leave a later one without a baseline.
     session.saver.save(&events)?;
     let ended = session.follow(&mut events);
-    // Output first, then the state that covers it; if the output could not
-    // be delivered, the state must not claim it was.
+    // Output first, then the state that covers it. If the output could not
+    // be delivered, the state must not claim it was; nor if any write
+    // failed, even if this flush got the rest out: the event whose write
+    // failed may be missing or cut short (the state stays where the last
+    // save put it, and the next run prints that event again).
     let flushed = session.out.flush();
     let saved = match flushed {
-        Ok(()) => session.saver.save(&events),
-        Err(_) => Ok(()),
+        Ok(()) if !session.out.writer().failed() => session.saver.save(&events),
+        _ => Ok(()),
     };
     let exit = ended?;
     flushed?;
