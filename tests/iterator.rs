@@ -210,10 +210,11 @@ fn a_gap_met_while_taking_what_is_ready_is_told_there_before_the_position_passes
     let lines: Vec<Vec<u8>> = [1, 2, 3, 10].map(|seq| line(seq, "u").into_bytes()).into();
     let mut events = from_file(&dir, &lines, Filter::new());
     assert!(matches!(events.next_record(None), Ok(Next::Item(r)) if r.event().seq == 1));
+    // A break stops at the record it broke on: the position stands there.
     assert_eq!(take_ready(&mut events, 2), [(2, false), (3, false)]);
-    // Not past the gap it has not told.
     assert_eq!(events.last_seq(), Some(3));
     assert_eq!(events.checkpoint().and_then(|c| c.seq), Some(3));
+    // The gap is told by the call that moves the position past it.
     assert_eq!(take_ready(&mut events, 10), [(10, true)]);
     assert_eq!(events.last_seq(), Some(10));
 }

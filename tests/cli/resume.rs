@@ -144,16 +144,18 @@ fn kill_9_mid_stream_skips_nothing_on_restart() {
             .as_i64()
             .unwrap()
     };
-    let mut seen: Vec<i64> = (0..10_000).map(|_| next_seq()).collect();
-    // Under load the state is written at most ten times a second: let that
-    // much time pass while the output is held up (the follower waits for
-    // the pipe), so that a write is due within the next events.
-    std::thread::sleep(std::time::Duration::from_millis(150));
-    // Read on, one event at a time, until the state is written, and kill
-    // the follower at once: what the state claims must be in the pipe
-    // already (written out before the state).
+    // One event at a time, the state looked at after each, until a state
+    // written mid-flow shows; then the follower is killed at once: what
+    // the state claims must be in the pipe already (written out before
+    // the state). After 10,000 events the output is held up for a while
+    // (the follower waits for the pipe): the state is written at most ten
+    // times a second under load, and this makes a write due.
+    let mut seen = Vec::new();
     let saved = loop {
         seen.push(next_seq());
+        if seen.len() == 10_000 {
+            std::thread::sleep(std::time::Duration::from_millis(150));
+        }
         if let Some(saved) = s.saved_seq() {
             break saved;
         }
@@ -175,7 +177,7 @@ fn kill_9_mid_stream_skips_nothing_on_restart() {
     assert_eq!(seen, (1..=seen.len() as i64).collect::<Vec<_>>());
     assert!(
         saved >= 10_000,
-        "a state written before the hold-up: {saved}"
+        "written mid-flow after 10,000 events: {saved}"
     );
     assert!(
         saved <= seen.len() as i64,
