@@ -467,48 +467,30 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_write_on_the_thread_is_told_and_loses_nothing() {
-        let sink = Hiccup::default();
-        let mut out = Handoff::new(sink.clone(), 64, true);
-        let mut failed = None;
-        for i in 0..1000 {
-            if let Err(e) = out.write_all(format!("{i}\n").as_bytes()) {
-                // Taken none of: written again.
-                out.write_all(format!("{i}\n").as_bytes()).unwrap();
-                failed = Some(e);
+    fn a_failed_write_is_told_and_loses_nothing_on_either_thread() {
+        for threaded in [true, false] {
+            let sink = Hiccup::default();
+            let mut out = Handoff::new(sink.clone(), 64, threaded);
+            let mut failed = None;
+            for i in 0..1000 {
+                if let Err(e) = out.write_all(format!("{i}\n").as_bytes()) {
+                    // Taken none of: written again.
+                    out.write_all(format!("{i}\n").as_bytes()).unwrap();
+                    failed = Some(e);
+                }
             }
+            let failed = failed
+                .or_else(|| out.flush().err())
+                .expect("the error told");
+            assert_eq!(failed.kind(), io::ErrorKind::WouldBlock);
+            // The next flush writes what was not written, in order, once.
+            out.flush().unwrap();
+            let all: String = (0..1000).map(|i| format!("{i}\n")).collect();
+            let written = String::from_utf8(sink.bytes.bytes()).unwrap();
+            assert_eq!(written, all, "threaded: {threaded}");
+            assert!(out.thread.is_none(), "written here from then on");
+            assert!(out.failed(), "the failure is remembered");
         }
-        let failed = failed
-            .or_else(|| out.flush().err())
-            .expect("the error told");
-        assert_eq!(failed.kind(), io::ErrorKind::WouldBlock);
-        // The next flush writes what was not written, in order, once.
-        out.flush().unwrap();
-        let all: String = (0..1000).map(|i| format!("{i}\n")).collect();
-        assert_eq!(String::from_utf8(sink.bytes.bytes()).unwrap(), all);
-        assert!(out.thread.is_none(), "written here from then on");
-        assert!(out.failed(), "the failure is remembered");
-    }
-
-    #[test]
-    fn a_failed_write_here_is_told_and_loses_nothing() {
-        let sink = Hiccup::default();
-        let mut out = Handoff::new(sink.clone(), 64, false);
-        let mut failed = None;
-        for i in 0..1000 {
-            if let Err(e) = out.write_all(format!("{i}\n").as_bytes()) {
-                out.write_all(format!("{i}\n").as_bytes()).unwrap();
-                failed = Some(e);
-            }
-        }
-        let failed = failed
-            .or_else(|| out.flush().err())
-            .expect("the error told");
-        assert_eq!(failed.kind(), io::ErrorKind::WouldBlock);
-        out.flush().unwrap();
-        let all: String = (0..1000).map(|i| format!("{i}\n")).collect();
-        assert_eq!(String::from_utf8(sink.bytes.bytes()).unwrap(), all);
-        assert!(out.failed());
     }
 
     /// A sink that panics on the output thread, as a bug would.
