@@ -158,7 +158,8 @@ impl Builder {
     }
 
     /// Keep track of where reading stands, for
-    /// [`ChangelogIterator::checkpoint`] (costs a copy of each line).
+    /// [`ChangelogIterator::checkpoint`] (the last event's line is kept:
+    /// copied only when a read is about to overwrite it).
     pub fn checkpoints(mut self, keep: bool) -> Self {
         self.checkpoints = keep;
         self

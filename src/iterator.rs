@@ -161,6 +161,17 @@ struct OtherTable {
     keep: bool,
 }
 
+impl OtherTable {
+    /// What a skim of the source's buffer does with it: hands it out if it
+    /// revealed a gap, else goes past it.
+    fn skim(&self) -> Skim {
+        match self.gap {
+            Some(_) => Skim::Hand { keep: self.keep },
+            None => Skim::Past { keep: self.keep },
+        }
+    }
+}
+
 /// A line of another table than `filter`'s, in the writer's shape, read
 /// only as far as its `seq`, family and table (its keys are read only if
 /// its event is handed out), and its `seq` checked; `None` for any other
@@ -419,10 +430,7 @@ impl ChangelogIterator {
             };
             counts.lines += 1;
             gap = other.gap;
-            match other.gap {
-                Some(_) => Skim::Hand { keep: other.keep },
-                None => Skim::Past { keep: other.keep },
-            }
+            other.skim()
         })?;
         Some(Current {
             info,
@@ -491,13 +499,10 @@ impl ChangelogIterator {
         let info = self.source.skim(|line, info| {
             if !check_all && let Some(other) = other_table(filter, standing, line, info) {
                 counts.lines += 1;
-                return match other.gap {
-                    Some(gap) => {
-                        revealing = Some((gap, None, false));
-                        Skim::Hand { keep: other.keep }
-                    }
-                    None => Skim::Past { keep: other.keep },
-                };
+                if let Some(gap) = other.gap {
+                    revealing = Some((gap, None, false));
+                }
+                return other.skim();
             }
             let Some(event) = entry::shaped(line) else {
                 return Skim::Stop;
@@ -591,8 +596,7 @@ impl ChangelogIterator {
         };
         let matches = self.filter.matches(&event);
         let ranges = event.compact_ranges(line);
-        let seq = event.seq;
-        let (verdict, keep) = self.standing.event(line, &info, seq);
+        let (verdict, keep) = self.standing.event(line, &info, event.seq);
         if keep {
             self.source.keep_line();
         }

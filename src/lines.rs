@@ -275,7 +275,7 @@ impl LineBuffer {
             self.offset += at as u64 + 1;
             self.line += 1;
             if keep {
-                self.keep = Some(span.range);
+                self.keep(&span);
             }
             if hand {
                 return Some(span);

@@ -138,8 +138,7 @@ impl Source for Pipe {
         self.buffer.get(&self.last_line)
     }
 
-    fn skim(&mut self, each: impl FnMut(&[u8], &LineInfo) -> Skim) -> Option<LineInfo> {
-        let mut each = each;
+    fn skim(&mut self, mut each: impl FnMut(&[u8], &LineInfo) -> Skim) -> Option<LineInfo> {
         let span = self
             .buffer
             .skim(|line, span| each(line, &span.info(None)))?;

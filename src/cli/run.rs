@@ -187,12 +187,13 @@ impl Session<'_> {
             };
             // A backlog is printed straight from what is read, up to
             // whatever is not an event to print now.
-            let ready = match caught_up {
-                true => None,
-                false => events.for_each_ready(|record| match self.print(record) {
+            let ready = if caught_up {
+                None
+            } else {
+                events.for_each_ready(|record| match self.print(record) {
                     Ok(Turn::Go) => ControlFlow::Continue(()),
                     other => ControlFlow::Break(other),
-                }),
+                })
             };
             // The record borrows `events`; state writes wait until after it.
             let turn = match ready {
