@@ -32,6 +32,14 @@ fn read_to_end(events: &mut ChangelogIterator) -> (Vec<i64>, Option<Error>) {
     }
 }
 
+/// A changelog in `dir`: events 1 to 3, then [`junk`].
+fn three_events_then_junk(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let path = dir.path().join("change.log");
+    write_lines(&path, &(1..=3).map(line).collect::<Vec<_>>());
+    write_lines(&path, &junk());
+    path
+}
+
 fn write_lines(path: &std::path::Path, lines: &[String]) {
     let mut file = std::fs::OpenOptions::new()
         .create(true)
@@ -90,9 +98,7 @@ fn assert_stopped_short_at_3(events: &mut ChangelogIterator) {
 #[test]
 fn a_resume_that_stops_short_is_told_with_the_last_event_read_from_a_file() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("change.log");
-    write_lines(&path, &(1..=3).map(line).collect::<Vec<_>>());
-    write_lines(&path, &junk());
+    let path = three_events_then_junk(&dir);
     let mut events = ChangelogIterator::builder(&path)
         .follow(false)
         .start(Start::AfterSeq(10))
@@ -111,18 +117,20 @@ fn a_resume_that_stops_short_is_told_with_the_last_event_read_from_memory() {
     assert_stopped_short_at_3(&mut events);
 }
 
-/// Follows until nothing new comes for a while; the seqs read.
-fn follow_until_quiet(events: &mut ChangelogIterator) -> Vec<i64> {
-    let mut seqs = Vec::new();
-    loop {
-        let quiet = std::time::Instant::now() + std::time::Duration::from_millis(400);
-        match events.next_until(Some(quiet)) {
+/// Follows until the [`junk`] written since was all read (each line of it
+/// told as invalid); the seqs of the events read on the way.
+fn follow_through_junk(events: &mut ChangelogIterator) -> Vec<i64> {
+    let patience = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let (mut seqs, mut invalid, junk_lines) = (Vec::new(), 0, junk().len());
+    while invalid < junk_lines {
+        match events.next_until(Some(patience)) {
             Ok(Next::Item(event)) => seqs.push(event.seq),
-            Ok(Next::TimedOut) => return seqs,
-            Ok(Next::Notice(_)) | Err(Error::InvalidEntry(_)) => {}
-            other => panic!("unexpected {other:?}"),
+            Ok(Next::Notice(_)) => {}
+            Err(Error::InvalidEntry(_)) => invalid += 1,
+            other => panic!("unexpected {other:?} after {invalid} invalid lines"),
         }
     }
+    seqs
 }
 
 /// After a rotation (by rename) or a copy-truncate, and four hundred more
@@ -132,21 +140,19 @@ fn follow_until_quiet(events: &mut ChangelogIterator) -> Vec<i64> {
 fn the_last_events_line_outlives_a_rotation_or_truncation_and_what_follows() {
     for rename in [true, false] {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("change.log");
-        write_lines(&path, &(1..=3).map(line).collect::<Vec<_>>());
-        write_lines(&path, &junk());
+        let path = three_events_then_junk(&dir);
         let mut events = ChangelogIterator::builder(&path)
             .checkpoints(true)
             .open()
             .unwrap();
-        assert_eq!(follow_until_quiet(&mut events), [1, 2, 3]);
+        assert_eq!(follow_through_junk(&mut events), [1, 2, 3]);
         if rename {
             std::fs::rename(&path, dir.path().join("change.log.1")).unwrap();
         } else {
             std::fs::File::create(&path).unwrap();
         }
         write_lines(&path, &junk());
-        assert!(follow_until_quiet(&mut events).is_empty());
+        assert!(follow_through_junk(&mut events).is_empty());
         let checkpoint = events.checkpoint().unwrap();
         assert_eq!(checkpoint.seq, Some(3));
         let hash = line_hash(line(3).as_bytes());
