@@ -196,10 +196,12 @@ fn hot_path(c: &mut Criterion) {
                     };
                     loop {
                         if ready {
-                            events.for_each_ready(|r| {
-                                write(r);
-                                std::ops::ControlFlow::<()>::Continue(())
-                            });
+                            events
+                                .for_each_ready(|r| {
+                                    write(r);
+                                    std::ops::ControlFlow::<()>::Continue(())
+                                })
+                                .unwrap();
                         }
                         match events.next_record(None).unwrap() {
                             Next::Item(r) => write(&r),

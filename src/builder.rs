@@ -147,16 +147,6 @@ impl Builder {
         self
     }
 
-    /// Whether a backlog may be read ahead on a thread of its own, while
-    /// the lines already read are handed out (default `true`; never where
-    /// the process may use only one CPU). A consumer with heavy work of its
-    /// own on another thread (writing every event out) may do better
-    /// without it, leaving it the second CPU.
-    pub fn read_ahead(mut self, allowed: bool) -> Self {
-        self.options.read_ahead = allowed;
-        self
-    }
-
     /// Keep track of where reading stands, for
     /// [`ChangelogIterator::checkpoint`] (the last event's line is kept:
     /// copied only when a read is about to overwrite it).

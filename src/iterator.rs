@@ -152,75 +152,178 @@ impl Standing {
     }
 }
 
-/// What a line of another table came to (see [`other_table`]).
-struct OtherTable {
-    /// The gap it revealed: it is handed out (the filter does not hide a
-    /// loss).
-    gap: Option<Gap>,
-    /// The source is to keep the line (see [`Kept`]).
-    keep: bool,
+/// What one line comes to: the one decision every way of reading takes
+/// ([`judge`]).
+enum Judged<'a> {
+    /// Nothing to hand out: a blank line, an event the filter drops, one a
+    /// resume skips.
+    Past,
+    /// An event to hand out: it passes the filter, or it revealed a gap.
+    Hand {
+        event: EventRef<'a>,
+        gap: Option<Gap>,
+        matches: bool,
+    },
+    /// Not an event: reported, and reading goes on.
+    Invalid(entry::InvalidReason),
 }
 
-impl OtherTable {
-    /// What a skim of the source's buffer does with it: hands it out if it
-    /// revealed a gap, else goes past it.
-    fn skim(&self) -> Skim {
-        match self.gap {
-            Some(_) => Skim::Hand { keep: self.keep },
-            None => Skim::Past { keep: self.keep },
-        }
-    }
-}
-
-/// A line of another table than `filter`'s, in the writer's shape, read
-/// only as far as its `seq`, family and table (its keys are read only if
-/// its event is handed out), and its `seq` checked; `None` for any other
-/// line, which is read whole.
+/// Judges one line: decodes it as far as the decision needs, checks its
+/// `seq` (whatever its table: a filter must not hide a gap), and filters
+/// it. Every caller goes through here: the push over what is ready, the
+/// pull call, the stream. Returns the judgement and whether the source is
+/// to keep the line (see [`Kept`]).
+///
+/// The hot path of a filtered catch-up: a line of another table, in the
+/// writer's shape, is read only as far as its `seq`, family and table
+/// (its keys are read only if it revealed a gap and so is handed out).
 #[inline]
-fn other_table(
+fn judge<'a>(
     filter: &Filter,
     standing: &mut Standing,
-    line: &[u8],
+    check_all: bool,
+    line: &'a [u8],
     info: &LineInfo,
-) -> Option<OtherTable> {
-    let header = entry::header(line)?;
-    if filter.matches_table(header.family, header.table) {
-        return None;
+) -> (Judged<'a>, bool) {
+    if !check_all
+        && let Some(header) = entry::header(line)
+        && !filter.matches_table(header.family, header.table)
+    {
+        let (verdict, keep) = standing.event(line, info, header.seq);
+        let judged = match verdict {
+            // Its keys may turn out unreadable: shown without them.
+            Verdict::Deliver(Some(gap)) => {
+                match entry::shaped(line).or_else(|| entry::header_event(line)) {
+                    Some(event) => Judged::Hand {
+                        event,
+                        gap: Some(gap),
+                        matches: false,
+                    },
+                    None => Judged::Past,
+                }
+            }
+            Verdict::Deliver(None) | Verdict::Skip => Judged::Past,
+        };
+        return (judged, keep);
     }
-    let (verdict, keep) = standing.event(line, info, header.seq);
-    let gap = match verdict {
-        Verdict::Deliver(gap) => gap,
-        Verdict::Skip => None,
+    let event = match entry::decode(line) {
+        Ok(Some(event)) => event,
+        Ok(None) => return (Judged::Past, false),
+        Err(reason) => return (Judged::Invalid(reason), false),
     };
-    Some(OtherTable { gap, keep })
-}
-
-/// Where the record to hand out has its line.
-enum Found {
-    /// The source's current line.
-    Current(Current),
-    /// The kept copy of the last line, with the gap it revealed.
-    Kept(Gap),
-}
-
-/// What was learnt of the source's current line while reading it, so that
-/// handing it out does not work it out again.
-#[derive(Debug, Clone)]
-struct Current {
-    info: LineInfo,
-    gap: Option<Gap>,
-    /// Where its event lies in it, when it was in the writer's exact shape
-    /// (no need to decode it again).
-    ranges: Option<CompactRanges>,
-    /// Whether its event passes the filter.
-    matches: bool,
+    let matches = filter.matches(&event);
+    let (verdict, keep) = standing.event(line, info, event.seq);
+    let judged = match verdict {
+        Verdict::Deliver(gap) if gap.is_some() || matches => Judged::Hand {
+            event,
+            gap,
+            matches,
+        },
+        Verdict::Deliver(_) | Verdict::Skip => Judged::Past,
+    };
+    (judged, keep)
 }
 
 /// What one item from the source comes to.
 enum Advance {
-    Found(Found),
+    /// A record, on the source's current line.
+    Handed(Handed),
+    /// A record on the kept line: the gap a resume that stopped short
+    /// revealed at the end of what there is.
+    Kept(Handed),
     Continue,
     Return(Next<()>),
+}
+
+/// A record handed out, without its borrow of the line: enough to make
+/// it again from the source's current line (the borrow checker cannot yet
+/// let a borrow of the line leave the loop that reads on).
+#[derive(Debug, Clone)]
+struct Handed {
+    info: LineInfo,
+    gap: Option<Gap>,
+    /// Whether it passes the filter; `None`: to be asked.
+    matches: Option<bool>,
+    /// Where its event lies in its line, when in the writer's shape (made
+    /// again without decoding); `None`: decoded again.
+    ranges: Option<CompactRanges>,
+}
+
+impl Handed {
+    fn of(record: &Record<'_>) -> Self {
+        Handed {
+            info: record.info.clone(),
+            gap: record.gap,
+            matches: Some(record.matches),
+            ranges: record.event.compact_ranges(record.line),
+        }
+    }
+}
+
+/// How a turn over what is ready ended.
+enum Ready<B> {
+    /// Nothing more is ready.
+    Drained,
+    /// The sink broke with this value.
+    Broke(B),
+    /// This line (the source's current one) is not an event.
+    Invalid(LineInfo, entry::InvalidReason),
+}
+
+/// Everything one line needs, borrowed apart from the source that holds
+/// the line.
+struct Judge<'i> {
+    filter: &'i Filter,
+    standing: &'i mut Standing,
+    counts: &'i mut Counts,
+    check_all: bool,
+    path: &'i Arc<Path>,
+}
+
+impl Judge<'_> {
+    /// [`judge`]s one line and hands its record, if any, to `sink`; says
+    /// what the source is to do with the line, and sets `ended` if the
+    /// turn ends at it.
+    #[inline]
+    fn line<B>(
+        &mut self,
+        line: &[u8],
+        info: &LineInfo,
+        sink: &mut impl FnMut(&Record<'_>) -> ControlFlow<B>,
+        ended: &mut Ready<B>,
+    ) -> Skim {
+        self.counts.lines += 1;
+        let (judged, keep) = judge(self.filter, self.standing, self.check_all, line, info);
+        match judged {
+            Judged::Past => Skim::Past { keep },
+            Judged::Hand {
+                event,
+                gap,
+                matches,
+            } => {
+                let record = Record {
+                    event,
+                    line,
+                    info: info.clone(),
+                    path: self.path,
+                    gap,
+                    matches,
+                };
+                match sink(&record) {
+                    ControlFlow::Continue(()) => Skim::Past { keep },
+                    ControlFlow::Break(value) => {
+                        *ended = Ready::Broke(value);
+                        Skim::Hand { keep }
+                    }
+                }
+            }
+            Judged::Invalid(reason) => {
+                self.counts.invalid += 1;
+                *ended = Ready::Invalid(info.clone(), reason);
+                Skim::Hand { keep }
+            }
+        }
+    }
 }
 
 /// Follows a changelog and hands out its events in order, each exactly
@@ -257,11 +360,6 @@ pub struct ChangelogIterator {
     /// Read every line whole, even lines of tables the filter drops.
     check_all: bool,
     done: bool,
-    /// A line that revealed a gap, met by
-    /// [`for_each_ready`](Self::for_each_ready), whose event could not be
-    /// made there: the next call of [`next_record`](Self::next_record)
-    /// says why (as it would have).
-    pending: Option<Current>,
     /// For [`status`](Self::status).
     counts: Counts,
 }
@@ -289,7 +387,6 @@ impl ChangelogIterator {
                 anchor: positioned.anchor,
             },
             done: false,
-            pending: None,
             counts: Counts::default(),
         }
     }
@@ -357,36 +454,89 @@ impl ChangelogIterator {
     /// Invalid lines come back as [`Error::InvalidEntry`]; call again to go
     /// on. Blocks until `deadline` (`None`: no limit).
     pub fn next_record(&mut self, deadline: Option<Instant>) -> Result<Next<Record<'_>>, Error> {
-        if self.done {
-            return Ok(Next::End);
-        }
-        if let Some(current) = self.pending.take() {
-            return self.record(Found::Current(current)).map(Next::Item);
-        }
-        let found = loop {
-            match self.advance(deadline) {
-                Ok(Advance::Found(found)) => break found,
-                Ok(Advance::Continue) => continue,
-                Ok(Advance::Return(next)) => return Ok(without_item(next)),
-                Err(e) => {
-                    if let Error::InvalidEntry(_) = e {
-                        self.counts.invalid += 1;
-                    }
-                    self.done = !e.is_recoverable();
-                    return Err(e);
-                }
+        loop {
+            if self.done {
+                return Ok(Next::End);
             }
+            // What is ready first, with a sink that takes one record.
+            match self.for_each_ready(|record| ControlFlow::Break(Handed::of(record))) {
+                Ok(Some(handed)) => return self.record(handed).map(Next::Item),
+                Ok(None) => {}
+                Err(e) => return Err(e),
+            }
+            return match self.advance(deadline) {
+                Ok(Advance::Handed(handed)) => self.record(handed).map(Next::Item),
+                Ok(Advance::Kept(handed)) => self
+                    .record_in(self.source.kept_line(), handed)
+                    .map(Next::Item),
+                Ok(Advance::Continue) => continue,
+                Ok(Advance::Return(next)) => Ok(without_item(next)),
+                Err(e) => Err(self.failed(e)),
+            };
+        }
+    }
+
+    /// Hands `f` each record [`next_record`](Self::next_record) would
+    /// return, for as long as they come straight from what is already read,
+    /// each line judged once, in the source's buffer, with no call or item
+    /// per line (one that reveals a gap is handed out too, with its gap).
+    /// Returns `Ok(None)` once nothing more is ready (the next
+    /// `next_record` reads or waits), `f`'s value when it breaks (the
+    /// record it broke on is done with), and a line that is not an event
+    /// as [`Error::InvalidEntry`] (call again to go on). Never reads, never
+    /// waits. Between calls, [`checkpoint`](Self::checkpoint) and
+    /// [`last_seq`](Self::last_seq) stand after the last record handed
+    /// out, as after `next_record`.
+    ///
+    /// The hot path of a catch-up that prints: call it before each
+    /// `next_record`, and a backlog is printed without a call per event.
+    /// (A source that cannot hand out lines so, such as
+    /// [`MemorySource`](crate::MemorySource), hands none.)
+    pub fn for_each_ready<B>(
+        &mut self,
+        mut f: impl FnMut(&Record<'_>) -> ControlFlow<B>,
+    ) -> Result<Option<B>, Error> {
+        if self.done {
+            return Ok(None);
+        }
+        let path = Arc::clone(self.source.path());
+        let mut judge = Judge {
+            filter: &self.filter,
+            standing: &mut self.standing,
+            counts: &mut self.counts,
+            check_all: self.check_all,
+            path: &path,
         };
-        self.record(found).map(Next::Item)
+        let mut ended = Ready::Drained;
+        self.source
+            .skim(|line, info| judge.line(line, info, &mut f, &mut ended));
+        self.ended(ended)
+    }
+
+    /// What a turn over lines that ended so comes to.
+    fn ended<B>(&mut self, ended: Ready<B>) -> Result<Option<B>, Error> {
+        match ended {
+            Ready::Drained => Ok(None),
+            Ready::Broke(value) => Ok(Some(value)),
+            Ready::Invalid(info, reason) => {
+                let location = Location::new(self.source.path(), info.line, info.offset);
+                Err(Error::InvalidEntry(InvalidEntry::new(
+                    location,
+                    reason,
+                    self.source.line(),
+                )))
+            }
+        }
+    }
+
+    /// An error ends the iterator unless it is recoverable.
+    fn failed(&mut self, e: Error) -> Error {
+        self.done = !e.is_recoverable();
+        e
     }
 
     /// Takes one item from the source.
     fn advance(&mut self, deadline: Option<Instant>) -> Result<Advance, Error> {
-        if !self.check_all
-            && let Some(found) = self.skim()
-        {
-            return Ok(Advance::Found(Found::Current(found)));
-        }
         let item = match self.source.next_item(deadline)? {
             Next::Item(item) => item,
             Next::End => return Ok(self.at_end(Next::End)),
@@ -396,11 +546,11 @@ impl ChangelogIterator {
             Next::Interrupted => return Ok(Advance::Return(Next::Interrupted)),
         };
         match item {
-            Item::Line(info) => {
-                self.counts.lines += 1;
-                self.line(info)
+            Item::Line(info) => self.line(info),
+            Item::Invalid(entry) => {
+                self.counts.invalid += 1;
+                Err(Error::InvalidEntry(entry))
             }
-            Item::Invalid(entry) => Err(Error::InvalidEntry(entry)),
             Item::Notice(notice) => {
                 if let Notice::Truncated { .. } = notice {
                     self.counts.rotations += 1;
@@ -416,136 +566,28 @@ impl ChangelogIterator {
         }
     }
 
-    /// The hot path of a catch-up: the lines of other tables already read
-    /// are checked as far as their header, straight from the source's
-    /// buffer, up to one that reveals a gap (returned) or is for the
-    /// ordinary path (a line of the filter's table, or not in the writer's
-    /// shape).
-    fn skim(&mut self) -> Option<Current> {
-        let (filter, standing, counts) = (&self.filter, &mut self.standing, &mut self.counts);
-        let mut gap = None;
-        let info = self.source.skim(|line, info| {
-            let Some(other) = other_table(filter, standing, line, info) else {
-                return Skim::Stop;
-            };
-            counts.lines += 1;
-            gap = other.gap;
-            other.skim()
-        })?;
-        Some(Current {
-            info,
-            gap,
-            ranges: None,
-            matches: false,
-        })
-    }
-
-    /// Hands `f` each record [`next_record`](Self::next_record) would
-    /// return, for as long as they come straight from what is already read:
-    /// lines in the writer's exact shape, checked in the source's buffer,
-    /// with no other work per line (one that reveals a gap is handed out
-    /// too, with its gap). Stops at anything else (the end of what was
-    /// read, a line for the full decoder, a notice), which the next
-    /// `next_record` returns, or when `f` breaks (the record it broke on is
-    /// done with): then returns `f`'s value. Never reads, never waits.
-    /// Between calls, [`checkpoint`](Self::checkpoint) and
-    /// [`last_seq`](Self::last_seq) stand after the last record handed
-    /// out, as after `next_record`.
-    ///
-    /// The hot path of a catch-up that prints: call it before each
-    /// `next_record`, and a backlog is printed without a call per event.
-    /// (A source that cannot hand out lines so, such as
-    /// [`MemorySource`](crate::MemorySource), hands none.)
-    pub fn for_each_ready<B>(
-        &mut self,
-        mut f: impl FnMut(&Record<'_>) -> ControlFlow<B>,
-    ) -> Option<B> {
-        if self.done || self.pending.is_some() {
-            return None;
-        }
-        loop {
-            // A line that revealed a gap stops the skim; handed out here,
-            // as `next_record` would, and on with the next.
-            let revealing = match self.take_ready(&mut f) {
-                Ok(revealing) => revealing?,
-                Err(value) => return Some(value),
-            };
-            match self.record(Found::Current(revealing.clone())) {
-                Ok(record) => {
-                    if let ControlFlow::Break(value) = f(&record) {
-                        return Some(value);
-                    }
-                }
-                // Its event cannot be made: `next_record` says why.
-                Err(_) => {
-                    self.pending = Some(revealing);
-                    return None;
-                }
-            }
-        }
-    }
-
-    /// One skim of [`for_each_ready`](Self::for_each_ready): the line that
-    /// revealed a gap, if it stopped at one, or `f`'s value if it broke.
-    fn take_ready<B>(
-        &mut self,
-        f: &mut impl FnMut(&Record<'_>) -> ControlFlow<B>,
-    ) -> Result<Option<Current>, B> {
+    /// A complete line handed out by the source on its own (not from what
+    /// was ready): judged as every line is.
+    fn line(&mut self, info: LineInfo) -> Result<Advance, Error> {
         let path = Arc::clone(self.source.path());
-        let (filter, standing, counts) = (&self.filter, &mut self.standing, &mut self.counts);
-        let check_all = self.check_all;
-        let mut broke = None;
-        let mut revealing = None;
-        let info = self.source.skim(|line, info| {
-            if !check_all && let Some(other) = other_table(filter, standing, line, info) {
-                counts.lines += 1;
-                if let Some(gap) = other.gap {
-                    revealing = Some((gap, None, false));
-                }
-                return other.skim();
-            }
-            let Some(event) = entry::shaped(line) else {
-                return Skim::Stop;
-            };
-            counts.lines += 1;
-            let matches = filter.matches(&event);
-            let (verdict, keep) = standing.event(line, info, event.seq);
-            match verdict {
-                Verdict::Deliver(None) if matches => {
-                    let record = Record {
-                        event,
-                        line,
-                        info: info.clone(),
-                        path: &path,
-                        gap: None,
-                        matches,
-                    };
-                    match f(&record) {
-                        ControlFlow::Continue(()) => Skim::Past { keep },
-                        ControlFlow::Break(value) => {
-                            broke = Some(value);
-                            Skim::Last { keep }
-                        }
-                    }
-                }
-                Verdict::Deliver(Some(gap)) => {
-                    revealing = Some((gap, event.compact_ranges(line), matches));
-                    Skim::Hand { keep }
-                }
-                Verdict::Deliver(None) | Verdict::Skip => Skim::Past { keep },
-            }
-        });
-        if let Some(value) = broke {
-            return Err(value);
+        let mut judge = Judge {
+            filter: &self.filter,
+            standing: &mut self.standing,
+            counts: &mut self.counts,
+            check_all: self.check_all,
+            path: &path,
+        };
+        let mut ended = Ready::Drained;
+        let mut take = |record: &Record<'_>| ControlFlow::Break(Handed::of(record));
+        let keep = match judge.line(self.source.line(), &info, &mut take, &mut ended) {
+            Skim::Past { keep } | Skim::Hand { keep } => keep,
+        };
+        if keep {
+            self.source.keep_line();
         }
-        Ok(match (info, revealing) {
-            (Some(info), Some((gap, ranges, matches))) => Some(Current {
-                info,
-                gap: Some(gap),
-                ranges,
-                matches,
-            }),
-            _ => None,
+        Ok(match self.ended(ended)? {
+            Some(handed) => Advance::Handed(handed),
+            None => Advance::Continue,
         })
     }
 
@@ -554,7 +596,19 @@ impl ChangelogIterator {
     /// (`End`) or not (`TimedOut`: read on).
     fn at_end(&mut self, then: Next<()>) -> Advance {
         if let Some(gap) = self.standing.at_end() {
-            return Advance::Found(Found::Kept(gap));
+            // Its revealing line is the one kept.
+            let info = self.standing.kept.info.clone().unwrap_or(LineInfo {
+                line: 0,
+                offset: 0,
+                end: 0,
+                file: None,
+            });
+            return Advance::Kept(Handed {
+                info,
+                gap: Some(gap),
+                matches: None,
+                ranges: None,
+            });
         }
         match then {
             Next::End => Advance::Return(Next::End),
@@ -562,97 +616,40 @@ impl ChangelogIterator {
         }
     }
 
-    /// A complete line: decode, check, filter.
-    fn line(&mut self, info: LineInfo) -> Result<Advance, Error> {
-        let line = self.source.line();
-        // The hot path of a catch-up: a line of another table, in the
-        // writer's shape, is checked as far as its seq, family and table;
-        // its keys are read only if its event is to be handed out.
-        if !self.check_all
-            && let Some(other) = other_table(&self.filter, &mut self.standing, line, &info)
-        {
-            if other.keep {
-                self.source.keep_line();
-            }
-            return Ok(match other.gap {
-                Some(gap) => Advance::Found(Found::Current(Current {
-                    info,
-                    gap: Some(gap),
-                    ranges: None,
-                    matches: false,
-                })),
-                None => Advance::Continue,
-            });
-        }
-        let event = match entry::decode(line) {
-            Ok(Some(event)) => event,
-            Ok(None) => return Ok(Advance::Continue),
-            Err(reason) => {
-                let location = Location::new(self.source.path(), info.line, info.offset);
-                return Err(Error::InvalidEntry(InvalidEntry::new(
-                    location, reason, line,
-                )));
-            }
-        };
-        let matches = self.filter.matches(&event);
-        let ranges = event.compact_ranges(line);
-        let (verdict, keep) = self.standing.event(line, &info, event.seq);
-        if keep {
-            self.source.keep_line();
-        }
-        Ok(match verdict {
-            Verdict::Deliver(gap) if gap.is_some() || matches => {
-                Advance::Found(Found::Current(Current {
-                    info,
-                    gap,
-                    ranges,
-                    matches,
-                }))
-            }
-            Verdict::Deliver(_) | Verdict::Skip => Advance::Continue,
-        })
+    /// The record handed out as `handed`, made again from its line: the
+    /// source's current line, or for [`Advance::Kept`] the kept one.
+    fn record(&self, handed: Handed) -> Result<Record<'_>, Error> {
+        self.record_in(self.source.line(), handed)
     }
 
-    /// The record for what was found. (Had again from where its parts lie,
-    /// or decoded again: the borrow checker cannot yet let a borrow of the
-    /// line leave the loop that reads on.)
-    fn record(&self, found: Found) -> Result<Record<'_>, Error> {
-        let (line, info, gap, ranges, matches) = match found {
-            Found::Current(c) => (self.source.line(), c.info, c.gap, c.ranges, Some(c.matches)),
-            Found::Kept(gap) => {
-                let kept = &self.standing.kept;
-                let info = kept.info.clone().unwrap_or(LineInfo {
-                    line: 0,
-                    offset: 0,
-                    end: 0,
-                    file: None,
-                });
-                (self.source.kept_line(), info, Some(gap), None, None)
-            }
-        };
+    fn record_in<'s>(&'s self, line: &'s [u8], handed: Handed) -> Result<Record<'s>, Error> {
         let path = self.source.path();
-        // The same bytes decoded a moment ago, or a line of another table
-        // whose header alone was read: if its keys cannot be read, the
-        // event is shown without them (its seq counted, and it revealed a
-        // gap that must be told).
-        let event = ranges
-            .and_then(|ranges| EventRef::from_compact(line, &ranges))
-            .or_else(|| entry::decode(line).ok().flatten())
-            .or_else(|| entry::header_event(line));
+        // In the writer's shape: where its parts lie. Else decoded again
+        // (it was decoded a moment ago, or it is the kept line of an event
+        // already counted, shown by its header if its keys cannot be read).
+        let event = match &handed.ranges {
+            Some(ranges) => EventRef::from_compact(line, ranges),
+            None => entry::decode(line)
+                .ok()
+                .flatten()
+                .or_else(|| entry::header_event(line)),
+        };
         let Some(event) = event else {
-            let location = Location::new(path, info.line, info.offset);
+            let location = Location::new(path, handed.info.line, handed.info.offset);
             let reason = entry::InvalidReason::Json("not an event".into());
             return Err(Error::InvalidEntry(InvalidEntry::new(
                 location, reason, line,
             )));
         };
         Ok(Record {
-            matches: matches.unwrap_or_else(|| self.filter.matches(&event)),
+            matches: handed
+                .matches
+                .unwrap_or_else(|| self.filter.matches(&event)),
             event,
             line,
             path,
-            info,
-            gap,
+            info: handed.info,
+            gap: handed.gap,
         })
     }
 

@@ -16,14 +16,6 @@ use std::sync::Arc;
 /// faster with the read-ahead, and its two buffers count in peak memory.)
 pub(crate) const READ_CHUNK: usize = 64 * 1024;
 
-/// Room kept before a stretch read ahead, for the partial line carried over
-/// from the buffer it replaces (see [`LineBuffer::adopt`]).
-pub(crate) const CARRY: usize = 4096;
-
-/// How many of the last bytes read a buffer taken from a read-ahead
-/// carries over (see [`LineBuffer::adopt`]), for [`LineBuffer::last`].
-pub(crate) const LAST_KEPT: usize = 64;
-
 /// How many of a long line's first bytes are kept for its warning.
 const LONG_HEAD: usize = 256;
 
@@ -43,13 +35,8 @@ pub(crate) enum Skim {
     /// Done with: go on to the next (keeping it, see
     /// [`LineBuffer::keep`], if `keep`).
     Past { keep: bool },
-    /// To be handed out: stop after it.
+    /// Stop after it: it becomes the line handed out (kept if `keep`).
     Hand { keep: bool },
-    /// Done with, and the last: stop after it, handing nothing.
-    Last { keep: bool },
-    /// Not for this path: stop before it (the next [`LineBuffer::take`]
-    /// returns it).
-    Stop,
 }
 
 /// A line over the limit: where it starts and its first bytes. Its other
@@ -248,9 +235,9 @@ impl LineBuffer {
     /// Hands the complete lines in the buffer to `each`, one after another,
     /// for as long as it is done with them ([`Skim::Past`]): the hot path
     /// of a catch-up, with no more bookkeeping per line than the line
-    /// buffer's own. Returns the line `each` wants handed out
-    /// ([`Skim::Hand`]), if any. A line over the limit stops it (for
-    /// [`take`](Self::take) to report).
+    /// buffer's own. Returns the line `each` stopped at ([`Skim::Hand`]),
+    /// if any. A line over the limit stops it (for [`take`](Self::take) to
+    /// report).
     pub(crate) fn skim(&mut self, mut each: impl FnMut(&[u8], &Span) -> Skim) -> Option<Span> {
         if self.skipping.is_some() {
             return None;
@@ -265,11 +252,9 @@ impl LineBuffer {
                 line: self.line,
                 offset: self.offset,
             };
-            let (hand, keep, last) = match each(self.get(&span), &span) {
-                Skim::Past { keep } => (false, keep, false),
-                Skim::Hand { keep } => (true, keep, false),
-                Skim::Last { keep } => (false, keep, true),
-                Skim::Stop => return None,
+            let (hand, keep) = match each(self.get(&span), &span) {
+                Skim::Past { keep } => (false, keep),
+                Skim::Hand { keep } => (true, keep),
             };
             self.start += at + 1;
             self.offset += at as u64 + 1;
@@ -279,9 +264,6 @@ impl LineBuffer {
             }
             if hand {
                 return Some(span);
-            }
-            if last {
-                return None;
             }
         }
     }
@@ -332,30 +314,6 @@ impl LineBuffer {
         if self.data.len() - self.end < READ_CHUNK {
             self.data.resize(self.end + READ_CHUNK, 0);
         }
-    }
-
-    /// Takes the next `n` bytes (those at the read offset) from a buffer
-    /// read ahead, where they are `buf[CARRY..CARRY + n]`: the pending bytes
-    /// (a partial line) move in front of them, with at least the last
-    /// [`LAST_KEPT`] bytes read (for [`last`](Self::last)), and the buffer
-    /// given up is returned to be read into next. A partial line longer
-    /// than the room left for it stays, and the bytes are copied after it
-    /// instead.
-    pub(crate) fn adopt(&mut self, mut buf: Vec<u8>, n: usize) -> Vec<u8> {
-        self.save_kept();
-        self.reached_end = n < READ_CHUNK;
-        let pending = self.end - self.start;
-        if pending > CARRY {
-            self.make_room();
-            self.data[self.end..self.end + n].copy_from_slice(&buf[CARRY..CARRY + n]);
-            self.end += n;
-            return buf;
-        }
-        let carried = pending.max(LAST_KEPT).min(self.end);
-        buf[CARRY - carried..CARRY].copy_from_slice(&self.data[self.end - carried..self.end]);
-        self.start = CARRY - pending;
-        self.end = CARRY + n;
-        std::mem::replace(&mut self.data, buf)
     }
 
     /// Reads once from the file at the read offset (the file's own
@@ -476,44 +434,6 @@ mod tests {
         };
         assert_eq!((long.line, long.offset, long.head.len()), (1, 0, LONG_HEAD));
         assert_eq!(line(&mut buf), Some((b"ok".to_vec(), 2, 300_005)));
-    }
-
-    #[test]
-    fn a_buffer_read_ahead_gets_the_partial_line_and_the_last_bytes_read() {
-        let mut buf = LineBuffer::new(100);
-        let input_bytes =
-            || b"0123456789012345678901234567890123456789012345678901234567890123456789\npart";
-        let mut input: &[u8] = input_bytes();
-        buf.fill(&mut input).unwrap();
-        assert!(matches!(buf.take(), Some(Taken::Line(_))));
-        let mut ahead = vec![0; CARRY + READ_CHUNK];
-        ahead[CARRY..CARRY + 4].copy_from_slice(b"ial\n");
-        let given_up = buf.adopt(ahead, 4);
-        assert_eq!(given_up.len(), READ_CHUNK);
-        assert_eq!(buf.read_offset(), 79);
-        // What a wake-up's truncation check compares: the file's last bytes.
-        let file = [&input_bytes()[..], b"ial\n"].concat();
-        assert_eq!(buf.last(LAST_KEPT), &file[file.len() - LAST_KEPT..]);
-        assert_eq!(line(&mut buf), Some((b"partial".to_vec(), 2, 71)));
-    }
-
-    #[test]
-    fn a_partial_line_longer_than_the_room_before_a_chunk_stays_and_the_chunk_follows() {
-        let mut buf = LineBuffer::new(2 * CARRY);
-        let long = vec![b'a'; CARRY + 10];
-        let mut input: &[u8] = &long;
-        buf.fill(&mut input).unwrap();
-        let mut ahead = vec![0; CARRY + READ_CHUNK];
-        ahead[CARRY..CARRY + 3].copy_from_slice(b"bc\n");
-        let given_up = buf.adopt(ahead, 3);
-        assert_eq!(
-            given_up.len(),
-            CARRY + READ_CHUNK,
-            "the chunk's buffer comes back"
-        );
-        let mut want = long.clone();
-        want.extend(b"bc");
-        assert_eq!(line(&mut buf), Some((want, 1, 0)));
     }
 
     #[test]

@@ -91,14 +91,12 @@ pub(crate) trait Source {
     fn line(&self) -> &[u8];
 
     /// Hands the complete lines already read (no system call, nothing else
-    /// queued before them) to `each` while it is done with them: the hot
-    /// path of a catch-up, without an [`Item`] per line. A line `each`
-    /// wants handed out ([`Skim::Hand`]) becomes the current line
-    /// ([`line`](Self::line)) and is returned; after one it is done with
-    /// and stops at ([`Skim::Last`]) nothing is returned; one it stops
-    /// before ([`Skim::Stop`]) comes from the next
-    /// [`next_item`](Self::next_item). A source may hand none (the
-    /// default).
+    /// queued before them) to `each` while it is done with them
+    /// ([`Skim::Past`]): the hot path of a catch-up, without an [`Item`]
+    /// per line. The line `each` stops at ([`Skim::Hand`]) becomes the
+    /// current line ([`line`](Self::line)) and is returned. A source may
+    /// hand none (the default): its lines come from
+    /// [`next_item`](Self::next_item).
     fn skim(&mut self, each: impl FnMut(&[u8], &LineInfo) -> Skim) -> Option<LineInfo> {
         let _ = each;
         None

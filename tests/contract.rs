@@ -33,7 +33,7 @@ fn read_with(events: &mut ChangelogIterator, ready: Option<usize>) -> Vec<Seen> 
     loop {
         if let Some(at_most) = ready {
             let mut taken = 0;
-            events.for_each_ready(|record| {
+            let ready = events.for_each_ready(|record| {
                 seen.push(Seen::Event {
                     seq: record.event().seq,
                     gap: record.gap().is_some(),
@@ -44,6 +44,16 @@ fn read_with(events: &mut ChangelogIterator, ready: Option<usize>) -> Vec<Seen> 
                     false => ControlFlow::Continue(()),
                 }
             });
+            match ready {
+                Ok(_) => {}
+                Err(Error::InvalidEntry(entry)) => {
+                    seen.push(Seen::Invalid {
+                        line: entry.location.line,
+                    });
+                    continue;
+                }
+                Err(e) => panic!("{e}"),
+            }
         }
         match events.next_record(None) {
             Ok(Next::Item(record)) => seen.push(Seen::Event {

@@ -194,13 +194,15 @@ fn from_file(dir: &tempfile::TempDir, lines: &[Vec<u8>], filter: Filter) -> Chan
 /// `at_most`.
 fn take_ready(events: &mut ChangelogIterator, at_most: usize) -> Vec<(i64, bool)> {
     let mut taken = Vec::new();
-    events.for_each_ready(|record| {
-        taken.push((record.event().seq, record.gap().is_some()));
-        match taken.len() == at_most {
-            true => std::ops::ControlFlow::Break(()),
-            false => std::ops::ControlFlow::Continue(()),
-        }
-    });
+    events
+        .for_each_ready(|record| {
+            taken.push((record.event().seq, record.gap().is_some()));
+            match taken.len() == at_most {
+                true => std::ops::ControlFlow::Break(()),
+                false => std::ops::ControlFlow::Continue(()),
+            }
+        })
+        .unwrap();
     taken
 }
 

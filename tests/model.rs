@@ -319,14 +319,16 @@ impl Readers {
 
     /// Takes what is ready; says whether line `until` came.
     fn take_ready(&mut self, events: &mut ChangelogIterator, until: Option<usize>) -> bool {
-        events
-            .for_each_ready(
-                |record| match self.deliver(record) == until && until.is_some() {
+        // An invalid line ends the turn (as `next_record` passes over it).
+        matches!(
+            events.for_each_ready(|record| {
+                match self.deliver(record) == until && until.is_some() {
                     true => ControlFlow::Break(()),
                     false => ControlFlow::Continue(()),
-                },
-            )
-            .is_some()
+                }
+            },),
+            Ok(Some(()))
+        )
     }
 
     fn stop(&mut self) {

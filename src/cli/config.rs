@@ -151,17 +151,6 @@ impl Config {
             .max_line_bytes(self.max_line_bytes)
             .checkpoints(self.state_file.is_some())
             .check_every_line(self.strict)
-            .read_ahead(!self.writes_on_a_thread())
-    }
-
-    /// Whether the output of a backlog is written on a thread of its own:
-    /// when every event is printed (no filter), writing it out is half the
-    /// work, and that thread, not the iterator's reading ahead, gets the
-    /// second CPU. (With a filter the output is small, and reading ahead
-    /// pays.) Never where the process may use only one CPU.
-    pub fn writes_on_a_thread(&self) -> bool {
-        self.filter.is_empty()
-            && std::thread::available_parallelism().is_ok_and(|cpus| cpus.get() > 1)
     }
 }
 

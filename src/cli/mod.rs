@@ -2,8 +2,7 @@
 //!
 //! [`args`] is what the user types, [`config`] what it means here,
 //! [`run`] the loop, [`rows`] the LDB lookups of `--rows`, [`output`] and
-//! [`report`] what gets written ([`handoff`] can write a backlog's output
-//! on a thread of its own), [`signals`] what the process is told,
+//! [`report`] what gets written, [`signals`] what the process is told,
 //! [`exit`] how it ends.
 
 pub mod args;
@@ -11,7 +10,6 @@ pub mod config;
 pub mod exit;
 #[cfg(test)]
 mod generated;
-pub mod handoff;
 pub mod output;
 pub mod report;
 pub mod rows;

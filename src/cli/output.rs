@@ -1,9 +1,12 @@
 //! Writing events to stdout: NDJSON, raw lines or pretty lines, with the
 //! event's row when `--rows` found one (see [`super::rows`]).
 //!
-//! One buffered writer on locked stdout: a backlog is written in large
-//! blocks, and the run loop flushes whenever the reader has caught up, so
-//! a follower still sees each event at once.
+//! Events are written into one buffer, handed to the sink in whole lines
+//! once it holds [`OUTPUT_BUFFER`] bytes and whenever the run loop flushes
+//! (when the reader has caught up, so a follower still sees each event at
+//! once). The sink for stdout is [`RawStdout`]: the descriptor itself,
+//! not `std::io::Stdout`, whose line buffering would split each block at
+//! its last line end into two writes.
 
 use super::config::Format;
 use super::rows::RowField;
@@ -11,10 +14,20 @@ use changelog_tail::printable as sanitize;
 use changelog_tail::{EventRef, Record};
 use owo_colors::{OwoColorize, Style};
 use std::io::{self, Write};
+use std::os::fd::AsFd;
+
+/// Output buffer: large enough that a backlog costs few write calls,
+/// small enough to stay in cache.
+pub const OUTPUT_BUFFER: usize = 32 * 1024;
 
 /// The output side of a run.
 pub struct Output<W: Write> {
-    writer: W,
+    /// Whole events not yet handed to `sink`.
+    buffer: Vec<u8>,
+    sink: W,
+    /// A write or flush of `sink` failed at some point: what was written
+    /// since may be missing or cut short (see [`failed`](Self::failed)).
+    failed: bool,
     format: Format,
     color: bool,
     /// An event's NDJSON, reused: with a row, the event's closing brace
@@ -23,10 +36,12 @@ pub struct Output<W: Write> {
 }
 
 impl<W: Write> Output<W> {
-    /// Prints in `format`; `color` only affects pretty output.
-    pub fn new(writer: W, format: Format, color: bool) -> Self {
+    /// Prints in `format` to `sink`; `color` only affects pretty output.
+    pub fn new(sink: W, format: Format, color: bool) -> Self {
         Output {
-            writer,
+            buffer: Vec::with_capacity(OUTPUT_BUFFER + 4096),
+            sink,
+            failed: false,
             format,
             color,
             scratch: Vec::new(),
@@ -36,11 +51,11 @@ impl<W: Write> Output<W> {
     /// Writes one event.
     pub fn write(&mut self, record: &Record<'_>) -> io::Result<()> {
         match self.format {
-            Format::Ndjson => record.event().write_json(&mut self.writer)?,
-            Format::Raw => self.writer.write_all(record.line())?,
+            Format::Ndjson => record.event().write_json(&mut self.buffer)?,
+            Format::Raw => self.buffer.extend_from_slice(record.line()),
             Format::Pretty => self.write_pretty(record.event(), &RowField::Omitted)?,
         }
-        self.writer.write_all(b"\n")
+        self.end_line()
     }
 
     /// Writes one event with its `row` field (`--rows`), none if
@@ -53,10 +68,41 @@ impl<W: Write> Output<W> {
     pub fn write_with_row(&mut self, record: &Record<'_>, row: &RowField) -> io::Result<()> {
         match self.format {
             Format::Ndjson => self.write_json_with_row(record.event(), row)?,
-            Format::Raw => self.writer.write_all(record.line())?,
+            Format::Raw => self.buffer.extend_from_slice(record.line()),
             Format::Pretty => self.write_pretty(record.event(), row)?,
         }
-        self.writer.write_all(b"\n")
+        self.end_line()
+    }
+
+    /// Ends an event's line; a full buffer goes to the sink (in whole
+    /// lines: a pipe's reader never sees half an event from one write).
+    #[inline]
+    fn end_line(&mut self) -> io::Result<()> {
+        self.buffer.push(b'\n');
+        if self.buffer.len() >= OUTPUT_BUFFER {
+            self.write_out()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the buffer to the sink. What a failed write did not take stays
+    /// in front of the buffer, in order (as `BufWriter` keeps it).
+    fn write_out(&mut self) -> io::Result<()> {
+        let mut written = 0;
+        let result = loop {
+            if written == self.buffer.len() {
+                break Ok(());
+            }
+            match self.sink.write(&self.buffer[written..]) {
+                Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        self.buffer.drain(..written);
+        self.failed |= result.is_err();
+        result
     }
 
     /// The event's NDJSON with `"row"` as its last field (if any).
@@ -79,7 +125,8 @@ impl<W: Write> Output<W> {
             }
             self.scratch.push(b'}');
         }
-        self.writer.write_all(&self.scratch)
+        self.buffer.extend_from_slice(&self.scratch);
+        Ok(())
     }
 
     fn write_pretty(&mut self, event: &EventRef<'_>, row: &RowField) -> io::Result<()> {
@@ -116,17 +163,68 @@ impl<W: Write> Output<W> {
                 }
             }
         }
-        self.writer.write_all(line.as_bytes())
+        self.buffer.extend_from_slice(line.as_bytes());
+        Ok(())
     }
 
     /// Hands everything written so far to the reader.
     pub fn flush(&mut self) -> io::Result<()> {
-        self.writer.flush()
+        self.write_out()?;
+        let flushed = self.sink.flush();
+        self.failed |= flushed.is_err();
+        flushed
     }
 
-    /// What the output is written to.
-    pub fn writer(&self) -> &W {
-        &self.writer
+    /// Whether a write to the sink ever failed: then an event may be
+    /// missing or cut short, even if later writes went through, and the
+    /// state must not claim what was printed.
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// The sink (tests read what was written).
+    #[cfg(test)]
+    fn sink(&self) -> &W {
+        &self.sink
+    }
+}
+
+/// Standard output, written straight to its descriptor. A descriptor
+/// someone else made non-blocking (`EAGAIN`) is waited on until it takes
+/// more, not failed: an event is never dropped for a slow reader.
+pub struct RawStdout(io::Stdout);
+
+impl RawStdout {
+    /// This process's standard output.
+    pub fn new() -> Self {
+        RawStdout(io::stdout())
+    }
+}
+
+impl Write for RawStdout {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let fd = self.0.as_fd();
+        loop {
+            match rustix::io::write(fd, bytes) {
+                Ok(n) => return Ok(n),
+                Err(rustix::io::Errno::INTR) => {}
+                Err(rustix::io::Errno::AGAIN) => {
+                    let mut fds = [rustix::event::PollFd::new(
+                        &fd,
+                        rustix::event::PollFlags::OUT,
+                    )];
+                    match rustix::event::poll(&mut fds, None) {
+                        Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -148,7 +246,8 @@ mod tests {
         };
         let mut out = Output::new(Vec::new(), format, color);
         out.write_with_row(&record, row).unwrap();
-        String::from_utf8(out.writer).unwrap()
+        out.flush().unwrap();
+        String::from_utf8(out.sink().clone()).unwrap()
     }
 
     const LINE: &str = r#"{"seq":9,"family":"f","table":"t","key":[{"name":"id","type":"INT","value":99999999999999999999},{"name":"s","type":"TEXT", "value":"a\u0041"}]}"#;

@@ -2,19 +2,14 @@
 
 use super::config::{Config, OnOutOfSync};
 use super::exit::Exit;
-use super::handoff::Handoff;
-use super::output::Output;
+use super::output::{Output, RawStdout};
 use super::report::Report;
 use super::rows::Rows;
 use super::signals::{self, Received};
 use anyhow::Context;
 use changelog_tail::{ChangelogIterator, Error, Next, Record, StateFile};
-use std::io::Stdout;
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
-
-/// Output buffer: large enough that a backlog costs few write calls.
-const OUTPUT_BUFFER: usize = 32 * 1024;
 
 /// The state file is written at most this often while events flow (each
 /// write costs two fsyncs), and this long after the last event once idle.
@@ -63,15 +58,7 @@ pub fn run(config: &Config, report: Report) -> anyhow::Result<Exit> {
         config,
         report,
         received: &received,
-        out: Output::new(
-            Handoff::new(
-                std::io::stdout(),
-                OUTPUT_BUFFER,
-                config.writes_on_a_thread(),
-            ),
-            config.format,
-            config.color_stdout,
-        ),
+        out: Output::new(RawStdout::new(), config.format, config.color_stdout),
         saver: Saver {
             state,
             saved_at: Instant::now(),
@@ -91,7 +78,7 @@ pub fn run(config: &Config, report: Report) -> anyhow::Result<Exit> {
     // save put it, and the next run prints that event again).
     let flushed = session.out.flush();
     let saved = match flushed {
-        Ok(()) if !session.out.writer().failed() => session.saver.save(&events),
+        Ok(()) if !session.out.failed() => session.saver.save(&events),
         _ => Ok(()),
     };
     let exit = ended?;
@@ -159,7 +146,7 @@ struct Session<'a> {
     config: &'a Config,
     report: Report,
     received: &'a Received,
-    out: Output<Handoff<Stdout>>,
+    out: Output<RawStdout>,
     saver: Saver,
     printed: u64,
     /// With `--rows`: the LDB.
@@ -188,7 +175,7 @@ impl Session<'_> {
             // A backlog is printed straight from what is read, up to
             // whatever is not an event to print now.
             let ready = if caught_up {
-                None
+                Ok(None)
             } else {
                 events.for_each_ready(|record| match self.print(record) {
                     Ok(Turn::Go) => ControlFlow::Continue(()),
@@ -197,8 +184,9 @@ impl Session<'_> {
             };
             // The record borrows `events`; state writes wait until after it.
             let turn = match ready {
-                Some(turn) => turn?,
-                None => self.next(events, deadline, &mut caught_up)?,
+                Ok(Some(turn)) => turn?,
+                Ok(None) => self.next(events, deadline, &mut caught_up)?,
+                Err(e) => self.failed(e)?,
             };
             match turn {
                 // All there was is printed: out with it before looking for

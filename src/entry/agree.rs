@@ -94,8 +94,19 @@ fn assert_agree(line: &[u8]) {
             String::from_utf8_lossy(line)
         ),
     }
-    // And the values they hand out are the same JSON text.
+    // And the values they hand out are the same JSON text, and the NDJSON
+    // they print is the same bytes: the fast path's is the line copied
+    // with `"key":` made `"keys":`, the full path's is serialised.
     if let (Ok(Some(a)), Ok(Some(b))) = (fast, full) {
+        let (mut out_a, mut out_b) = (Vec::new(), Vec::new());
+        a.write_json(&mut out_a).unwrap();
+        b.write_json(&mut out_b).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out_a),
+            String::from_utf8_lossy(&out_b),
+            "NDJSON of {:?}",
+            String::from_utf8_lossy(line)
+        );
         let (a, b): (Vec<&str>, Vec<&str>) = (
             a.keys().map(|k| k.value_json()).collect(),
             b.keys().map(|k| k.value_json()).collect(),

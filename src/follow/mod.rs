@@ -24,7 +24,6 @@ mod discovery;
 mod drained;
 mod finder;
 mod notifier;
-mod readahead;
 mod start;
 #[cfg(target_os = "linux")]
 mod watch;
@@ -34,14 +33,13 @@ pub use discovery::MAX_HELD_GENERATIONS;
 
 use crate::entry::{InvalidEntry, InvalidReason};
 use crate::error::Error;
-use crate::lines::{LineBuffer, Long, READ_CHUNK, Span, Taken};
+use crate::lines::{LineBuffer, Long, Span, Taken};
 use crate::notice::Notice;
 use crate::position::{FileId, LineInfo, Location};
 use crate::source::{Item, Next, Skim};
 use crate::wake::{Sleeper, Woken};
 use discovery::{Opened, Presence};
 use finder::Finder;
-use readahead::ReadAhead;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::os::fd::AsFd;
@@ -87,8 +85,6 @@ pub(crate) struct FollowOptions {
     pub(crate) watch: WatchMode,
     /// Lines longer than this are reported and skipped.
     pub(crate) max_line_bytes: usize,
-    /// A backlog may be read ahead on a thread of its own.
-    pub(crate) read_ahead: bool,
 }
 
 impl Default for FollowOptions {
@@ -100,7 +96,6 @@ impl Default for FollowOptions {
             wait_for_file: Some(Duration::from_secs(1)),
             watch: WatchMode::Notify,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
-            read_ahead: true,
         }
     }
 }
@@ -184,8 +179,6 @@ pub(crate) struct Follower {
     queued: VecDeque<Item>,
     /// What was said already (said once per episode, not at every wake-up).
     said_not_a_file: bool,
-    /// Reads the next stretch of a backlog while this one is checked.
-    read_ahead: ReadAhead,
 }
 
 impl Follower {
@@ -200,7 +193,6 @@ impl Follower {
         let mut finder = Finder::new(path, options, sleeper)?;
         let first = finder.first_generation()?;
         let max = finder.options().max_line_bytes;
-        let read_ahead = ReadAhead::new(finder.options().read_ahead);
         Ok(Follower {
             finder,
             current: Generation::new(first),
@@ -215,7 +207,6 @@ impl Follower {
             settled: false,
             queued: VecDeque::new(),
             said_not_a_file: false,
-            read_ahead,
         })
     }
 
@@ -268,35 +259,11 @@ impl Follower {
         self.at_end()
     }
 
-    /// Reads on from the read offset: from the read-ahead while it has the
-    /// stretch, else from the file itself, checking after a wake-up that
-    /// the last bytes read are still there (see [`LineBuffer::fill_at`]).
-    /// A read that fills the whole buffer is a backlog: the read-ahead
-    /// starts on the next stretch.
+    /// Reads on from the read offset, checking after a wake-up that the
+    /// last bytes read are still there (see [`LineBuffer::fill_at`]).
     fn fill(&mut self, woken: bool) -> std::io::Result<Option<usize>> {
-        let file = &self.current.file;
-        let at = self.buffer.read_offset();
-        if !woken && let Some(chunk) = self.read_ahead.next(file, at) {
-            let (buf, read) = chunk.into_parts();
-            let n = match read {
-                Ok(n) => n,
-                Err(e) => {
-                    self.read_ahead.recycle(buf);
-                    return Err(e);
-                }
-            };
-            let given_up = self.buffer.adopt(buf, n);
-            self.read_ahead.recycle(given_up);
-            return Ok(Some(n));
-        }
         let last = &self.current.tail[..if woken { self.current.tail_len } else { 0 }];
-        let read = self.buffer.fill_at(file, last)?;
-        if let Some(n) = read
-            && n >= READ_CHUNK
-        {
-            self.read_ahead.start(file, self.buffer.read_offset());
-        }
-        Ok(read)
+        self.buffer.fill_at(&self.current.file, last)
     }
 
     /// Whether the partial line held in the buffer is still what the file
