@@ -21,6 +21,7 @@
 //!   `futures::Stream`, waited for through tokio.
 //! - [`Ldb`]: the rows that events name, read from ctlstore's LDB.
 
+mod buffer;
 mod builder;
 mod checkpoint;
 mod entry;

@@ -1,20 +1,15 @@
-//! One reused read buffer that hands out complete lines and keeps their
-//! bookkeeping: the file offset and number of each line, and the skipping
-//! of a line over the length limit (as ripgrep's `LineBuffer` owns its
-//! offsets and allocation limit), so that memory stays bounded by the
-//! limit whatever the input.
+//! Stepping through complete lines of a [`ReadBuffer`], with their
+//! bookkeeping: the number of each line, and the skipping of a line over
+//! the length limit (as ripgrep's `LineBuffer` owns its offsets and
+//! allocation limit), so that memory stays bounded by the limit whatever
+//! the input.
 
+use crate::buffer::{ReadBuffer, retrying};
 use crate::entry::{InvalidEntry, InvalidReason};
 use crate::position::{FileId, LineInfo, Location};
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 use std::sync::Arc;
-
-/// Bytes asked of the kernel per read: large enough to catch up on a backlog
-/// in few system calls, small enough to stay in cache. (128 KiB was no
-/// faster with the read-ahead, and its two buffers count in peak memory.)
-pub(crate) const READ_CHUNK: usize = 64 * 1024;
 
 /// How many of a long line's first bytes are kept for its warning.
 const LONG_HEAD: usize = 256;
@@ -84,86 +79,59 @@ impl Long {
     }
 }
 
-/// Read bytes not yet handed out as lines: `data[start..end]`, the first of
-/// which is at file offset `offset`.
+/// Complete lines from a read buffer, handed out one at a time
+/// ([`take`](Self::take)) or many to a closure ([`skim`](Self::skim)).
 #[derive(Debug)]
 pub(crate) struct LineBuffer {
-    data: Vec<u8>,
-    start: usize,
-    end: usize,
-    offset: u64,
+    buf: ReadBuffer,
+    /// The number of the line that starts at the first unconsumed byte.
     line: u64,
     /// Inside a line over the limit: drop bytes up to its `\n`, which is
     /// when it is reported (a line not yet ended is not an entry yet).
     skipping: Option<Long>,
     max: usize,
-    /// A handed-out line to keep (see [`keep`](Self::keep)): where it is
-    /// in `data`, until its bytes are about to be overwritten; then they
-    /// are copied to `kept`.
-    keep: Option<(usize, usize)>,
-    kept: Vec<u8>,
-    /// The last read came back with less than it asked for: it reached the
-    /// end of what there was.
-    reached_end: bool,
 }
 
 impl LineBuffer {
     /// An empty buffer for lines of at most `max` bytes.
     pub(crate) fn new(max: usize) -> Self {
         LineBuffer {
-            data: Vec::new(),
-            start: 0,
-            end: 0,
-            offset: 0,
+            buf: ReadBuffer::new(),
             line: 1,
             skipping: None,
             max,
-            keep: None,
-            kept: Vec::new(),
-            reached_end: false,
         }
+    }
+
+    /// The bytes underneath, to read into.
+    pub(crate) fn reader(&mut self) -> &mut ReadBuffer {
+        &mut self.buf
     }
 
     /// Everything read was handed out, and the last read reached the end of
     /// what there was then: the next read will most likely find nothing.
     pub(crate) fn drained(&self) -> bool {
-        self.reached_end && self.start == self.end
+        self.buf.drained()
     }
 
     /// Keeps the line of `span` (handed out since the last fill):
     /// [`kept`](Self::kept) gives it until the next call, whatever is read
-    /// in between. It is copied only when a read is about to overwrite it,
-    /// once per buffer at most.
+    /// in between (see [`ReadBuffer::keep`]).
     pub(crate) fn keep(&mut self, span: &Span) {
-        self.keep = Some(span.range);
+        self.buf.keep(span.range);
     }
 
     /// The line last kept ([`keep`](Self::keep)); empty before any.
     pub(crate) fn kept(&self) -> &[u8] {
-        match self.keep {
-            Some((start, end)) => &self.data[start..end],
-            None => &self.kept,
-        }
-    }
-
-    /// Copies the kept line out of the buffer: its bytes are about to move
-    /// or be overwritten.
-    fn save_kept(&mut self) {
-        if let Some((start, end)) = self.keep.take() {
-            self.kept.clear();
-            self.kept.extend_from_slice(&self.data[start..end]);
-        }
+        self.buf.kept()
     }
 
     /// Forgets everything: the next byte read is at `offset`, the first
     /// byte of line number `line`.
     pub(crate) fn reset(&mut self, offset: u64, line: u64) {
-        self.start = 0;
-        self.end = 0;
-        self.offset = offset;
+        self.buf.reset(offset);
         self.line = line;
         self.skipping = None;
-        self.reached_end = false;
     }
 
     /// The longest line accepted.
@@ -174,49 +142,53 @@ impl LineBuffer {
     /// Bytes read but not yet part of a handed-out line (the start of a
     /// line still being written), unless it is one being skipped.
     pub(crate) fn partial(&self) -> Option<Span> {
-        (self.start < self.end && self.skipping.is_none()).then_some(Span {
-            range: (self.start, self.end),
+        let pending = self.buf.buffer().len();
+        (pending > 0 && self.skipping.is_none()).then(|| self.span(pending))
+    }
+
+    /// The first `len` unconsumed bytes, as the span of the next line.
+    #[inline]
+    fn span(&self, len: usize) -> Span {
+        let start = self.buf.position();
+        Span {
+            range: (start, start + len),
             line: self.line,
-            offset: self.offset,
-        })
+            offset: self.buf.offset(),
+        }
     }
 
     /// The file offset of the first byte not yet handed out (or skipped):
     /// where the next line starts.
     pub(crate) fn line_offset(&self) -> u64 {
-        self.offset
-    }
-
-    /// The file offset just past the last byte read.
-    pub(crate) fn read_offset(&self) -> u64 {
-        self.offset + (self.end - self.start) as u64
+        self.buf.offset()
     }
 
     /// The last (up to) `n` bytes read, handed out or not.
     pub(crate) fn last(&self, n: usize) -> &[u8] {
-        &self.data[self.end.saturating_sub(n)..self.end]
+        self.buf.last(n)
     }
 
-    /// The bytes of a span handed out since the last [`fill`](Self::fill).
+    /// The bytes of a span handed out since the last fill.
+    #[inline]
     pub(crate) fn get(&self, span: &Span) -> &[u8] {
-        &self.data[span.range.0..span.range.1]
+        self.buf.get(span.range)
+    }
+
+    /// Moves past the line of `len` bytes and its `\n`.
+    #[inline]
+    fn step(&mut self, len: usize) {
+        self.buf.consume(len + 1);
+        self.line += 1;
     }
 
     /// The next complete line, or a line found to be too long.
     pub(crate) fn take(&mut self) -> Option<Taken> {
-        let pending = &self.data[self.start..self.end];
-        let Some(at) = memchr::memchr(b'\n', pending) else {
+        let Some(at) = memchr::memchr(b'\n', self.buf.buffer()) else {
             self.no_line_yet();
             return None;
         };
-        let span = Span {
-            range: (self.start, self.start + at),
-            line: self.line,
-            offset: self.offset,
-        };
-        self.start += at + 1;
-        self.offset += at as u64 + 1;
-        self.line += 1;
+        let span = self.span(at);
+        self.step(at);
         if let Some(long) = self.skipping.take() {
             // The end of a line found too long before its end came.
             return Some(Taken::TooLong(long));
@@ -238,32 +210,31 @@ impl LineBuffer {
     /// buffer's own. Returns the line `each` stopped at ([`Skim::Hand`]),
     /// if any. A line over the limit stops it (for [`take`](Self::take) to
     /// report).
+    #[inline]
     pub(crate) fn skim(&mut self, mut each: impl FnMut(&[u8], &Span) -> Skim) -> Option<Span> {
         if self.skipping.is_some() {
             return None;
         }
         loop {
-            let at = memchr::memchr(b'\n', &self.data[self.start..self.end])?;
+            let at = memchr::memchr(b'\n', self.buf.buffer())?;
             if at > self.max {
                 return None;
             }
-            let span = Span {
-                range: (self.start, self.start + at),
-                line: self.line,
-                offset: self.offset,
-            };
-            let (hand, keep) = match each(self.get(&span), &span) {
-                Skim::Past { keep } => (false, keep),
-                Skim::Hand { keep } => (true, keep),
-            };
-            self.start += at + 1;
-            self.offset += at as u64 + 1;
-            self.line += 1;
-            if keep {
-                self.keep(&span);
-            }
-            if hand {
-                return Some(span);
+            let span = self.span(at);
+            let skim = each(self.get(&span), &span);
+            self.step(at);
+            match skim {
+                Skim::Past { keep } => {
+                    if keep {
+                        self.keep(&span);
+                    }
+                }
+                Skim::Hand { keep } => {
+                    if keep {
+                        self.keep(&span);
+                    }
+                    return Some(span);
+                }
             }
         }
     }
@@ -271,20 +242,18 @@ impl LineBuffer {
     /// No `\n` in what is pending: past the limit, keep the line's first
     /// bytes and drop the rest as it comes (told when its end comes).
     fn no_line_yet(&mut self) {
-        let len = self.end - self.start;
-        if self.skipping.is_none() && len <= self.max {
+        let pending = self.buf.buffer();
+        if self.skipping.is_none() && pending.len() <= self.max {
             return;
         }
         if self.skipping.is_none() {
-            let head = self.data[self.start..self.start + len.min(LONG_HEAD)].to_vec();
             self.skipping = Some(Long {
                 line: self.line,
-                offset: self.offset,
-                head,
+                offset: self.buf.offset(),
+                head: pending[..pending.len().min(LONG_HEAD)].to_vec(),
             });
         }
-        self.offset += len as u64;
-        self.start = self.end;
+        self.buf.consume_all();
     }
 
     /// A line over the limit whose end never came (its file is being
@@ -295,93 +264,21 @@ impl LineBuffer {
 
     /// Drops the pending bytes (a partial line whose file is being left).
     pub(crate) fn discard(&mut self) {
-        self.offset += (self.end - self.start) as u64;
-        self.start = self.end;
+        self.buf.consume_all();
         self.skipping = None;
-    }
-
-    /// Makes room for a read after the pending bytes.
-    fn make_room(&mut self) {
-        self.save_kept();
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        } else if self.start > 0 && self.data.len() - self.end < READ_CHUNK {
-            self.data.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-        if self.data.len() - self.end < READ_CHUNK {
-            self.data.resize(self.end + READ_CHUNK, 0);
-        }
-    }
-
-    /// Reads once from the file at the read offset (the file's own
-    /// position does not matter), checking in the same system call that the
-    /// bytes just before it are still `last` (the last bytes read: a file
-    /// truncated and rewritten shows otherwise). Returns how many new bytes
-    /// came (0 at the end of the file), or `None` if the check failed: the
-    /// file is shorter than what was read, or holds other bytes there.
-    pub(crate) fn fill_at(&mut self, file: &File, last: &[u8]) -> io::Result<Option<usize>> {
-        self.make_room();
-        if last.is_empty() {
-            // The common case of a catch-up: a plain `pread` (a vector of
-            // two costs more per call, measured: ~9% of a catch-up).
-            let at = self.read_offset();
-            loop {
-                match std::os::unix::fs::FileExt::read_at(file, &mut self.data[self.end..], at) {
-                    Ok(n) => {
-                        self.reached_end = self.end + n < self.data.len();
-                        self.end += n;
-                        return Ok(Some(n));
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        let mut check = [0u8; 64];
-        let check = &mut check[..last.len().min(64)];
-        let at = self.read_offset() - check.len() as u64;
-        loop {
-            let mut bufs = [
-                io::IoSliceMut::new(check),
-                io::IoSliceMut::new(&mut self.data[self.end..]),
-            ];
-            match rustix::io::preadv(file, &mut bufs, at) {
-                Ok(n) if n < check.len() || check != last => return Ok(None),
-                Ok(n) => {
-                    let n = n - check.len();
-                    self.reached_end = self.end + n < self.data.len();
-                    self.end += n;
-                    return Ok(Some(n));
-                }
-                Err(rustix::io::Errno::INTR) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
     }
 
     /// Reads once from `input` (a pipe: read as it comes) after the pending
     /// bytes; returns how many bytes came (0 at the end of the input).
     pub(crate) fn fill(&mut self, input: &mut impl Read) -> io::Result<usize> {
-        self.make_room();
-        loop {
-            match input.read(&mut self.data[self.end..]) {
-                Ok(n) => {
-                    self.reached_end = self.end + n < self.data.len();
-                    self.end += n;
-                    return Ok(n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
+        self.buf.fill(|room| retrying(|| input.read(room)))
     }
 }
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::buffer::READ_CHUNK;
+    use std::fs::File;
     use std::io::Write;
 
     fn line(buf: &mut LineBuffer) -> Option<(Vec<u8>, u64, u64)> {
@@ -410,7 +307,7 @@ mod tests {
         assert_eq!(buf.fill(&mut reader).unwrap(), 3);
         assert_eq!(line(&mut buf), Some((b"three".to_vec(), 3, 8)));
         assert_eq!(buf.fill(&mut reader).unwrap(), 0);
-        assert_eq!(buf.read_offset(), 14);
+        assert_eq!(buf.buf.read_offset(), 14);
         assert_eq!(buf.partial(), None);
     }
 
@@ -426,7 +323,7 @@ mod tests {
         while buf.fill(&mut reader).unwrap() > 0 {
             assert_eq!(buf.take(), None);
         }
-        assert!(buf.data.len() <= 2 * READ_CHUNK, "{}", buf.data.len());
+        assert!(buf.buf.buffer().len() <= READ_CHUNK);
         file.write_all(b"tail\nok\n").unwrap();
         buf.fill(&mut reader).unwrap();
         let Some(Taken::TooLong(long)) = buf.take() else {
@@ -441,14 +338,14 @@ mod tests {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         file.write_all(&vec![b'x'; READ_CHUNK - 1]).unwrap();
         file.write_all(b"\nab\n").unwrap();
-        let reader = File::open(file.path()).unwrap();
+        let mut reader = File::open(file.path()).unwrap();
         let mut buf = LineBuffer::new(2 * READ_CHUNK);
         // A full read: there may be more.
-        assert_eq!(buf.fill_at(&reader, &[]).unwrap(), Some(READ_CHUNK));
+        assert_eq!(buf.fill(&mut reader).unwrap(), READ_CHUNK);
         assert!(matches!(buf.take(), Some(Taken::Line(_))));
         assert!(!buf.drained());
         // A short one reached the end, but a line is still to be taken.
-        assert_eq!(buf.fill_at(&reader, &[]).unwrap(), Some(3));
+        assert_eq!(buf.fill(&mut reader).unwrap(), 3);
         assert!(!buf.drained());
         assert!(matches!(buf.take(), Some(Taken::Line(_))));
         assert!(buf.drained());

@@ -2,6 +2,7 @@
 //! path may only take lines the full decoder reads the same way.
 
 use super::{decode, decode_json};
+
 use proptest::prelude::*;
 
 /// Text that stresses string handling: quotes, backslashes, escapes,
@@ -44,6 +45,8 @@ fn value() -> impl Strategy<Value = String> {
 fn seq() -> impl Strategy<Value = String> {
     prop_oneof![
         8 => any::<i64>().prop_map(|n| n.to_string()),
+        8 => (-10i64..100_000_000).prop_map(|n| n.to_string()),
+        1 => (10i64.pow(17)..i64::MAX).prop_map(|n| n.to_string()),
         1 => Just("9223372036854775808".to_string()),
         1 => Just("-0".to_string()),
         1 => Just("01".to_string()),
@@ -86,6 +89,24 @@ fn line() -> impl Strategy<Value = Vec<u8>> {
 fn assert_agree(line: &[u8]) {
     let fast = decode(line);
     let full = decode_json(line);
+    // The header alone (read for every line of a filtered catch-up) says
+    // what the full decoder says, and is there for every shaped line.
+    let header = super::header(line);
+    if let (Some(h), Ok(Some(e))) = (&header, &full) {
+        assert_eq!(
+            (h.seq, h.family, h.table),
+            (e.seq, &*e.family, &*e.table),
+            "header of {:?}",
+            String::from_utf8_lossy(line)
+        );
+    }
+    if super::shaped(line).is_some() {
+        assert!(
+            header.is_some(),
+            "no header for {:?}",
+            String::from_utf8_lossy(line)
+        );
+    }
     match (&fast, &full) {
         (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", String::from_utf8_lossy(line)),
         (Err(_), Err(_)) => {}

@@ -43,18 +43,13 @@ pub(super) fn parse(line: &[u8]) -> Option<EventRef<'_>> {
 /// the event is wanted.)
 pub(super) fn header(line: &[u8]) -> Option<Header<'_>> {
     // Only the header's bytes are looked at: `{"seq":N,"family":"F","table":"T"`.
+    // This runs for every line of a filtered catch-up: one pass over the
+    // digits, the names scanned a word at a time.
     let rest = line.strip_prefix(br#"{"seq":"#)?;
-    let digits = rest
-        .iter()
-        .position(|&b| !(b.is_ascii_digit() || b == b'-'))?;
-    let (number, rest) = rest.split_at(digits);
-    // SAFETY: digits and '-' are ASCII.
-    let number = unsafe { std::str::from_utf8_unchecked(number) };
-    let mut p = Parser {
-        text: number,
-        at: 0,
+    let (seq, rest) = match plain_seq(rest) {
+        Some(read) => read,
+        None => signed_seq(rest)?,
     };
-    let seq = p.integer().filter(|_| p.at == number.len())?;
     let rest = rest.strip_prefix(br#","family":""#)?;
     let (family, rest) = clean_string(rest)?;
     let rest = rest.strip_prefix(br#","table":""#)?;
@@ -63,11 +58,77 @@ pub(super) fn header(line: &[u8]) -> Option<Header<'_>> {
     shaped.then_some(Header { seq, family, table })
 }
 
+/// The common `seq`: 1 to 18 digits, no sign, no leading zero (so it fits
+/// an `i64` without a check per digit), and the bytes after it. `None`
+/// for anything else, which [`signed_seq`] reads (or refuses).
+#[inline(always)]
+fn plain_seq(bytes: &[u8]) -> Option<(i64, &[u8])> {
+    let mut value: i64 = 0;
+    let mut digits = 0;
+    while let Some(&b) = bytes.get(digits) {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        if digits == 18 {
+            return None;
+        }
+        value = value * 10 + i64::from(digit);
+        digits += 1;
+    }
+    if digits == 0 || (digits > 1 && bytes[0] == b'0') {
+        return None;
+    }
+    Some((value, &bytes[digits..]))
+}
+
+/// Any other `seq` as JSON writes an `i64` (a sign, up to the limits).
+#[cold]
+fn signed_seq(bytes: &[u8]) -> Option<(i64, &[u8])> {
+    let digits = bytes
+        .iter()
+        .position(|&b| !(b.is_ascii_digit() || b == b'-'))?;
+    let (number, rest) = bytes.split_at(digits);
+    // SAFETY: digits and '-' are ASCII.
+    let number = unsafe { std::str::from_utf8_unchecked(number) };
+    let mut p = Parser {
+        text: number,
+        at: 0,
+    };
+    let seq = p.integer().filter(|_| p.at == number.len())?;
+    Some((seq, rest))
+}
+
 /// A string's content up to its closing quote, if it has no escape and no
 /// control character (as the writer's names are), and the bytes after it.
+/// Eight bytes at a time: a name is short, and this is most of the work of
+/// reading a header.
+#[inline(always)]
 fn clean_string(bytes: &[u8]) -> Option<(&str, &[u8])> {
-    let mut high = 0u8;
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // The lowest byte flagged is exact (a borrow runs only upwards).
+    let zero_byte = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS;
+    let mut high = 0u64;
     let mut end = 0;
+    while let Some(word) = bytes.get(end..end + 8) {
+        let w = u64::from_le_bytes(word.try_into().ok()?);
+        let stop = zero_byte(w ^ (ONES * u64::from(b'"')))
+            | zero_byte(w ^ (ONES * u64::from(b'\\')))
+            | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS);
+        if stop != 0 {
+            let at = (stop.trailing_zeros() / 8) as usize;
+            if bytes[end + at] != b'"' {
+                return None;
+            }
+            // The bytes before the quote.
+            high |= w & HIGHS & ((1u64 << (at * 8)) - 1);
+            end += at;
+            return finish_string(bytes, end, high != 0);
+        }
+        high |= w & HIGHS;
+        end += 8;
+    }
     loop {
         let b = *bytes.get(end)?;
         if b == b'"' {
@@ -76,15 +137,22 @@ fn clean_string(bytes: &[u8]) -> Option<(&str, &[u8])> {
         if b == b'\\' || b < 0x20 {
             return None;
         }
-        high |= b;
+        high |= u64::from(b & 0x80);
         end += 1;
     }
+    finish_string(bytes, end, high != 0)
+}
+
+/// The string `bytes[..end]` (checked as UTF-8 if it has a byte of 0x80 or
+/// more) and what follows its closing quote at `end`.
+#[inline]
+fn finish_string(bytes: &[u8], end: usize, non_ascii: bool) -> Option<(&str, &[u8])> {
     let (text, rest) = (&bytes[..end], &bytes[end + 1..]);
-    let text = if high < 0x80 {
+    let text = if non_ascii {
+        std::str::from_utf8(text).ok()?
+    } else {
         // SAFETY: every byte is below 0x80, and ASCII is valid UTF-8.
         unsafe { std::str::from_utf8_unchecked(text) }
-    } else {
-        std::str::from_utf8(text).ok()?
     };
     Some((text, rest))
 }
