@@ -10,7 +10,7 @@ use crate::position::FileId;
 use crate::position::LineInfo;
 #[cfg(feature = "tokio")]
 use crate::source::WaitOn;
-use crate::source::{Item, LastLine, Next, Skim, Source};
+use crate::source::{Item, LastLine, Next, Skim, Source, Span};
 use crate::status::SourceStatus;
 use std::path::Path;
 use std::sync::Arc;
@@ -46,7 +46,7 @@ impl Source for Input {
     }
 
     #[inline]
-    fn skim(&mut self, each: impl FnMut(&[u8], &LineInfo) -> Skim) -> Option<LineInfo> {
+    fn skim(&mut self, each: impl FnMut(&[u8], &Span) -> Skim) -> Option<LineInfo> {
         match self {
             Input::File(source) => source.skim(each),
             Input::Pipe(source) => source.skim(each),

@@ -89,11 +89,11 @@ struct Standing {
 impl Standing {
     /// The event `seq` on `line` was read: what the proof makes of it, and
     /// whether the source is to keep the line (see [`Kept`]).
-    fn event(&mut self, line: &[u8], info: &LineInfo, seq: i64) -> (Verdict, bool) {
+    fn event(&mut self, line: &[u8], info: &impl Fn() -> LineInfo, seq: i64) -> (Verdict, bool) {
         let keep = self.keep || self.continuity.is_skipping();
         if keep {
             self.kept = Kept {
-                info: Some(info.clone()),
+                info: Some(info()),
                 seq,
             };
         }
@@ -183,7 +183,7 @@ fn judge<'a>(
     standing: &mut Standing,
     check_all: bool,
     line: &'a [u8],
-    info: &LineInfo,
+    info: &impl Fn() -> LineInfo,
 ) -> (Judged<'a>, bool) {
     if !check_all
         && let Some(header) = entry::header(line)
@@ -281,19 +281,20 @@ struct Judge<'i> {
 }
 
 impl Judge<'_> {
-    /// [`judge`]s one line and hands its record, if any, to `sink`; says
+    /// [`judge`]s one line (where it is: `info`, asked only if needed)
+    /// and hands its record, if any, to `sink`; says
     /// what the source is to do with the line, and sets `ended` if the
     /// turn ends at it.
     #[inline]
     fn line<B>(
         &mut self,
         line: &[u8],
-        info: &LineInfo,
+        info: impl Fn() -> LineInfo,
         sink: &mut impl FnMut(&Record<'_>) -> ControlFlow<B>,
         ended: &mut Ready<B>,
     ) -> Skim {
         self.counts.lines += 1;
-        let (judged, keep) = judge(self.filter, self.standing, self.check_all, line, info);
+        let (judged, keep) = judge(self.filter, self.standing, self.check_all, line, &info);
         match judged {
             Judged::Past => Skim::Past { keep },
             Judged::Hand {
@@ -304,7 +305,7 @@ impl Judge<'_> {
                 let record = Record {
                     event,
                     line,
-                    info: info.clone(),
+                    info: info(),
                     path: self.path,
                     gap,
                     matches,
@@ -319,7 +320,7 @@ impl Judge<'_> {
             }
             Judged::Invalid(reason) => {
                 self.counts.invalid += 1;
-                *ended = Ready::Invalid(info.clone(), reason);
+                *ended = Ready::Invalid(info(), reason);
                 Skim::Hand { keep }
             }
         }
@@ -508,8 +509,10 @@ impl ChangelogIterator {
             path: &path,
         };
         let mut ended = Ready::Drained;
+        // Where a line is, made only for a line kept or handed out.
+        let file = self.source.file();
         self.source
-            .skim(|line, info| judge.line(line, info, &mut f, &mut ended));
+            .skim(|line, span| judge.line(line, || span.info(file), &mut f, &mut ended));
         self.ended(ended)
     }
 
@@ -579,7 +582,7 @@ impl ChangelogIterator {
         };
         let mut ended = Ready::Drained;
         let mut take = |record: &Record<'_>| ControlFlow::Break(Handed::of(record));
-        let keep = match judge.line(self.source.line(), &info, &mut take, &mut ended) {
+        let keep = match judge.line(self.source.line(), || info.clone(), &mut take, &mut ended) {
             Skim::Past { keep } | Skim::Hand { keep } => keep,
         };
         if keep {

@@ -215,28 +215,45 @@ impl LineBuffer {
         if self.skipping.is_some() {
             return None;
         }
-        loop {
-            let at = memchr::memchr(b'\n', self.buf.buffer())?;
-            if at > self.max {
-                return None;
+        let (base, offset, first_line, max) =
+            (self.buf.position(), self.buf.offset(), self.line, self.max);
+        let bytes = self.buf.buffer();
+        let (mut start, mut lines) = (0, 0);
+        let (mut keep, mut handed) = (None, None);
+        for end in Newlines::new(bytes) {
+            if end - start > max {
+                break;
             }
-            let span = self.span(at);
-            let skim = each(self.get(&span), &span);
-            self.step(at);
+            let span = Span {
+                range: (base + start, base + end),
+                line: first_line + lines,
+                offset: offset + start as u64,
+            };
+            let skim = each(&bytes[start..end], &span);
+            start = end + 1;
+            lines += 1;
             match skim {
-                Skim::Past { keep } => {
-                    if keep {
-                        self.keep(&span);
+                Skim::Past { keep: k } => {
+                    if k {
+                        keep = Some(span.range);
                     }
                 }
-                Skim::Hand { keep } => {
-                    if keep {
-                        self.keep(&span);
+                Skim::Hand { keep: k } => {
+                    if k {
+                        keep = Some(span.range);
                     }
-                    return Some(span);
+                    handed = Some(span);
+                    break;
                 }
             }
         }
+        // The bookkeeping once for all the lines passed.
+        self.buf.consume(start);
+        self.line += lines;
+        if let Some(range) = keep {
+            self.buf.keep(range);
+        }
+        handed
     }
 
     /// No `\n` in what is pending: past the limit, keep the line's first
@@ -274,6 +291,106 @@ impl LineBuffer {
         self.buf.fill(|room| retrying(|| input.read(room)))
     }
 }
+/// The bytes [`Newlines`] looks at at a time: one bit each in a `u64`.
+const NEWLINE_BLOCK: usize = 64;
+
+/// The positions of the `\n`s in some bytes, in order: found 64 bytes at a
+/// time as a bit mask (a loop the compiler turns into vector compares), so
+/// that a line costs a few instructions to find, not a call.
+struct Newlines<'a> {
+    bytes: &'a [u8],
+    /// Where the block of `mask` starts.
+    block: usize,
+    /// The block's `\n`s not yet handed out, one bit each.
+    mask: u64,
+}
+
+impl<'a> Newlines<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Newlines {
+            bytes,
+            block: 0,
+            mask: Self::mask(bytes),
+        }
+    }
+
+    /// The `\n`s of the (up to) 64 bytes at the start of `bytes`.
+    #[inline]
+    fn mask(bytes: &[u8]) -> u64 {
+        match bytes.first_chunk::<NEWLINE_BLOCK>() {
+            Some(block) => block_mask(block),
+            None => bytes
+                .iter()
+                .enumerate()
+                .fold(0, |mask, (i, &b)| mask | (u64::from(b == b'\n') << i)),
+        }
+    }
+}
+
+/// The `\n`s of a block, one bit each.
+#[inline]
+fn block_mask(block: &[u8; NEWLINE_BLOCK]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    return block_mask_sse2(block);
+    #[cfg(not(target_arch = "x86_64"))]
+    return block_mask_words(block);
+}
+
+/// [`block_mask`] in SSE2, which every x86-64 has: four compares of 16
+/// bytes.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn block_mask_sse2(block: &[u8; NEWLINE_BLOCK]) -> u64 {
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+    let mut mask = 0;
+    for (i, part) in block.chunks_exact(16).enumerate() {
+        // SAFETY: SSE2 is in every x86-64 processor (the target's
+        // baseline), and the load is of 16 bytes, all within `part`.
+        let found = unsafe {
+            let bytes = _mm_loadu_si128(part.as_ptr().cast());
+            _mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8(b'\n' as i8))) as u16
+        };
+        mask |= u64::from(found) << (16 * i);
+    }
+    mask
+}
+
+/// [`block_mask`] on any processor: eight bytes at a time in a word.
+#[cfg(any(not(target_arch = "x86_64"), test))]
+#[inline]
+fn block_mask_words(block: &[u8; NEWLINE_BLOCK]) -> u64 {
+    const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
+    const NEWLINES: u64 = u64::from_ne_bytes([b'\n'; 8]);
+    let mut mask = 0;
+    for (i, word) in block.chunks_exact(8).enumerate() {
+        let x = u64::from_le_bytes(word.try_into().unwrap_or_default()) ^ NEWLINES;
+        // The high bit of each byte that is zero (exact for every byte).
+        let zero = !(((x & LOW7) + LOW7) | x | LOW7);
+        // Those eight bits gathered into one byte.
+        let bits = ((zero >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56;
+        mask |= bits << (8 * i);
+    }
+    mask
+}
+
+impl Iterator for Newlines<'_> {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        while self.mask == 0 {
+            self.block += NEWLINE_BLOCK;
+            if self.block >= self.bytes.len() {
+                return None;
+            }
+            self.mask = Self::mask(&self.bytes[self.block..]);
+        }
+        let at = self.block + self.mask.trailing_zeros() as usize;
+        self.mask &= self.mask - 1;
+        Some(at)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,6 +468,44 @@ mod tests {
         assert!(buf.drained());
         buf.reset(0, 1);
         assert!(!buf.drained(), "nothing read since the reset");
+    }
+
+    #[test]
+    fn newlines_are_found_in_every_block_and_at_every_edge() {
+        for len in [0, 1, 63, 64, 65, 127, 128, 129, 300] {
+            for step in [1, 2, 7, 63, 64, 65, 200] {
+                let bytes: Vec<u8> = (0..len)
+                    .map(|i| if i % step == step - 1 { b'\n' } else { b'x' })
+                    .collect();
+                let want: Vec<usize> = memchr::memchr_iter(b'\n', &bytes).collect();
+                assert_eq!(
+                    Newlines::new(&bytes).collect::<Vec<_>>(),
+                    want,
+                    "{len} {step}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_word_at_a_time_mask_is_the_vector_one() {
+        let mut block = [0u8; NEWLINE_BLOCK];
+        for seed in 0..2000u64 {
+            // Bytes near '\n' (0x0a) and with the high bit set, at random.
+            let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+            for b in &mut block {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = [b'\n', 0x0b, 0x09, 0x8a, 0x00, 0xff, b'x'][(x % 7) as usize];
+            }
+            let want = block
+                .iter()
+                .enumerate()
+                .fold(0, |m, (i, &b)| m | (u64::from(b == b'\n') << i));
+            assert_eq!(block_mask_words(&block), want);
+            assert_eq!(block_mask(&block), want);
+        }
     }
 
     #[test]

@@ -138,10 +138,8 @@ impl Source for Pipe {
         self.buffer.get(&self.last_line)
     }
 
-    fn skim(&mut self, mut each: impl FnMut(&[u8], &LineInfo) -> Skim) -> Option<LineInfo> {
-        let span = self
-            .buffer
-            .skim(|line, span| each(line, &span.info(None)))?;
+    fn skim(&mut self, each: impl FnMut(&[u8], &Span) -> Skim) -> Option<LineInfo> {
+        let span = self.buffer.skim(each)?;
         self.last_line = span;
         Some(span.info(None))
     }

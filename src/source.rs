@@ -12,7 +12,7 @@
 use crate::checkpoint::Checkpoint;
 use crate::entry::InvalidEntry;
 use crate::error::Error;
-pub(crate) use crate::lines::Skim;
+pub(crate) use crate::lines::{Skim, Span};
 use crate::notice::Notice;
 use crate::position::{FileId, LineInfo};
 use crate::status::SourceStatus;
@@ -93,11 +93,12 @@ pub(crate) trait Source {
     /// Hands the complete lines already read (no system call, nothing else
     /// queued before them) to `each` while it is done with them
     /// ([`Skim::Past`]): the hot path of a catch-up, without an [`Item`]
-    /// per line. The line `each` stops at ([`Skim::Hand`]) becomes the
+    /// per line; each line's place is its [`Span`] (in the file
+    /// [`file`](Self::file) names). The line `each` stops at ([`Skim::Hand`]) becomes the
     /// current line ([`line`](Self::line)) and is returned. A source may
     /// hand none (the default): its lines come from
     /// [`next_item`](Self::next_item).
-    fn skim(&mut self, each: impl FnMut(&[u8], &LineInfo) -> Skim) -> Option<LineInfo> {
+    fn skim(&mut self, each: impl FnMut(&[u8], &Span) -> Skim) -> Option<LineInfo> {
         let _ = each;
         None
     }

@@ -477,13 +477,13 @@ impl crate::source::Source for Follower {
         self.buffer.get(&self.last_line)
     }
 
-    fn skim(&mut self, mut each: impl FnMut(&[u8], &LineInfo) -> Skim) -> Option<LineInfo> {
+    fn skim(&mut self, each: impl FnMut(&[u8], &Span) -> Skim) -> Option<LineInfo> {
         if self.settled || !self.queued.is_empty() {
             return None;
         }
         let file = Some(self.current.id);
         let before = self.buffer.line_offset();
-        let handed = self.buffer.skim(|line, span| each(line, &span.info(file)));
+        let handed = self.buffer.skim(each);
         if self.buffer.line_offset() != before {
             self.told_caught_up = false;
         }
