@@ -408,7 +408,6 @@ fn open_new_generations(
     discovery: Arc<Mutex<Discovery>>,
 ) -> Result<(), String> {
     let mut buffer = vec![0; EVENT_BUFFER];
-    realtime_priority();
     loop {
         let mut fds = [
             PollFd::new(&creations, PollFlags::IN),
@@ -427,28 +426,14 @@ fn open_new_generations(
         let created = take_events(&mut creations, &mut buffer)
             .map_err(|e| format!("reading notifications failed: {e}"))?;
         if created {
-            // Under the lock: at a real-time priority, nothing preempts this
-            // short look. Errors are the reader's to report when it looks
-            // itself; a poisoned lock is still good to use (a panic cannot
-            // leave the queue half changed).
+            // Under the lock: a short look, never held up by the reader
+            // (which looks without it). Errors are the reader's to report
+            // when it looks itself; a poisoned lock is still good to use (a
+            // panic cannot leave the queue half changed).
             let mut discovery = discovery.lock().unwrap_or_else(PoisonError::into_inner);
             let _ = discovery.look();
         }
     }
-}
-
-/// Asks for a real-time priority (the lowest `SCHED_FIFO` one) for the
-/// calling thread, the opener: a file the writer rotates away lives about a
-/// millisecond, and a thread of normal priority on a busy host can wait
-/// longer than that for a CPU. Its work per wake-up is a few system calls,
-/// so it takes little from anyone. Allowed to root and to holders of
-/// `CAP_SYS_NICE` (as ctlstore's sidecars usually run); for others the
-/// request is refused and the thread goes on at its normal priority.
-fn realtime_priority() {
-    let param = libc::sched_param { sched_priority: 1 };
-    // SAFETY: a plain system call on the calling thread (0) with a valid
-    // parameter; on failure nothing changed.
-    let _ = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
 }
 
 /// Takes every pending event; says whether there was any (an overflow
