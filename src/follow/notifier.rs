@@ -136,19 +136,17 @@ pub(super) fn start(
     path: &Arc<Path>,
     discovery: &Arc<Mutex<Discovery>>,
 ) -> (Box<dyn Notifier>, Option<Notice>) {
-    if let WatchMode::Poll(interval) = mode {
-        return (Box::new(poll::Polling::every(interval)), None);
-    }
-    let discovery = Arc::clone(discovery);
-    let started = match dirs::unsupported_filesystem(path) {
-        Some(why) => Err(why),
-        None => match mode {
-            #[cfg(target_os = "linux")]
-            WatchMode::Notify => inotify::InotifyWatch::new(path, discovery).map(boxed),
-            // Also `Notify` where there is no inotify.
-            _ => portable::PortableWatch::new(path, discovery).map(boxed),
-        }
-        .map_err(|e| e.to_string()),
+    let started = match mode {
+        WatchMode::Poll(interval) => return (Box::new(poll::Polling::every(interval)), None),
+        // The system's best: inotify where there is one.
+        #[cfg(target_os = "linux")]
+        WatchMode::Notify => notifications(path, || {
+            inotify::InotifyWatch::new(path, Arc::clone(discovery))
+        }),
+        // Asked for, or the best there is.
+        _ => notifications(path, || {
+            portable::PortableWatch::new(path, Arc::clone(discovery))
+        }),
     };
     match started {
         Ok(watch) => (watch, None),
@@ -159,9 +157,16 @@ pub(super) fn start(
     }
 }
 
-/// A backend behind the one interface.
-fn boxed(notifier: impl Notifier + 'static) -> Box<dyn Notifier> {
-    Box::new(notifier)
+/// Starts a notification backend (`new`), unless `path` is on a
+/// filesystem that does not report changes made elsewhere; or says why not.
+fn notifications<N: Notifier + 'static>(
+    path: &Path,
+    new: impl FnOnce() -> Result<N, Error>,
+) -> Result<Box<dyn Notifier>, String> {
+    if let Some(why) = dirs::unsupported_filesystem(path) {
+        return Err(why);
+    }
+    Ok(Box::new(new().map_err(|e| e.to_string())?))
 }
 
 /// Polling every [`poll::FALLBACK`], instead of notifications that could
