@@ -20,6 +20,14 @@
 //! - `EventStream` (cargo feature `tokio`): the events as a
 //!   `futures::Stream`, waited for through tokio.
 //! - [`Ldb`]: the rows that events name, read from ctlstore's LDB.
+//!
+//! Following a file with notifications (any [`WatchMode`] but `Poll`)
+//! runs an *opener* beside the reader: a thread (`changelog-opener`, or the
+//! `notify` crate's event thread) that opens each new changelog file the
+//! instant it is created and holds it, so that a file a fast writer rotates
+//! away within a millisecond is not lost while the reader is busy. It
+//! changes no scheduling; to give it a real-time priority, run the whole
+//! process with one (`chrt -f 1`, systemd's `CPUSchedulingPolicy=fifo`).
 
 mod buffer;
 mod builder;

@@ -161,9 +161,8 @@ impl Discovery {
 /// The reader's look at the path: as [`Discovery::look`], with the lock
 /// held only to read and to record the queue's state, never across a system
 /// call. The opener thread (which looks with [`Discovery::look`], under the
-/// lock, at a real-time priority) must never wait for a reader that was
-/// preempted while holding it: a file that lives a millisecond would be
-/// gone by then. If anything was recorded while the reader looked, what
+/// lock) must never wait for a reader that was preempted while holding it:
+/// a file that lives a millisecond would be gone by then. If anything was recorded while the reader looked, what
 /// the reader found is dropped: the other look came later, and recording an
 /// older file after a newer one would break their order.
 pub(super) fn look(shared: &Mutex<Discovery>) -> Result<Presence, Error> {

@@ -4,10 +4,9 @@
 //! It exists before the first file does (waiting for it to appear) and
 //! serves the [`Follower`](super::Follower) after.
 
-use super::dirs;
+use super::FollowOptions;
 use super::discovery::{self, Discovery, Opened, Presence};
-use super::notifier::{Backend, Notifier};
-use super::{FollowOptions, WatchMode};
+use super::notifier::{self, Notifier};
 use crate::error::Error;
 use crate::notice::Notice;
 use crate::position::FileId;
@@ -18,9 +17,6 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-
-/// How often the file is looked at when notifications cannot be had.
-pub(crate) const FALLBACK_POLL: Duration = Duration::from_millis(100);
 
 /// What one look at the path found.
 #[derive(Debug)]
@@ -41,9 +37,9 @@ pub(super) struct Finder {
     options: FollowOptions,
     discovery: Arc<Mutex<Discovery>>,
     sleeper: Sleeper,
-    watch: Option<Notifier>,
-    /// Polling because notifications are not available here.
-    fallback_poll: Option<Duration>,
+    /// Notifications or polling; `None` until they are needed (reading to
+    /// the end once needs none, unless the file has to be waited for).
+    watch: Option<Box<dyn Notifier>>,
     notices: Vec<Notice>,
     said_overflow: bool,
     /// What the path names may have changed since it was last looked at.
@@ -59,7 +55,7 @@ impl std::fmt::Debug for Finder {
             .field("path", &self.path)
             .field("options", &self.options)
             .field("watching", &self.watch.is_some())
-            .field("fallback_poll", &self.fallback_poll)
+            .field("poll_interval", &self.poll_interval())
             .finish_non_exhaustive()
     }
 }
@@ -76,7 +72,7 @@ impl Finder {
     /// Whether polling has replaced notifications.
     #[cfg(test)]
     pub(super) fn is_polling(&self) -> bool {
-        self.watch.is_none() && self.fallback_poll.is_some()
+        self.poll_interval().is_some()
     }
 
     /// Sets up notifications for `path` when following (reading to the end
@@ -93,16 +89,13 @@ impl Finder {
             options,
             sleeper,
             watch: None,
-            fallback_poll: None,
             notices: Vec::new(),
             said_overflow: false,
             path_changed: true,
             deferred_interrupt: false,
         };
-        if finder.options.follow
-            && let Some(backend) = Backend::of(finder.options.watch)
-        {
-            finder.watch_or_poll(backend);
+        if finder.options.follow {
+            finder.start_watching();
         }
         Ok(finder)
     }
@@ -145,14 +138,11 @@ impl Finder {
                 self.refresh_watch(Some((first.id, first.file.as_fd())))?;
                 return Ok(first);
             }
-            if self.watch.is_none()
-                && self.fallback_poll.is_none()
-                && let Some(backend) = Backend::of(self.options.watch)
-            {
+            if self.watch.is_none() {
                 // Reading to the end of a missing file: watch, then look
                 // again before sleeping, so that a file created in between
                 // counts.
-                self.watch_or_poll(backend);
+                self.start_watching();
                 continue;
             }
             if self.refresh_watch(None)? {
@@ -221,46 +211,34 @@ impl Finder {
         self.discovery.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sets up notifications from `backend`, or (on a network or
-    /// user-space filesystem, or when notifications cannot be had) polls
-    /// instead.
-    fn watch_or_poll(&mut self, backend: Backend) {
-        let watch = match dirs::unsupported_filesystem(&self.path) {
-            Some(why) => Err(why),
-            None => Notifier::new(backend, &self.path, Arc::clone(&self.discovery))
-                .map_err(|e| e.to_string()),
-        };
-        match watch {
-            Ok(watch) => self.watch = Some(watch),
-            Err(why) => self.poll_instead(why),
-        }
+    /// Sets up what [`FollowOptions::watch`] asks for (see
+    /// [`notifier::start`]: it may poll instead, and say why).
+    fn start_watching(&mut self) {
+        let (watch, notice) = notifier::start(self.options.watch, &self.path, &self.discovery);
+        self.watch = Some(watch);
+        self.notices.extend(notice);
     }
 
     /// Gives up on notifications: polls from now on, and says why.
     fn poll_instead(&mut self, why: String) {
-        self.watch = None;
-        self.fallback_poll = Some(FALLBACK_POLL);
-        self.notices.push(Notice::Polling {
-            why,
-            interval: FALLBACK_POLL,
-        });
+        let (polling, notice) = notifier::poll_instead(why);
+        self.watch = Some(polling);
+        self.notices.push(notice);
     }
 
     #[cfg(feature = "tokio")]
     /// What [`wait`](Self::wait) sleeps on.
     pub(super) fn wait_on(&self) -> WaitOn<'_> {
-        let watch = self.watch.iter().flat_map(Notifier::wake_fds);
+        let watch = self.watch.iter().flat_map(|watch| watch.wake_fds());
         WaitOn {
             fds: watch.chain(self.sleeper.cancel_wait()).collect(),
             interval: self.poll_interval(),
         }
     }
 
+    /// How often to look with no notification (when polling).
     fn poll_interval(&self) -> Option<Duration> {
-        match self.options.watch {
-            WatchMode::Poll(interval) => Some(interval),
-            WatchMode::Notify | WatchMode::Portable => self.fallback_poll,
-        }
+        self.watch.as_ref().and_then(|watch| watch.poll_interval())
     }
 
     /// Sleeps until a notification, `deadline`, the poll interval or
@@ -270,7 +248,7 @@ impl Finder {
     pub(super) fn wait(&mut self, deadline: Option<Instant>) -> Result<Woken, Error> {
         loop {
             let poll = self.poll_interval();
-            let fds = self.watch.as_ref().map(Notifier::wake_fds);
+            let fds = self.watch.as_ref().map(|watch| watch.wake_fds());
             let (woken, ready) = self
                 .sleeper
                 .wait_ready(fds.as_deref().unwrap_or_default(), deadline, poll)
@@ -280,7 +258,7 @@ impl Finder {
                 .as_ref()
                 .is_some_and(|watch| watch.mounts_changed(ready));
             let (Woken::Changed, Some(watch)) = (woken, &mut self.watch) else {
-                // Polling (or a deadline): only a look tells what changed.
+                // A deadline, a request (or no watch at all).
                 self.path_changed |= woken == Woken::Changed;
                 return Ok(woken);
             };
@@ -324,13 +302,11 @@ impl Finder {
             let discovery = self.discovery.lock().unwrap_or_else(|e| e.into_inner());
             discovery.front().map(|o| (o.id, Arc::clone(&o.file)))
         };
-        let refreshed = watch.refresh(&self.path).and_then(|dirs| {
-            let files: Vec<_> = current
-                .into_iter()
-                .chain(next.as_ref().map(|(id, file)| (*id, file.as_fd())))
-                .collect();
-            Ok(watch.watch_files(&self.path, &files)? | dirs)
-        });
+        let files: Vec<_> = current
+            .into_iter()
+            .chain(next.as_ref().map(|(id, file)| (*id, file.as_fd())))
+            .collect();
+        let refreshed = watch.refresh(&self.path, &files);
         // A new watch sees nothing that happened before it: look again.
         match refreshed {
             Ok(changed) => {

@@ -4,11 +4,12 @@
 //! file, identified by (device, inode), is read to its end before the next
 //! one is started, because an open handle still reads a file that has been
 //! renamed or deleted (see `doc/design.md`). New generations are found by
-//! the notification thread (see [`watch`]) or by the reader whenever it
-//! reaches the end of its file, and are held open from the moment they are
-//! found ([`discovery`]). Notifications come from inotify on Linux
-//! ([`watch`]) or from the `notify` crate's watcher ([`watch_notify`]: the
-//! default elsewhere), behind one interface ([`notifier`]). Copy-truncate keeps the inode; it shows as a file
+//! the opener (see [`notifier`]) or by the reader whenever it reaches the
+//! end of its file, and are held open from the moment they are found
+//! ([`discovery`]). Notifications come from inotify on Linux or from the
+//! `notify` crate's watcher (the default elsewhere), or polling takes their
+//! place, behind one interface ([`notifier`]). Copy-truncate keeps the
+//! inode; it shows as a file
 //! shorter than what was already read, and reading restarts at 0.
 //!
 //! Bytes after the last `\n` are kept for their own generation only; a
@@ -19,15 +20,10 @@
 //! file exists, and after); a [`Follower`] exists only once its first file
 //! is open.
 
-mod dirs;
 mod discovery;
-mod drained;
 mod finder;
 mod notifier;
 mod start;
-#[cfg(target_os = "linux")]
-mod watch;
-mod watch_notify;
 
 pub use discovery::MAX_HELD_GENERATIONS;
 

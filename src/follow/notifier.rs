@@ -1,30 +1,54 @@
-//! The follower's one source of filesystem notifications, whichever backend
-//! delivers them.
+//! How the follower learns that something may have changed: one interface,
+//! [`Notifier`], over three backends, one file each, chosen in one place
+//! ([`start`]) from the [`WatchMode`]:
 //!
-//! Two backends sit behind this enum (static dispatch: the
-//! [`Finder`](super::finder::Finder) holds one):
+//! - [`inotify`] (Linux only, the default there): inotify used directly,
+//!   with an opener thread of our own, open files watched by descriptor
+//!   for writes, the mount table watched for mounts over the directory.
+//! - [`portable`]: the `notify` crate's recommended watcher (kqueue on
+//!   macOS and the BSDs, inotify on Linux), the default elsewhere. Its own
+//!   event thread does the opener's work; it watches directories only.
+//! - [`poll`]: no notifications, a look every interval: asked for
+//!   ([`WatchMode::Poll`]), or instead of notifications that cannot be had
+//!   (a network or user-space filesystem, a watch limit reached, a failed
+//!   opener), with a notice saying why.
 //!
-//! - [`Inotify`](Notifier::Inotify) ([`watch`](super::watch), Linux only,
-//!   the default there): inotify used directly, with a thread of our own
-//!   that opens new generations, open files watched by descriptor for
-//!   writes, the mount table watched for mounts over the directory.
-//! - [`Portable`](Notifier::Portable) ([`watch_notify`](super::watch_notify)):
-//!   the `notify` crate's recommended watcher (kqueue on macOS and the
-//!   BSDs, inotify on Linux), the default elsewhere. Its own event thread
-//!   opens new generations; it watches directories only.
+//! Both notification backends watch the same directories ([`dirs`]).
+//! Whatever the backend, notifications are hints: after any of them the
+//! reader looks at the filesystem itself.
 //!
-//! Both offer the same few things: descriptors for the reader's one
-//! `poll`, a [`drain`](Notifier::drain) of what woke it, watches re-aimed
-//! at what the path depends on, and word of a failed event thread (then
-//! the caller polls instead). Either way notifications are hints: after
-//! any of them the reader looks at the filesystem itself.
+//! # The opener
+//!
+//! Beside the reader, each notification backend runs an *opener*: on
+//! inotify a thread of ours (`changelog-opener`), on `notify` the crate's
+//! own event thread, through its callback. It sleeps until a name is
+//! created in a watched directory, then opens the file the path names if
+//! it is a new generation, and holds it ([`Discovery`]). It earns its
+//! place because ctlstore rotates by deleting the file and creating a new
+//! one: under a fast writer a generation may live about a millisecond, and
+//! a reader busy elsewhere (a slow consumer, a burst of rotations) would
+//! find it deleted, its lines lost. Opened the instant it appears, it stays
+//! readable after its deletion until the reader gets to it. The opener's
+//! work per wake-up is a few system calls; it never waits for the reader
+//! (see [`discovery::look`](super::discovery::look)). It changes no
+//! scheduling: a library must not change its user's, and a user who wants
+//! it to win a CPU on a busy host can give the whole process a real-time
+//! priority (`chrt -f 1 …`, systemd's `CPUSchedulingPolicy=fifo`). If it
+//! ends (a bug, a failure), the reader learns it in its one wait
+//! ([`opener`]) and polls from then on.
+//!
+//! The backend sits behind a `Box<dyn Notifier>`: it is called a few times
+//! per wake-up and per new generation, never per line.
+
+mod dirs;
+#[cfg(target_os = "linux")]
+mod inotify;
+mod opener;
+mod poll;
+mod portable;
 
 use super::WatchMode;
 use super::discovery::Discovery;
-pub(super) use super::drained::Drained;
-#[cfg(target_os = "linux")]
-use super::watch::Watch;
-use super::watch_notify::PortableWatch;
 use crate::error::Error;
 use crate::notice::Notice;
 use crate::position::FileId;
@@ -33,147 +57,124 @@ use std::io;
 use std::os::fd::BorrowedFd;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-/// Which backend delivers notifications.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Backend {
-    /// inotify, directly (Linux).
-    #[cfg(target_os = "linux")]
-    Inotify,
-    /// The `notify` crate's recommended watcher.
-    Portable,
+/// What a drain of notifications found ([`Notifier::drain`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct Drained {
+    /// Events were lost (the kernel's queue overflowed, or the backend
+    /// asked for a rescan): look at everything.
+    pub(super) overflowed: bool,
+    /// Something that may concern the changelog happened (as opposed to
+    /// changes to other files in its directory only): look again.
+    pub(super) relevant: bool,
+    /// What the path names may have changed (an entry created, deleted or
+    /// renamed, a directory replaced, events lost): look at the path, not
+    /// only at the open file.
+    pub(super) path_changed: bool,
 }
 
-impl Backend {
-    /// The backend `mode` asks for, or `None` for polling.
-    pub(super) fn of(mode: WatchMode) -> Option<Backend> {
-        match mode {
-            WatchMode::Notify => Some(Backend::NATIVE),
-            WatchMode::Portable => Some(Backend::Portable),
-            WatchMode::Poll(_) => None,
-        }
-    }
-
-    /// This system's best: inotify on Linux, `notify` elsewhere.
-    #[cfg(target_os = "linux")]
-    const NATIVE: Backend = Backend::Inotify;
-    /// This system's best: inotify on Linux, `notify` elsewhere.
-    #[cfg(not(target_os = "linux"))]
-    const NATIVE: Backend = Backend::Portable;
-}
-
-/// The live notifications of one follower.
-pub(super) enum Notifier {
-    /// inotify, directly.
-    #[cfg(target_os = "linux")]
-    Inotify(Watch),
-    /// The `notify` crate's watcher.
-    Portable(PortableWatch),
-}
-
-impl Notifier {
-    /// Starts watching what `path` depends on with `backend`, new
-    /// generations opened into `discovery` as they are created.
-    pub(super) fn new(
-        backend: Backend,
-        path: &Arc<Path>,
-        discovery: Arc<Mutex<Discovery>>,
-    ) -> Result<Self, Error> {
-        Ok(match backend {
-            #[cfg(target_os = "linux")]
-            Backend::Inotify => Notifier::Inotify(Watch::new(path, discovery)?),
-            Backend::Portable => Notifier::Portable(PortableWatch::new(path, discovery)?),
-        })
-    }
-
+/// A live source of notifications for one follower: what every backend
+/// offers the [`Finder`](super::finder::Finder). Defaults are for a
+/// backend that lacks the thing (no mount table, no opener, no interval).
+pub(super) trait Notifier: Send + Sync {
     /// The descriptors whose readiness means something may have changed,
-    /// with what to wait for on each.
-    pub(super) fn wake_fds(&self) -> Vec<(BorrowedFd<'_>, PollFlags)> {
-        match self {
-            #[cfg(target_os = "linux")]
-            Notifier::Inotify(watch) => watch.wake_fds(),
-            Notifier::Portable(watch) => watch.wake_fds(),
-        }
-    }
+    /// with what to wait for on each (none when polling).
+    fn wake_fds(&self) -> Vec<(BorrowedFd<'_>, PollFlags)>;
 
-    /// Why the thread that opens new generations ended, if it did, as told
-    /// by a wait on [`wake_fds`](Self::wake_fds) that found `ready`: the
-    /// caller must then poll instead.
-    pub(super) fn opener_failure(&mut self, ready: Ready) -> Option<String> {
-        match self {
-            #[cfg(target_os = "linux")]
-            Notifier::Inotify(watch) => watch.opener_failure(ready),
-            Notifier::Portable(watch) => watch.opener_failure(ready),
-        }
-    }
-
-    /// Takes the pending notifications after a wait on
-    /// [`wake_fds`](Self::wake_fds) that found `ready` (see [`Drained`]).
-    pub(super) fn drain(&mut self, ready: Ready) -> io::Result<Drained> {
-        match self {
-            #[cfg(target_os = "linux")]
-            Notifier::Inotify(watch) => watch.drain(ready),
-            Notifier::Portable(watch) => watch.drain(),
-        }
+    /// How often to look with no notification: only when polling.
+    fn poll_interval(&self) -> Option<Duration> {
+        None
     }
 
     /// Whether a wait on [`wake_fds`](Self::wake_fds) that found `ready`
     /// saw the mount table change. (A wait that ends for another reason,
     /// an interruption, takes the signal all the same: the caller keeps it
     /// for its next look at the path.)
-    pub(super) fn mounts_changed(&self, ready: Ready) -> bool {
-        match self {
-            #[cfg(target_os = "linux")]
-            Notifier::Inotify(_) => ready.contains(super::watch::Watch::MOUNTS),
-            Notifier::Portable(_) => false,
-        }
+    fn mounts_changed(&self, ready: Ready) -> bool {
+        let _ = ready;
+        false
     }
 
-    /// What to say when events were lost (once per follower).
-    pub(super) fn overflow_notice(&self) -> Notice {
-        match self {
-            #[cfg(target_os = "linux")]
-            Notifier::Inotify(_) => Notice::Overflow,
-            Notifier::Portable(_) => Notice::Rescan,
-        }
+    /// Why the opener (see the module docs) ended, if a wait on
+    /// [`wake_fds`](Self::wake_fds) that found `ready` tells that it did:
+    /// the caller must then poll instead.
+    fn opener_failure(&mut self, ready: Ready) -> Option<String> {
+        let _ = ready;
+        None
     }
 
-    /// Re-aims the directory watches at what `path` depends on now; says
-    /// whether any watch changed.
-    pub(super) fn refresh(&mut self, path: &Path) -> Result<bool, Error> {
-        match self {
-            #[cfg(target_os = "linux")]
-            Notifier::Inotify(watch) => watch.refresh(path),
-            Notifier::Portable(watch) => watch.refresh(path),
-        }
+    /// Takes the pending notifications after a wait on
+    /// [`wake_fds`](Self::wake_fds) that woke with a change and found
+    /// `ready` (see [`Drained`]).
+    fn drain(&mut self, ready: Ready) -> io::Result<Drained>;
+
+    /// What to say when events were lost (once per follower): by default
+    /// the kernel's queue overflowed.
+    fn overflow_notice(&self) -> Notice {
+        Notice::Overflow
     }
 
-    /// Watches exactly `files` (open generations) for writes, where the
-    /// backend can (inotify, by descriptor; `notify` cannot, and sees
-    /// writes through the directory watch, by name); says whether anything
-    /// changed.
-    pub(super) fn watch_files(
-        &mut self,
-        path: &Path,
-        files: &[(FileId, BorrowedFd<'_>)],
-    ) -> Result<bool, Error> {
-        match self {
-            #[cfg(target_os = "linux")]
-            Notifier::Inotify(watch) => watch.watch_files(path, files),
-            Notifier::Portable(_) => {
-                let _ = (path, files);
-                Ok(false)
-            }
-        }
-    }
+    /// Re-aims the directory watches at what `path` depends on now, and
+    /// watches exactly `files` (open generations) for writes where the
+    /// backend can; says whether any watch changed (a new watch sees
+    /// nothing that happened before it: the caller looks again).
+    fn refresh(&mut self, path: &Path, files: &[(FileId, BorrowedFd<'_>)]) -> Result<bool, Error>;
 
-    /// Makes the thread that opens new generations fail, as a bug would.
+    /// Makes the opener fail, as a bug would.
     #[cfg(test)]
-    pub(super) fn fail_opener(&self) {
-        match self {
-            #[cfg(target_os = "linux")]
-            Notifier::Inotify(watch) => watch.fail_opener(),
-            Notifier::Portable(watch) => watch.fail_opener(),
+    fn fail_opener(&self) {}
+}
+
+/// Starts what `mode` asks for on `path`, its opener recording new
+/// generations into `discovery`: the one place a backend is chosen. Where
+/// notifications cannot be had (a network or user-space filesystem, or a
+/// backend that fails to start), polls instead, with the notice that says
+/// why.
+pub(super) fn start(
+    mode: WatchMode,
+    path: &Arc<Path>,
+    discovery: &Arc<Mutex<Discovery>>,
+) -> (Box<dyn Notifier>, Option<Notice>) {
+    let started = match mode {
+        WatchMode::Poll(interval) => return (Box::new(poll::Polling::every(interval)), None),
+        // The system's best: inotify where there is one.
+        #[cfg(target_os = "linux")]
+        WatchMode::Notify => notifications(path, || {
+            inotify::InotifyWatch::new(path, Arc::clone(discovery))
+        }),
+        // Asked for, or the best there is.
+        _ => notifications(path, || {
+            portable::PortableWatch::new(path, Arc::clone(discovery))
+        }),
+    };
+    match started {
+        Ok(watch) => (watch, None),
+        Err(why) => {
+            let (polling, notice) = poll_instead(why);
+            (polling, Some(notice))
         }
     }
+}
+
+/// Starts a notification backend (`new`), unless `path` is on a
+/// filesystem that does not report changes made elsewhere; or says why not.
+fn notifications<N: Notifier + 'static>(
+    path: &Path,
+    new: impl FnOnce() -> Result<N, Error>,
+) -> Result<Box<dyn Notifier>, String> {
+    if let Some(why) = dirs::unsupported_filesystem(path) {
+        return Err(why);
+    }
+    Ok(Box::new(new().map_err(|e| e.to_string())?))
+}
+
+/// Polling every [`poll::FALLBACK`], instead of notifications that could
+/// not be had or stopped (`why`), with the notice that says so.
+pub(super) fn poll_instead(why: String) -> (Box<dyn Notifier>, Notice) {
+    let notice = Notice::Polling {
+        why,
+        interval: poll::FALLBACK,
+    };
+    (Box::new(poll::Polling::every(poll::FALLBACK)), notice)
 }

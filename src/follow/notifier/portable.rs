@@ -6,14 +6,14 @@
 //! `CHANGELOG_TAIL_WATCHER=notify`), which is how the follow and rotation
 //! tests run it here.
 //!
-//! The same directories are watched as by the inotify backend
-//! ([`dirs`]): the changelog's directory (not recursively)
+//! The same directories are watched as by the [`inotify`](super::inotify)
+//! backend ([`dirs`]): the changelog's directory (not recursively)
 //! and, for a symlink, its target's; while the path names no file, their
-//! parents too. They are re-aimed by [`PortableWatch::refresh`] as the
-//! inotify ones are.
+//! parents too. They are re-aimed at every refresh as the inotify ones
+//! are.
 //!
 //! `notify` delivers events on its own thread, through a callback, which
-//! does what the inotify backend's opener thread does and wakes the reader:
+//! is the opener (see [`notifier`](super)) and wakes the reader:
 //!
 //! - on anything that may have created the changelog's name (a creation, a
 //!   rename, an event it cannot classify, a rescan) it looks for a new
@@ -38,19 +38,20 @@
 //! - The mount table is not watched: a directory mounted over is noticed
 //!   at the next event in the new directory only.
 //! - A kernel queue overflow or a backend error reaches us as a rescan
-//!   ([`Notice::Rescan`](crate::Notice::Rescan)): a hint like any other.
+//!   ([`Notice::Rescan`]): a hint like any other.
 
 use super::dirs::{self, names_no_file};
-use super::discovery::Discovery;
-use super::drained::{self, Drained};
+use super::{Drained, Notifier, opener};
 use crate::error::Error;
+use crate::follow::discovery::Discovery;
+use crate::notice::Notice;
+use crate::position::FileId;
 use crate::wake::{PollFlags, Ready};
 use notify::event::ModifyKind;
 use notify::{Event, EventHandler, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use rustix::fs::OFlags;
 use std::io::{self, PipeReader, PipeWriter, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
-use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -79,7 +80,7 @@ pub(super) struct PortableWatch {
     wake: PipeReader,
     /// Hangs up when the callback gives up (it panicked) or `notify`'s
     /// thread ends with it: the reader learns it in its one wait.
-    opener_gone: PipeReader,
+    opener_gone: opener::Gone,
 }
 
 /// What the callback and the reader share.
@@ -96,8 +97,6 @@ struct Shared {
     /// Set by the callback after its mark, cleared by the drain between
     /// emptying the pipe and taking the marks.
     signalled: AtomicBool,
-    /// Why the callback gave up, if it did.
-    failure: Mutex<Option<String>>,
     /// Makes the callback fail at its next event (tests).
     #[cfg(test)]
     fail: AtomicBool,
@@ -115,27 +114,19 @@ struct Handler {
     discovery: Arc<Mutex<Discovery>>,
     wake: PipeWriter,
     /// Dropped when the callback gives up (or `notify`'s thread ends).
-    alive: Option<PipeWriter>,
+    alive: Option<opener::Alive>,
 }
 
 impl EventHandler for Handler {
+    /// Handles `event`, unless the callback gave up: a panic is its end
+    /// (the reader's wait sees the hang-up, and polls from then on).
     fn handle_event(&mut self, event: notify::Result<Event>) {
-        if self.alive.is_none() {
-            return;
-        }
-        let handled = std::panic::catch_unwind(AssertUnwindSafe(|| self.handle(event)));
-        if let Err(panic) = handled {
-            let message = panic
-                .downcast_ref::<&str>()
-                .copied()
-                .or(panic.downcast_ref::<String>().map(String::as_str));
-            *lock(&self.shared.failure) = Some(match message {
-                Some(message) => format!("it panicked: {message}"),
-                None => "it panicked".to_string(),
-            });
-            // The reader's wait sees the hang-up, and polls from then on.
-            self.alive = None;
-        }
+        let mut alive = self.alive.take();
+        opener::run(&mut alive, || {
+            self.handle(event);
+            Ok(())
+        });
+        self.alive = alive;
     }
 }
 
@@ -255,7 +246,7 @@ impl PortableWatch {
         let (wake, wake_writer) = std::io::pipe().map_err(fail)?;
         let flags = rustix::fs::fcntl_getfl(&wake).map_err(|e| fail(e.into()))?;
         rustix::fs::fcntl_setfl(&wake, flags | OFlags::NONBLOCK).map_err(|e| fail(e.into()))?;
-        let (opener_gone, alive) = std::io::pipe().map_err(fail)?;
+        let (opener_gone, alive) = opener::pipe().map_err(fail)?;
         let shared = Arc::new(Shared::default());
         let handler = Handler {
             shared: Arc::clone(&shared),
@@ -271,71 +262,16 @@ impl PortableWatch {
             wake,
             opener_gone,
         };
-        watch.refresh(path)?;
+        watch.refresh_dirs(path)?;
         Ok(watch)
     }
 
-    /// The descriptors whose readiness means something may have changed,
-    /// with what to wait for on each.
-    pub(super) fn wake_fds(&self) -> Vec<(BorrowedFd<'_>, PollFlags)> {
-        vec![
-            (self.wake.as_fd(), PollFlags::IN),
-            (self.opener_gone.as_fd(), PollFlags::IN),
-        ]
-    }
-
-    /// Where the opener's pipe is in [`wake_fds`](Self::wake_fds).
+    /// Where the opener's pipe is in [`wake_fds`](Notifier::wake_fds).
     const OPENER_GONE: usize = 1;
-
-    /// Why the callback stopped opening new generations, if it did: the
-    /// caller must then poll instead.
-    pub(super) fn opener_failure(&mut self, ready: Ready) -> Option<String> {
-        // The pipe stays readable once its writer is gone: the wait saw it
-        // if it was gone then (else the next wait will).
-        if !ready.contains(Self::OPENER_GONE) || !drained::hung_up(&self.opener_gone) {
-            return None;
-        }
-        let why = lock(&self.shared.failure)
-            .take()
-            .unwrap_or_else(|| "it ended".to_string());
-        Some(format!(
-            "the thread that opens new changelog files stopped ({why})"
-        ))
-    }
-
-    /// Makes the callback panic at its next event while it holds the
-    /// discovery lock, as a bug would.
-    #[cfg(test)]
-    pub(super) fn fail_opener(&self) {
-        self.shared.fail.store(true, Ordering::SeqCst);
-    }
-
-    /// Takes what the callback saw since the last drain.
-    pub(super) fn drain(&mut self) -> io::Result<Drained> {
-        let mut bytes = [0; 16];
-        loop {
-            match (&self.wake).read(&mut bytes) {
-                // The callback is gone: `opener_failure` tells.
-                Ok(0) => break,
-                Ok(_) => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        // Cleared after the pipe is emptied and before the marks are taken:
-        // a mark made after they are taken comes with a byte that is still
-        // in the pipe (written by this event, or by one whose byte was
-        // written after the pipe was emptied), and wakes the next wait.
-        // (Cleared first, a byte written in between would be read here and
-        // leave the flag set: the next mark would come with no byte.)
-        self.shared.signalled.store(false, Ordering::SeqCst);
-        Ok(std::mem::take(&mut *lock(&self.shared.pending)))
-    }
 
     /// Re-aims the watches at what the path depends on now (see
     /// [`dirs`]). Says whether any watch changed.
-    pub(super) fn refresh(&mut self, path: &Path) -> Result<bool, Error> {
+    fn refresh_dirs(&mut self, path: &Path) -> Result<bool, Error> {
         let wanted =
             dirs::directories_to_watch(path, Everything, names_no_file(path).then_some(Everything));
         // Events are told apart by what is wanted from now on.
@@ -361,6 +297,62 @@ impl PortableWatch {
             changed = true;
         }
         Ok(changed)
+    }
+}
+
+impl Notifier for PortableWatch {
+    /// The callback's wake pipe, then the opener's.
+    fn wake_fds(&self) -> Vec<(BorrowedFd<'_>, PollFlags)> {
+        vec![
+            (self.wake.as_fd(), PollFlags::IN),
+            self.opener_gone.wake_fd(),
+        ]
+    }
+
+    /// The callback stops only on a panic, or with `notify`'s thread.
+    fn opener_failure(&mut self, ready: Ready) -> Option<String> {
+        self.opener_gone.failure(ready.contains(Self::OPENER_GONE))
+    }
+
+    /// Takes what the callback saw since the last drain.
+    fn drain(&mut self, _ready: Ready) -> io::Result<Drained> {
+        let mut bytes = [0; 16];
+        loop {
+            match (&self.wake).read(&mut bytes) {
+                // The callback is gone: `opener_failure` tells.
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        // Cleared after the pipe is emptied and before the marks are taken:
+        // a mark made after they are taken comes with a byte that is still
+        // in the pipe (written by this event, or by one whose byte was
+        // written after the pipe was emptied), and wakes the next wait.
+        // (Cleared first, a byte written in between would be read here and
+        // leave the flag set: the next mark would come with no byte.)
+        self.shared.signalled.store(false, Ordering::SeqCst);
+        Ok(std::mem::take(&mut *lock(&self.shared.pending)))
+    }
+
+    /// A kernel queue overflow or a backend error reaches us as a rescan.
+    fn overflow_notice(&self) -> Notice {
+        Notice::Rescan
+    }
+
+    /// The directories only: `notify` cannot watch an open file, and sees
+    /// writes through the directory watch, by name.
+    fn refresh(&mut self, path: &Path, _files: &[(FileId, BorrowedFd<'_>)]) -> Result<bool, Error> {
+        self.refresh_dirs(path)
+    }
+
+    /// Makes the callback panic at its next event while it holds the
+    /// discovery lock, as a bug would.
+    #[cfg(test)]
+    fn fail_opener(&self) {
+        self.shared.fail.store(true, Ordering::SeqCst);
     }
 }
 

@@ -28,10 +28,11 @@
 //!   sleep. While it is busy the kernel merges repeated write events, so a
 //!   fast writer costs nothing here, and the reader wakes straight from the
 //!   kernel, with no thread in between.
-//! - *creations* (create, rename-to) is read by a small thread that opens a
-//!   new generation the moment it appears, so that a reader busy elsewhere
-//!   (a slow consumer, a burst of rotations) still gets every file before
-//!   the writer deletes it (see `doc/design.md`).
+//! - *creations* (create, rename-to) is read by the opener thread, which
+//!   opens a new generation the moment it appears, so that a reader busy
+//!   elsewhere (a slow consumer, a burst of rotations) still gets every
+//!   file before the writer deletes it (see [`notifier`](super) and
+//!   `doc/design.md`).
 //!
 //! Notifications are hints: after any of them the reader looks at the
 //! filesystem itself. A kernel queue overflow is just such a hint.
@@ -41,12 +42,12 @@
 //! the creation events until generations are lost; so on Linux we use
 //! `inotify`, the crate `notify` itself uses there, directly. `notify` is
 //! the backend elsewhere, and on Linux when asked for: see
-//! [`watch_notify`](super::watch_notify).)
+//! [`portable`](super::portable).)
 
 use super::dirs::{self, names_no_file};
-use super::discovery::{Discovery, file_id};
-use super::drained::{self, Drained};
+use super::{Drained, Notifier, opener};
 use crate::error::Error;
+use crate::follow::discovery::{Discovery, file_id};
 use crate::position::FileId;
 use crate::wake::Ready;
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask, Watches};
@@ -91,7 +92,7 @@ const CREATIONS: WatchMask = WatchMask::CREATE.union(WatchMask::MOVED_TO);
 const EVENT_BUFFER: usize = 16 * 1024;
 
 /// The live watches of one follower.
-pub(super) struct Watch {
+pub(super) struct InotifyWatch {
     changes: Inotify,
     change_watches: Vec<Watched>,
     /// The open generations watched for writes.
@@ -103,14 +104,15 @@ pub(super) struct Watch {
     mounts: File,
     /// Closing it tells the opener thread to end.
     stop: Option<PipeWriter>,
-    opener: Option<JoinHandle<Result<(), String>>>,
-    /// Hangs up when the opener thread ends, for whatever reason (its end
-    /// holds the write end): the reader learns it in its one wait.
-    opener_gone: PipeReader,
+    /// The opener thread, joined when the follower is dropped.
+    thread: Option<JoinHandle<()>>,
+    /// Hangs up when the opener thread ends, for whatever reason: the
+    /// reader learns it in its one wait.
+    opener_gone: opener::Gone,
     buffer: Vec<u8>,
 }
 
-impl Watch {
+impl InotifyWatch {
     /// Starts watching the directories `path` depends on, with a thread
     /// that opens new generations into `discovery` as they are created.
     pub(super) fn new(path: &Arc<Path>, discovery: Arc<Mutex<Discovery>>) -> Result<Self, Error> {
@@ -126,16 +128,18 @@ impl Watch {
             source,
         })?;
         let (stop_reader, stop) = std::io::pipe().map_err(fail)?;
-        let (opener_gone, alive) = std::io::pipe().map_err(fail)?;
-        let opener = std::thread::Builder::new()
+        let (opener_gone, alive) = opener::pipe().map_err(fail)?;
+        let thread = std::thread::Builder::new()
             .name("changelog-opener".into())
             .spawn(move || {
-                // Dropped when the thread ends, by return or by panic.
-                let _alive = alive;
-                open_new_generations(creations, stop_reader, discovery)
+                // Dropped when the thread ends, with why if it failed.
+                let mut alive = Some(alive);
+                opener::run(&mut alive, || {
+                    open_new_generations(creations, stop_reader, discovery)
+                });
             })
             .map_err(fail)?;
-        let mut watch = Watch {
+        let mut watch = InotifyWatch {
             changes,
             change_watches: Vec::new(),
             file_watches: Vec::new(),
@@ -143,66 +147,102 @@ impl Watch {
             creation_watches: Vec::new(),
             mounts,
             stop: Some(stop),
-            opener: Some(opener),
+            thread: Some(thread),
             opener_gone,
             buffer: vec![0; EVENT_BUFFER],
         };
-        watch.refresh(path)?;
+        watch.refresh_dirs(path)?;
         Ok(watch)
     }
 
-    /// The descriptors whose readiness means something may have changed,
-    /// with what to wait for on each.
-    pub(super) fn wake_fds(&self) -> Vec<(BorrowedFd<'_>, PollFlags)> {
+    /// Where the notifications are in [`wake_fds`](Notifier::wake_fds).
+    const CHANGES: usize = 0;
+
+    /// Where the mount table is in [`wake_fds`](Notifier::wake_fds).
+    const MOUNTS: usize = 1;
+
+    /// Where the opener's pipe is in [`wake_fds`](Notifier::wake_fds).
+    const OPENER_GONE: usize = 2;
+
+    /// Brings the watched directories in line with what `path` names now
+    /// (after a rotation, a re-pointed symlink, a directory deleted or
+    /// created). Says whether any watch changed.
+    fn refresh_dirs(&mut self, path: &Path) -> Result<bool, Error> {
+        let wanted = directories_to_watch(path, CHANGES, names_no_file(path));
+        let fail = |(dir, source): (PathBuf, io::Error)| Error::Watch {
+            path: Arc::from(dir.as_path()),
+            source,
+        };
+        let changes = update(
+            &mut self.changes.watches(),
+            &mut self.change_watches,
+            &wanted,
+        )
+        .map_err(fail)?;
+        let creations = update(
+            &mut self.creations,
+            &mut self.creation_watches,
+            &directories_to_watch(path, CREATIONS, false),
+        )
+        .map_err(fail)?;
+        Ok(changes || creations)
+    }
+
+    /// Watches exactly `files` (open generations) for writes; says whether
+    /// anything changed. The watch is set on the open file itself, through
+    /// `/proc/self/fd`, so that it is on the generation held even if the
+    /// path names another file by now.
+    fn watch_files(
+        &mut self,
+        path: &Path,
+        files: &[(FileId, BorrowedFd<'_>)],
+    ) -> Result<bool, Error> {
+        let mut watches = self.changes.watches();
+        let before = self.file_watches.len();
+        self.file_watches.retain(|(id, wd)| {
+            let keep = files.iter().any(|(f, _)| f == id);
+            if !keep {
+                // Gone already if the file was deleted and closed.
+                let _ = watches.remove(wd.clone());
+            }
+            keep
+        });
+        let mut changed = self.file_watches.len() != before;
+        for (id, fd) in files {
+            if self.file_watches.iter().any(|(f, _)| f == id) {
+                continue;
+            }
+            let wd =
+                watch_open_file(&mut watches, path, *id, *fd).map_err(|source| Error::Watch {
+                    path: Arc::from(path),
+                    source,
+                })?;
+            self.file_watches.push((*id, wd));
+            changed = true;
+        }
+        Ok(changed)
+    }
+}
+
+impl Notifier for InotifyWatch {
+    /// The changes, the mount table and the opener's pipe, at the places
+    /// the constants above name.
+    fn wake_fds(&self) -> Vec<(BorrowedFd<'_>, PollFlags)> {
         vec![
             (self.changes.as_fd(), PollFlags::IN),
             (self.mounts.as_fd(), PollFlags::PRI),
-            (self.opener_gone.as_fd(), PollFlags::IN),
+            self.opener_gone.wake_fd(),
         ]
     }
 
-    /// Where the notifications are in [`wake_fds`](Self::wake_fds).
-    const CHANGES: usize = 0;
-
-    /// Where the mount table is in [`wake_fds`](Self::wake_fds).
-    pub(super) const MOUNTS: usize = 1;
-
-    /// Where the opener's pipe is in [`wake_fds`](Self::wake_fds).
-    const OPENER_GONE: usize = 2;
-
-    /// Why the opener thread ended, if it did: then new generations are no
-    /// longer opened as they appear, and the caller must fall back to
-    /// polling (the thread only ends unasked on a failure).
-    pub(super) fn opener_failure(&mut self, ready: Ready) -> Option<String> {
-        // The pipe stays readable once its writer is gone: the wait saw it
-        // if it was gone then (else the next wait will).
-        if !ready.contains(Self::OPENER_GONE) || !drained::hung_up(&self.opener_gone) {
-            return None;
-        }
-        let why = match self.opener.take().map(JoinHandle::join) {
-            Some(Ok(Err(why))) => why,
-            Some(Ok(Ok(()))) | None => "it ended".to_string(),
-            Some(Err(panic)) => match panic
-                .downcast_ref::<&str>()
-                .copied()
-                .or(panic.downcast_ref::<String>().map(String::as_str))
-            {
-                Some(message) => format!("it panicked: {message}"),
-                None => "it panicked".to_string(),
-            },
-        };
-        Some(format!(
-            "the thread that opens new changelog files stopped ({why})"
-        ))
+    /// The mount table's `POLLPRI`, which the wait took.
+    fn mounts_changed(&self, ready: Ready) -> bool {
+        ready.contains(Self::MOUNTS)
     }
 
-    /// Makes the opener thread panic while it holds the discovery lock, as
-    /// a bug would.
-    #[cfg(test)]
-    pub(super) fn fail_opener(&self) {
-        use std::io::Write;
-        let stop = self.stop.as_ref().expect("running");
-        (&*stop).write_all(&[FAIL]).unwrap();
+    /// The thread only ends unasked on a failure.
+    fn opener_failure(&mut self, ready: Ready) -> Option<String> {
+        self.opener_gone.failure(ready.contains(Self::OPENER_GONE))
     }
 
     /// Takes the pending notifications (as many as one read brings) after
@@ -215,7 +255,7 @@ impl Watch {
     /// unread keep the descriptor readable, and the next wait returns at
     /// once for them. Nor is the mount table polled again: the wait did,
     /// and its readiness says whether it changed.
-    pub(super) fn drain(&mut self, ready: Ready) -> io::Result<Drained> {
+    fn drain(&mut self, ready: Ready) -> io::Result<Drained> {
         let mut drained = Drained::default();
         let mut any = false;
         while ready.contains(Self::CHANGES) {
@@ -248,63 +288,19 @@ impl Watch {
         Ok(drained)
     }
 
-    /// Brings the watched directories in line with what `path` names now
-    /// (after a rotation, a re-pointed symlink, a directory deleted or
-    /// created). Says whether any watch changed.
-    pub(super) fn refresh(&mut self, path: &Path) -> Result<bool, Error> {
-        let wanted = directories_to_watch(path, CHANGES, names_no_file(path));
-        let fail = |(dir, source): (PathBuf, io::Error)| Error::Watch {
-            path: Arc::from(dir.as_path()),
-            source,
-        };
-        let changes = update(
-            &mut self.changes.watches(),
-            &mut self.change_watches,
-            &wanted,
-        )
-        .map_err(fail)?;
-        let creations = update(
-            &mut self.creations,
-            &mut self.creation_watches,
-            &directories_to_watch(path, CREATIONS, false),
-        )
-        .map_err(fail)?;
-        Ok(changes || creations)
+    /// The directories, then the open files, by descriptor.
+    fn refresh(&mut self, path: &Path, files: &[(FileId, BorrowedFd<'_>)]) -> Result<bool, Error> {
+        let dirs = self.refresh_dirs(path)?;
+        Ok(self.watch_files(path, files)? | dirs)
     }
 
-    /// Watches exactly `files` (open generations) for writes; says whether
-    /// anything changed. The watch is set on the open file itself, through
-    /// `/proc/self/fd`, so that it is on the generation held even if the
-    /// path names another file by now.
-    pub(super) fn watch_files(
-        &mut self,
-        path: &Path,
-        files: &[(FileId, BorrowedFd<'_>)],
-    ) -> Result<bool, Error> {
-        let mut watches = self.changes.watches();
-        let before = self.file_watches.len();
-        self.file_watches.retain(|(id, wd)| {
-            let keep = files.iter().any(|(f, _)| f == id);
-            if !keep {
-                // Gone already if the file was deleted and closed.
-                let _ = watches.remove(wd.clone());
-            }
-            keep
-        });
-        let mut changed = self.file_watches.len() != before;
-        for (id, fd) in files {
-            if self.file_watches.iter().any(|(f, _)| f == id) {
-                continue;
-            }
-            let wd =
-                watch_open_file(&mut watches, path, *id, *fd).map_err(|source| Error::Watch {
-                    path: Arc::from(path),
-                    source,
-                })?;
-            self.file_watches.push((*id, wd));
-            changed = true;
-        }
-        Ok(changed)
+    /// Makes the opener thread panic while it holds the discovery lock, as
+    /// a bug would.
+    #[cfg(test)]
+    fn fail_opener(&self) {
+        use std::io::Write;
+        let stop = self.stop.as_ref().expect("running");
+        (&*stop).write_all(&[FAIL]).unwrap();
     }
 }
 
@@ -336,11 +332,11 @@ fn watch_open_file(
     ))
 }
 
-impl Drop for Watch {
+impl Drop for InotifyWatch {
     fn drop(&mut self) {
         drop(self.stop.take());
-        if let Some(opener) = self.opener.take() {
-            let _ = opener.join();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
 }
@@ -408,7 +404,6 @@ fn open_new_generations(
     discovery: Arc<Mutex<Discovery>>,
 ) -> Result<(), String> {
     let mut buffer = vec![0; EVENT_BUFFER];
-    realtime_priority();
     loop {
         let mut fds = [
             PollFd::new(&creations, PollFlags::IN),
@@ -427,28 +422,14 @@ fn open_new_generations(
         let created = take_events(&mut creations, &mut buffer)
             .map_err(|e| format!("reading notifications failed: {e}"))?;
         if created {
-            // Under the lock: at a real-time priority, nothing preempts this
-            // short look. Errors are the reader's to report when it looks
-            // itself; a poisoned lock is still good to use (a panic cannot
-            // leave the queue half changed).
+            // Under the lock: a short look, never held up by the reader
+            // (which looks without it). Errors are the reader's to report
+            // when it looks itself; a poisoned lock is still good to use (a
+            // panic cannot leave the queue half changed).
             let mut discovery = discovery.lock().unwrap_or_else(PoisonError::into_inner);
             let _ = discovery.look();
         }
     }
-}
-
-/// Asks for a real-time priority (the lowest `SCHED_FIFO` one) for the
-/// calling thread, the opener: a file the writer rotates away lives about a
-/// millisecond, and a thread of normal priority on a busy host can wait
-/// longer than that for a CPU. Its work per wake-up is a few system calls,
-/// so it takes little from anyone. Allowed to root and to holders of
-/// `CAP_SYS_NICE` (as ctlstore's sidecars usually run); for others the
-/// request is refused and the thread goes on at its normal priority.
-fn realtime_priority() {
-    let param = libc::sched_param { sched_priority: 1 };
-    // SAFETY: a plain system call on the calling thread (0) with a valid
-    // parameter; on failure nothing changed.
-    let _ = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
 }
 
 /// Takes every pending event; says whether there was any (an overflow
@@ -465,7 +446,7 @@ fn take_events(inotify: &mut Inotify, buffer: &mut [u8]) -> io::Result<bool> {
     }
 }
 
-/// The byte that [`Watch::fail_opener`] sends down the stop pipe.
+/// The byte that [`InotifyWatch::fail_opener`] sends down the stop pipe.
 #[cfg(test)]
 const FAIL: u8 = b'!';
 
@@ -548,15 +529,17 @@ mod tests {
         let path: Arc<Path> = Arc::from(root.path().join("change.log"));
         fs::write(&path, b"").unwrap();
         let discovery = Arc::new(Mutex::new(Discovery::new(Arc::clone(&path))));
-        let mut watch = Watch::new(&path, discovery).unwrap();
+        let mut watch = InotifyWatch::new(&path, discovery).unwrap();
         // A file made beside the changelog: nothing to look at for that.
         fs::write(root.path().join("other"), b"x").unwrap();
-        let drained = watch.drain(Ready::of_indices(&[Watch::CHANGES])).unwrap();
+        let drained = watch
+            .drain(Ready::of_indices(&[InotifyWatch::CHANGES]))
+            .unwrap();
         assert!(!drained.relevant && !drained.path_changed, "{drained:?}");
         // The same, as the mount table changed (a mount over the directory
         // would hide the file being read): look at the path.
         fs::write(root.path().join("another"), b"x").unwrap();
-        let ready = Ready::of_indices(&[Watch::CHANGES, Watch::MOUNTS]);
+        let ready = Ready::of_indices(&[InotifyWatch::CHANGES, InotifyWatch::MOUNTS]);
         let drained = watch.drain(ready).unwrap();
         assert!(drained.relevant && drained.path_changed, "{drained:?}");
     }

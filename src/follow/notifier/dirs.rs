@@ -1,15 +1,16 @@
 //! Which directories decide what the changelog's path names: shared by
-//! every notification backend (inotify on Linux, the `notify` crate's
-//! watcher elsewhere), so that both watch the same places.
+//! both notification backends ([`inotify`](super::inotify) on Linux, the
+//! `notify` crate's watcher, [`portable`](super::portable)), so that both
+//! watch the same places.
 //!
 //! The watched set is the changelog's directory and, when the path is a
 //! symlink, its target's directory; a directory that does not exist yet is
 //! stood in for by its nearest existing ancestor, so that its creation is
 //! seen. While the path names no file, the parents of those directories
-//! are wanted too, for their entry (see [`watch`](super::watch) on Linux
-//! for why).
+//! are wanted too, for their entry (see the [`inotify`](super::inotify)
+//! backend for why).
 
-use super::discovery::file_id;
+use crate::follow::discovery::file_id;
 use crate::position::FileId;
 use std::ffi::{OsStr, OsString};
 use std::fs;
