@@ -99,6 +99,26 @@ fn signed_seq(bytes: &[u8]) -> Option<(i64, &[u8])> {
     Some((seq, rest))
 }
 
+/// Where the first `"` in `bytes` is, eight bytes at a time (the strings
+/// of a line are short: a call of `memchr` would cost more).
+#[inline]
+fn quote_at(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
+    let mut at = 0;
+    while let Some(word) = bytes.get(at..at + 8) {
+        let x = u64::from_le_bytes(word.try_into().ok()?) ^ QUOTES;
+        // The lowest byte flagged is exact (a borrow runs only upwards).
+        let quote = x.wrapping_sub(ONES) & !x & HIGHS;
+        if quote != 0 {
+            return Some(at + (quote.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    Some(at + bytes[at..].iter().position(|&b| b == b'"')?)
+}
+
 /// A string's content up to its closing quote, if it has no escape and no
 /// control character (as the writer's names are), and the bytes after it.
 /// Eight bytes at a time: a name is short, and this is most of the work of
@@ -194,39 +214,86 @@ struct Classes {
     non_ascii: bool,
 }
 
-/// Classifies a line's bytes in one pass. Written as fixed-size blocks with
-/// no early exit inside a block, which the compiler turns into vector
-/// compares; the last partial block is checked as an overlapping full one.
+/// Classifies a line's bytes in one pass, 16 bytes at a time (SSE2 on
+/// x86-64, two words elsewhere); the last partial block is checked as an
+/// overlapping full one.
 fn classify(bytes: &[u8]) -> Classes {
-    const BLOCK: usize = 32;
-    let block_classes = |block: &[u8]| {
-        block.iter().fold((0u8, 0u8), |(bad, high), &b| {
-            (
-                bad | u8::from(b < 0x20) | u8::from(b == b'\\'),
-                high | (b & 0x80),
-            )
-        })
-    };
-    let (mut bad, mut high) = (0u8, 0u8);
+    const BLOCK: usize = 16;
     if bytes.len() < BLOCK {
-        (bad, high) = block_classes(bytes);
-    } else {
-        let mut blocks = bytes.chunks_exact(BLOCK);
-        for block in &mut blocks {
-            let (b, h) = block_classes(block);
-            bad |= b;
-            high |= h;
-        }
-        if !blocks.remainder().is_empty() {
-            let (b, h) = block_classes(&bytes[bytes.len() - BLOCK..]);
-            bad |= b;
-            high |= h;
-        }
+        return classify_bytes(bytes);
     }
+    let mut classes = Classes::default();
+    let mut add = |block: &[u8; BLOCK]| {
+        let (bad, high) = block_classes(block);
+        classes.escape_or_control |= bad;
+        classes.non_ascii |= high;
+    };
+    let mut blocks = bytes.chunks_exact(BLOCK);
+    for block in &mut blocks {
+        add(block.try_into().unwrap_or(&[0; BLOCK]));
+    }
+    if !blocks.remainder().is_empty()
+        && let Some(last) = bytes.last_chunk::<BLOCK>()
+    {
+        add(last);
+    }
+    classes
+}
+
+/// [`classify`], a byte at a time (for lines under a block).
+fn classify_bytes(bytes: &[u8]) -> Classes {
     Classes {
-        escape_or_control: bad != 0,
-        non_ascii: high != 0,
+        escape_or_control: bytes.iter().any(|&b| b < 0x20 || b == b'\\'),
+        non_ascii: !bytes.is_ascii(),
     }
+}
+
+/// Whether 16 bytes hold a backslash or a byte below 0x20, and whether
+/// they hold a byte of 0x80 or more: SSE2, which every x86-64 has.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn block_classes(block: &[u8; 16]) -> (bool, bool) {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    // SAFETY: SSE2 is in every x86-64 processor (the target's baseline),
+    // and the load is of 16 bytes, all of `block`.
+    unsafe {
+        let x = _mm_loadu_si128(block.as_ptr().cast());
+        let backslash = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8));
+        // Unsigned: min(b, 0x1f) == b exactly when b < 0x20.
+        let control = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1f)), x);
+        let bad = _mm_movemask_epi8(_mm_or_si128(backslash, control));
+        (bad != 0, _mm_movemask_epi8(x) != 0)
+    }
+}
+
+/// [`block_classes`] on any processor, two words of eight bytes.
+#[cfg(any(not(target_arch = "x86_64"), test))]
+#[inline]
+fn block_classes_words(block: &[u8; 16]) -> (bool, bool) {
+    const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    const BACKSLASHES: u64 = u64::from_ne_bytes([b'\\'; 8]);
+    let (mut bad, mut high) = (0, 0);
+    for word in block.chunks_exact(8) {
+        let w = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        // The high bit of each byte that is zero, exactly.
+        let zero = |x: u64| !(((x & LOW7) + LOW7) | x | LOW7);
+        // Of each byte below 0x20 (with its high bit clear): adding 0x60
+        // to its low seven bits leaves the high bit clear.
+        let control = !(((w & LOW7) + (0x60 * (HIGH >> 7))) | w) & HIGH;
+        bad |= zero(w ^ BACKSLASHES) | control;
+        high |= w & HIGH;
+    }
+    (bad != 0, high != 0)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn block_classes(block: &[u8; 16]) -> (bool, bool) {
+    block_classes_words(block)
 }
 
 struct Parser<'a> {
@@ -235,6 +302,17 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
+    /// `text[from..to]`, without the check of char boundaries: the parser
+    /// only cuts next to an ASCII byte it has just read (a quote, a colon,
+    /// a digit, a letter of a literal), which is always a boundary.
+    #[inline]
+    fn slice(&self, from: usize, to: usize) -> &'a str {
+        debug_assert!(self.text.is_char_boundary(from) && self.text.is_char_boundary(to));
+        // SAFETY: `from..to` is within `text` (both came from reading it)
+        // and both ends are char boundaries (see above).
+        unsafe { self.text.get_unchecked(from..to) }
+    }
+
     fn bytes(&self) -> &'a [u8] {
         self.text.as_bytes()
     }
@@ -280,11 +358,12 @@ impl<'a> Parser<'a> {
 
     /// The content of a string (the opening quote already read; reads the
     /// closing one). The line has no escapes, so the next quote closes it.
+    #[inline]
     fn plain_string(&mut self) -> Option<&'a str> {
         let start = self.at;
-        let len = self.bytes()[start..].iter().position(|&b| b == b'"')?;
+        let len = quote_at(&self.bytes()[start..])?;
         self.at = start + len + 1;
-        Some(&self.text[start..start + len])
+        Some(self.slice(start, start + len))
     }
 
     /// Checks `[{"name":…,"type":…,"value":…},…]` (read later by
@@ -323,7 +402,7 @@ impl<'a> Parser<'a> {
             b'f' => self.literal(b"false")?,
             _ => return None,
         }
-        Some(&self.text[start..self.at])
+        Some(self.slice(start, self.at))
     }
 
     /// JSON's number grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
@@ -424,6 +503,35 @@ mod tests {
                     "high byte at {at} of {len}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn both_ways_of_classifying_a_block_agree_with_the_bytes() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            let mut block = [0u8; 16];
+            for b in &mut block {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Mostly plain bytes; now and then one at an edge.
+                *b = match x % 16 {
+                    0 => b'\\',
+                    1 => 0x1f,
+                    2 => 0x20,
+                    3 => 0x00,
+                    4 => 0x80,
+                    5 => 0xdc,
+                    6 => 0x7f,
+                    7 => 0x9f,
+                    _ => b'a' + (x % 26) as u8,
+                };
+            }
+            let want = classify_bytes(&block);
+            let want = (want.escape_or_control, want.non_ascii);
+            assert_eq!(block_classes_words(&block), want, "{block:x?}");
+            assert_eq!(block_classes(&block), want, "{block:x?}");
         }
     }
 
