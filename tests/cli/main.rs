@@ -29,3 +29,4 @@ mod resume_edges;
 mod rows;
 mod scenarios;
 mod status;
+mod threads;
