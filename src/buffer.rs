@@ -91,6 +91,12 @@ impl ReadBuffer {
         &self.data[self.end.saturating_sub(n)..self.end]
     }
 
+    /// The last read came back with less than it asked for: it reached the
+    /// end of what there was then.
+    pub(crate) fn reached_end(&self) -> bool {
+        self.reached_end
+    }
+
     /// Everything read was consumed, and the last read reached the end of
     /// what there was then: the next read will most likely find nothing.
     pub(crate) fn drained(&self) -> bool {

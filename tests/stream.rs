@@ -81,6 +81,11 @@ async fn polling_mode_wakes_on_its_interval() {
         .unwrap()
         .into_stream();
     assert_eq!(seqs(&mut stream, 1).await, [1]);
+    // Caught up and waiting on its own timer (several intervals pass)
+    // before the append: the timer, not a look at the right moment, must
+    // bring the next line.
+    let quiet = tokio::time::timeout(Duration::from_millis(100), stream.next()).await;
+    assert!(quiet.is_err(), "nothing was written: {quiet:?}");
     append(&path, 2..=2);
     assert_eq!(seqs(&mut stream, 1).await, [2]);
 }

@@ -47,6 +47,10 @@ pub(super) struct Finder {
     /// An interruption that came while waiting for the first file, when
     /// there is no iterator yet to say it: said at the first read.
     deferred_interrupt: bool,
+    /// When polling last said to look: a caller that sleeps itself (the
+    /// async stream) and asks with a deadline already past is told to look
+    /// once the interval has passed since, as a wait would have been.
+    polled_at: Instant,
 }
 
 impl std::fmt::Debug for Finder {
@@ -93,6 +97,7 @@ impl Finder {
             said_overflow: false,
             path_changed: true,
             deferred_interrupt: false,
+            polled_at: Instant::now(),
         };
         if finder.options.follow {
             finder.start_watching();
@@ -246,6 +251,13 @@ impl Finder {
     /// other files only (a database written beside the changelog) are not
     /// a reason to look: the wait goes on.
     pub(super) fn wait(&mut self, deadline: Option<Instant>) -> Result<Woken, Error> {
+        if let Some(interval) = self.poll_interval()
+            && self.polled_at.elapsed() >= interval
+        {
+            self.polled_at = Instant::now();
+            self.path_changed = true;
+            return Ok(Woken::Changed);
+        }
         loop {
             let poll = self.poll_interval();
             let fds = self.watch.as_ref().map(|watch| watch.wake_fds());
@@ -257,6 +269,9 @@ impl Finder {
                 .watch
                 .as_ref()
                 .is_some_and(|watch| watch.mounts_changed(ready));
+            if woken == Woken::Changed && poll.is_some() {
+                self.polled_at = Instant::now();
+            }
             let (Woken::Changed, Some(watch)) = (woken, &mut self.watch) else {
                 // A deadline, a request (or no watch at all).
                 self.path_changed |= woken == Woken::Changed;

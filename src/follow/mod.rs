@@ -114,6 +114,12 @@ struct Generation {
     tail_len: usize,
     /// Woken since the last read that brought data.
     woken: bool,
+    /// The last read came back short: it reached the end of the file as
+    /// it was then, and until a wake-up says otherwise there is nothing
+    /// more (a read to find that out would cost a follower a system call
+    /// per event). A write after that read wakes us: its notification
+    /// comes after the one the read answered.
+    read_to_end: bool,
 }
 
 /// How many of the last bytes read are kept to tell a rewritten file.
@@ -128,6 +134,7 @@ impl Generation {
             tail: [0; TAIL],
             tail_len: 0,
             woken: false,
+            read_to_end: false,
         }
     }
 
@@ -274,6 +281,10 @@ impl Follower {
         // past our offset) before we looked shows no other sign, and any
         // truncation wakes us. One system call, the check included.
         let woken = std::mem::take(&mut self.current.woken);
+        // (The last bytes of a file being left are read for real.)
+        if std::mem::take(&mut self.current.read_to_end) && !woken && !self.final_drain {
+            return self.at_end();
+        }
         let n = match self.fill(woken) {
             Ok(Some(n)) => n,
             Ok(None) => return self.truncated(),
@@ -283,6 +294,7 @@ impl Follower {
             let tail = self.buffer.last(TAIL);
             self.current.tail[..tail.len()].copy_from_slice(tail);
             self.current.tail_len = tail.len();
+            self.current.read_to_end = self.buffer.reader().reached_end();
             return Ok(Step::Again);
         }
         self.at_end()
@@ -330,6 +342,7 @@ impl Follower {
         self.buffer.reset(0, 1);
         self.current.tail_len = 0;
         self.current.fragment_at_end = false;
+        self.current.read_to_end = false;
         self.queued.push_back(Item::Notice(Notice::Truncated {
             path: Arc::clone(self.path()),
         }));
