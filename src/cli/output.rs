@@ -16,9 +16,9 @@ use owo_colors::{OwoColorize, Style};
 use std::io::{self, Write};
 use std::os::fd::AsFd;
 
-/// Output buffer: large enough that a backlog costs few write calls,
-/// small enough to stay in cache.
-pub const OUTPUT_BUFFER: usize = 32 * 1024;
+/// Output buffer: large enough that a backlog costs few write calls (see
+/// the library's read size), small enough to stay in cache.
+pub const OUTPUT_BUFFER: usize = 128 * 1024;
 
 /// The output side of a run.
 pub struct Output<W: Write> {

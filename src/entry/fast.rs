@@ -44,18 +44,107 @@ pub(super) fn parse(line: &[u8]) -> Option<EventRef<'_>> {
 pub(super) fn header(line: &[u8]) -> Option<Header<'_>> {
     // Only the header's bytes are looked at: `{"seq":N,"family":"F","table":"T"`.
     // This runs for every line of a filtered catch-up: one pass over the
-    // digits, the names scanned a word at a time.
+    // digits, both names in one look at the 32 bytes where they are (or a
+    // word at a time).
     let rest = line.strip_prefix(br#"{"seq":"#)?;
     let (seq, rest) = match plain_seq(rest) {
         Some(read) => read,
         None => signed_seq(rest)?,
     };
     let rest = rest.strip_prefix(br#","family":""#)?;
-    let (family, rest) = clean_string(rest)?;
-    let rest = rest.strip_prefix(br#","table":""#)?;
-    let (table, rest) = clean_string(rest)?;
+    let (family, table, rest) = match short_names(rest) {
+        Some(names) => names,
+        None => {
+            let (family, rest) = clean_string(rest)?;
+            let rest = rest.strip_prefix(br#","table":""#)?;
+            let (table, rest) = clean_string(rest)?;
+            (family, table, rest)
+        }
+    };
     let shaped = rest == b"}" || (rest.starts_with(br#","key":"#) && rest.ends_with(b"}"));
     shaped.then_some(Header { seq, family, table })
+}
+
+/// The family and table names when both lie, clean, within the 32 bytes
+/// `bytes` starts with (`F","table":"T"`: the family's first byte first),
+/// and the bytes after the table's closing quote; `None` for anything else
+/// (longer names, or a doubt), which the word-at-a-time path reads. Found
+/// from three bit masks of those bytes: quotes, escapes or control bytes,
+/// and high bytes.
+#[inline]
+fn short_names(bytes: &[u8]) -> Option<(&str, &str, &[u8])> {
+    const TABLE: &[u8; 11] = br#"","table":""#;
+    let (quotes, bad, high) = masks32(bytes.first_chunk::<32>()?)?;
+    let family_end = quotes.trailing_zeros() as usize;
+    let table_start = family_end + TABLE.len();
+    if table_start >= 32 || bytes.get(family_end..table_start)? != TABLE {
+        return None;
+    }
+    let table_end = table_start + (quotes >> table_start).trailing_zeros() as usize;
+    if table_end >= 32 {
+        return None;
+    }
+    // Both names, and the literal between them, which has no such byte.
+    let names = (1u32 << table_end) - 1;
+    if bad & names != 0 {
+        return None;
+    }
+    let (family, table) = (&bytes[..family_end], &bytes[table_start..table_end]);
+    let (family, table) = if high & names == 0 {
+        // SAFETY: every byte is below 0x80, and ASCII is valid UTF-8.
+        unsafe {
+            (
+                std::str::from_utf8_unchecked(family),
+                std::str::from_utf8_unchecked(table),
+            )
+        }
+    } else {
+        (
+            std::str::from_utf8(family).ok()?,
+            std::str::from_utf8(table).ok()?,
+        )
+    };
+    Some((family, table, &bytes[table_end + 1..]))
+}
+
+/// Bit masks of 32 bytes: the quotes, the backslashes and bytes below 0x20,
+/// and the bytes of 0x80 or more. SSE2, which every x86-64 has; elsewhere
+/// `None` (the caller reads a word at a time instead).
+#[inline]
+fn masks32(block: &[u8; 32]) -> Option<(u32, u32, u32)> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+            _mm_set1_epi8,
+        };
+        let (mut quotes, mut bad, mut high) = (0u32, 0u32, 0u32);
+        for (i, half) in block.chunks_exact(16).enumerate() {
+            // SAFETY: SSE2 is in every x86-64 processor (the target's
+            // baseline), and the load is of 16 bytes, all within `half`.
+            let (q, b, h) = unsafe {
+                let x = _mm_loadu_si128(half.as_ptr().cast());
+                let quote = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8));
+                let backslash = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8));
+                // Unsigned: min(b, 0x1f) == b exactly when b < 0x20.
+                let control = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1f)), x);
+                (
+                    _mm_movemask_epi8(quote) as u16,
+                    _mm_movemask_epi8(_mm_or_si128(backslash, control)) as u16,
+                    _mm_movemask_epi8(x) as u16,
+                )
+            };
+            quotes |= u32::from(q) << (16 * i);
+            bad |= u32::from(b) << (16 * i);
+            high |= u32::from(h) << (16 * i);
+        }
+        Some((quotes, bad, high))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = block;
+        None
+    }
 }
 
 /// The common `seq`: 1 to 18 digits, no sign, no leading zero (so it fits
