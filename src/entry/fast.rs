@@ -209,47 +209,15 @@ fn quote_at(bytes: &[u8]) -> Option<usize> {
 }
 
 /// A string's content up to its closing quote, if it has no escape and no
-/// control character (as the writer's names are), and the bytes after it.
-/// Eight bytes at a time: a name is short, and this is most of the work of
-/// reading a header.
-#[inline(always)]
+/// control character (as the writer's names are), and the bytes after it
+/// (names too long for [`short_names`]).
 fn clean_string(bytes: &[u8]) -> Option<(&str, &[u8])> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    // The lowest byte flagged is exact (a borrow runs only upwards).
-    let zero_byte = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS;
-    let mut high = 0u64;
-    let mut end = 0;
-    while let Some(word) = bytes.get(end..end + 8) {
-        let w = u64::from_le_bytes(word.try_into().ok()?);
-        let stop = zero_byte(w ^ (ONES * u64::from(b'"')))
-            | zero_byte(w ^ (ONES * u64::from(b'\\')))
-            | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS);
-        if stop != 0 {
-            let at = (stop.trailing_zeros() / 8) as usize;
-            if bytes[end + at] != b'"' {
-                return None;
-            }
-            // The bytes before the quote.
-            high |= w & HIGHS & ((1u64 << (at * 8)) - 1);
-            end += at;
-            return finish_string(bytes, end, high != 0);
-        }
-        high |= w & HIGHS;
-        end += 8;
+    let end = quote_at(bytes)?;
+    let text = &bytes[..end];
+    if text.iter().any(|&b| b == b'\\' || b < 0x20) {
+        return None;
     }
-    loop {
-        let b = *bytes.get(end)?;
-        if b == b'"' {
-            break;
-        }
-        if b == b'\\' || b < 0x20 {
-            return None;
-        }
-        high |= u64::from(b & 0x80);
-        end += 1;
-    }
-    finish_string(bytes, end, high != 0)
+    finish_string(bytes, end, !text.is_ascii())
 }
 
 /// The string `bytes[..end]` (checked as UTF-8 if it has a byte of 0x80 or
@@ -304,8 +272,7 @@ struct Classes {
 }
 
 /// Classifies a line's bytes in one pass, 16 bytes at a time (SSE2 on
-/// x86-64, two words elsewhere); the last partial block is checked as an
-/// overlapping full one.
+/// x86-64); the last partial block is checked as an overlapping full one.
 fn classify(bytes: &[u8]) -> Classes {
     const BLOCK: usize = 16;
     if bytes.len() < BLOCK {
@@ -358,31 +325,13 @@ fn block_classes(block: &[u8; 16]) -> (bool, bool) {
     }
 }
 
-/// [`block_classes`] on any processor, two words of eight bytes.
-#[cfg(any(not(target_arch = "x86_64"), test))]
-#[inline]
-fn block_classes_words(block: &[u8; 16]) -> (bool, bool) {
-    const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    const BACKSLASHES: u64 = u64::from_ne_bytes([b'\\'; 8]);
-    let (mut bad, mut high) = (0, 0);
-    for word in block.chunks_exact(8) {
-        let w = u64::from_le_bytes(word.try_into().unwrap_or_default());
-        // The high bit of each byte that is zero, exactly.
-        let zero = |x: u64| !(((x & LOW7) + LOW7) | x | LOW7);
-        // Of each byte below 0x20 (with its high bit clear): adding 0x60
-        // to its low seven bits leaves the high bit clear.
-        let control = !(((w & LOW7) + (0x60 * (HIGH >> 7))) | w) & HIGH;
-        bad |= zero(w ^ BACKSLASHES) | control;
-        high |= w & HIGH;
-    }
-    (bad != 0, high != 0)
-}
-
+/// [`block_classes`] a byte at a time, on processors other than x86-64
+/// (where this is not tuned).
 #[cfg(not(target_arch = "x86_64"))]
 #[inline]
 fn block_classes(block: &[u8; 16]) -> (bool, bool) {
-    block_classes_words(block)
+    let classes = classify_bytes(block);
+    (classes.escape_or_control, classes.non_ascii)
 }
 
 struct Parser<'a> {
@@ -596,7 +545,7 @@ mod tests {
     }
 
     #[test]
-    fn both_ways_of_classifying_a_block_agree_with_the_bytes() {
+    fn a_block_is_classified_as_its_bytes_are() {
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         for _ in 0..20_000 {
             let mut block = [0u8; 16];
@@ -618,9 +567,11 @@ mod tests {
                 };
             }
             let want = classify_bytes(&block);
-            let want = (want.escape_or_control, want.non_ascii);
-            assert_eq!(block_classes_words(&block), want, "{block:x?}");
-            assert_eq!(block_classes(&block), want, "{block:x?}");
+            assert_eq!(
+                block_classes(&block),
+                (want.escape_or_control, want.non_ascii),
+                "{block:x?}"
+            );
         }
     }
 
