@@ -190,11 +190,12 @@ def median(values):
     return values[len(values) // 2]
 
 
-def following_cpu(bin_floor, log_dir, rate, seconds):
+def following_cpu(bin_floor, log_dir, rate, seconds, cpus=None):
     """CPU ticks of changelog-tail, tail -F -n +1 and the floor follower,
     each following a file that a writer appends `rate` events/s to for
-    `seconds`, one after another (the same writer each time). tail -F's
-    figure is None without it."""
+    `seconds`, one after another (the same writer each time), each follower
+    on the CPUs `cpus` (all if None). tail -F's figure is None without
+    it."""
     followers = [("ours", lambda p: [BIN, "-p", p]),
                  ("tail", lambda p: ["tail", "-F", "-n", "+1", p]),
                  ("floor", lambda p: [bin_floor, p])]
@@ -206,8 +207,9 @@ def following_cpu(bin_floor, log_dir, rate, seconds):
         directory = tempfile.mkdtemp(dir=log_dir)
         path = os.path.join(directory, "change.log")
         open(path, "w").close()
+        pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
         follower = subprocess.Popen(command(path), stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL)
+                                    stderr=subprocess.DEVNULL, preexec_fn=pin)
         try:
             time.sleep(0.3)  # settled into its wait
             before = wakeups_and_cpu(follower.pid)[1]
@@ -384,35 +386,40 @@ def main():
                     p.wall[0] <= 1.05 and p.cpu[0] <= 1.05)
 
         # 2. Latency: rounds in turns with tail -F; medians of the rounds
-        # (the floor follower for reference).
+        # (the floor follower for reference); each follower on every CPU,
+        # then pinned to one (taskset -c 0).
         if shutil.which("tail"):
-            rounds = {"ours": [], "tail": [], "floor": []}
-            for i in range(latency_rounds):
-                trio = (("ours", [BIN, "-p", "{}", "--format", "ndjson"]),
-                        ("tail", ["tail", "-F", "-n", "+1", "{}"]),
-                        ("floor", [bin_floor, "{}"]))
-                for name, command in trio[:: 1 if i % 2 else -1]:
-                    rounds[name].append(latency(bin_latency, command, latency_events))
-            for q in ("p50", "p99"):
-                mine = median(r[f"{q}_us"] for r in rounds["ours"])
-                theirs = median(r[f"{q}_us"] for r in rounds["tail"])
-                floor = median(r[f"{q}_us"] for r in rounds["floor"])
-                spread_ = sorted(r[f"{q}_us"] for r in rounds["ours"])
-                row("2 latency", f"{q}, {latency_rounds} rounds of {latency_events} events "
-                    "2 ms apart, ndjson into a pipe",
-                    f"{mine:.0f} us ({spread_[0]:.0f}-{spread_[-1]:.0f})",
-                    f"tail -F {theirs:.0f} us; floor {floor:.0f} us",
-                    f"{mine / theirs:.2f}x tail -F", "<= 1.0x tail -F", mine <= theirs)
+            for pin, where in (([], "all CPUs"), (["taskset", "-c", "0"], "one CPU")):
+                if pin and not shutil.which("taskset"):
+                    continue
+                rounds = {"ours": [], "tail": [], "floor": []}
+                for i in range(latency_rounds):
+                    trio = (("ours", [*pin, BIN, "-p", "{}", "--format", "ndjson"]),
+                            ("tail", [*pin, "tail", "-F", "-n", "+1", "{}"]),
+                            ("floor", [*pin, bin_floor, "{}"]))
+                    for name, command in trio[:: 1 if i % 2 else -1]:
+                        rounds[name].append(latency(bin_latency, command, latency_events))
+                for q in ("p50", "p99"):
+                    mine = median(r[f"{q}_us"] for r in rounds["ours"])
+                    theirs = median(r[f"{q}_us"] for r in rounds["tail"])
+                    floor = median(r[f"{q}_us"] for r in rounds["floor"])
+                    spread_ = sorted(r[f"{q}_us"] for r in rounds["ours"])
+                    row("2 latency", f"{q}, {where}, {latency_rounds} rounds of "
+                        f"{latency_events} events 2 ms apart, ndjson into a pipe",
+                        f"{mine:.0f} us ({spread_[0]:.0f}-{spread_[-1]:.0f})",
+                        f"tail -F {theirs:.0f} us; floor {floor:.0f} us",
+                        f"{mine / theirs:.2f}x tail -F", "<= 1.0x tail -F", mine <= theirs)
 
-        # 2b. CPU while following a steady writer.
+        # 2b. CPU while following a steady writer, on every CPU and on one.
         rate = 20_000
-        ticks = following_cpu(bin_floor, tmp, rate, follow_seconds)
-        if ticks["tail"]:
-            row("2 following", f"CPU following {rate:,} events/s for {follow_seconds} s",
-                f"{ticks['ours']} ticks",
-                f"tail -F {ticks['tail']} ticks; floor {ticks['floor']} ticks",
-                f"{ticks['ours'] / ticks['tail']:.2f}x tail -F", "<= 1.0x tail -F",
-                ticks["ours"] <= ticks["tail"])
+        for cpus, where in ((None, "all CPUs"), ({0}, "one CPU")):
+            ticks = following_cpu(bin_floor, tmp, rate, follow_seconds, cpus)
+            if ticks["tail"]:
+                row("2 following", f"CPU following {rate:,} events/s for {follow_seconds} s, "
+                    f"{where}", f"{ticks['ours']} ticks",
+                    f"tail -F {ticks['tail']} ticks; floor {ticks['floor']} ticks",
+                    f"{ticks['ours'] / ticks['tail']:.2f}x tail -F", "<= 1.0x tail -F",
+                    ticks["ours"] <= ticks["tail"])
 
         # 3. Idle.
         small = os.path.join(tmp, "small.log")
