@@ -501,19 +501,25 @@ impl ChangelogIterator {
             return Ok(None);
         }
         let path = Arc::clone(self.source.path());
-        let mut judge = Judge {
+        // Where a line is, made only for a line kept or handed out.
+        let file = self.source.file();
+        let (mut judge, source) = self.split(&path);
+        let mut ended = Ready::Drained;
+        source.skim(|line, span| judge.line(line, || span.info(file), &mut f, &mut ended));
+        self.ended(ended)
+    }
+
+    /// The iterator as the one judge of lines (records on `path`) and the
+    /// source that holds them, borrowed apart.
+    fn split<'s>(&'s mut self, path: &'s Arc<Path>) -> (Judge<'s>, &'s mut Input) {
+        let judge = Judge {
             filter: &self.filter,
             standing: &mut self.standing,
             counts: &mut self.counts,
             check_all: self.check_all,
-            path: &path,
+            path,
         };
-        let mut ended = Ready::Drained;
-        // Where a line is, made only for a line kept or handed out.
-        let file = self.source.file();
-        self.source
-            .skim(|line, span| judge.line(line, || span.info(file), &mut f, &mut ended));
-        self.ended(ended)
+        (judge, &mut self.source)
     }
 
     /// What a turn over lines that ended so comes to.
@@ -573,20 +579,14 @@ impl ChangelogIterator {
     /// was ready): judged as every line is.
     fn line(&mut self, info: LineInfo) -> Result<Advance, Error> {
         let path = Arc::clone(self.source.path());
-        let mut judge = Judge {
-            filter: &self.filter,
-            standing: &mut self.standing,
-            counts: &mut self.counts,
-            check_all: self.check_all,
-            path: &path,
-        };
+        let (mut judge, source) = self.split(&path);
         let mut ended = Ready::Drained;
         let mut take = |record: &Record<'_>| ControlFlow::Break(Handed::of(record));
-        let keep = match judge.line(self.source.line(), || info.clone(), &mut take, &mut ended) {
+        let keep = match judge.line(source.line(), || info.clone(), &mut take, &mut ended) {
             Skim::Past { keep } | Skim::Hand { keep } => keep,
         };
         if keep {
-            self.source.keep_line();
+            source.keep_line();
         }
         Ok(match self.ended(ended)? {
             Some(handed) => Advance::Handed(handed),

@@ -656,16 +656,21 @@ fn a_write_that_fails_once_leaves_the_state_behind_what_was_printed() {
         let mut both: Vec<i64> = printed.into_iter().chain(seqs(&second)).collect();
         both.sort_unstable();
         both.dedup();
-        let every: Vec<i64> = match filter {
-            [] => (1..=200_000).collect(),
-            _ => (3..=200_000).step_by(3).collect(),
-        };
+        let every = every_event(filter);
         assert_eq!(
             both.len(),
             every.len(),
             "{filter:?}: events lost between the runs"
         );
         assert_eq!(both, every);
+    }
+}
+
+/// The seqs of 1..=200,000 that `filter` (none, or `--family fam0`) passes.
+fn every_event(filter: &[&str]) -> Vec<i64> {
+    match filter {
+        [] => (1..=200_000).collect(),
+        _ => (3..=200_000).step_by(3).collect(),
     }
 }
 
@@ -701,10 +706,10 @@ fn a_write_that_would_block_is_retried() {
         let run = traced_run(&s, "EAGAIN", filter);
         assert_eq!(run.status.code(), Some(0), "{filter:?}: {}", stderr(&run));
         assert_eq!(stderr(&run), "", "{filter:?}");
-        let every: Vec<i64> = match filter {
-            [] => (1..=200_000).collect(),
-            _ => (3..=200_000).step_by(3).collect(),
-        };
-        assert_eq!(crate::harness::seqs_of(&run), every, "{filter:?}");
+        assert_eq!(
+            crate::harness::seqs_of(&run),
+            every_event(filter),
+            "{filter:?}"
+        );
     }
 }
