@@ -107,3 +107,9 @@ fn in_ctlstore_path(name: &str) -> Option<std::path::PathBuf> {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// The library guide's Rust examples (`doc/library.md`), compiled as
+/// doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../doc/library.md")]
+pub struct LibraryGuideDoctests;
