@@ -29,6 +29,9 @@
 //! changes no scheduling; to give it a real-time priority, run the whole
 //! process with one (`chrt -f 1`, systemd's `CPUSchedulingPolicy=fifo`).
 
+// docs.rs (`--cfg docsrs`, nightly) marks each item with the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod buffer;
 mod builder;
 mod checkpoint;
@@ -40,6 +43,7 @@ mod filter;
 mod follow;
 mod input;
 mod iterator;
+#[cfg(feature = "ldb")]
 mod ldb;
 mod lines;
 mod memory;
@@ -64,6 +68,7 @@ pub use event::{Event, EventRef, Key, KeyRef, KeyValue, RowUpdate};
 pub use filter::Filter;
 pub use follow::{DEFAULT_MAX_LINE_BYTES, MAX_HELD_GENERATIONS, WatchMode};
 pub use iterator::{ChangelogIterator, Record};
+#[cfg(feature = "ldb")]
 pub use ldb::{ColumnValue, LDB_BUSY_TIMEOUT, Ldb, LdbError, LdbErrorKind, Row, RowLookup};
 pub use memory::MemorySource;
 pub use notice::Notice;

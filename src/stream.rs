@@ -46,6 +46,7 @@ use tokio::io::unix::AsyncFd;
 /// # }
 /// ```
 #[derive(Debug)]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub struct EventStream {
     events: ChangelogIterator,
     /// The descriptors registered with the reactor (duplicates of the
@@ -61,6 +62,7 @@ impl ChangelogIterator {
     ///
     /// When polled outside a tokio runtime with I/O and time enabled (as
     /// any tokio I/O object does).
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub fn into_stream(self) -> EventStream {
         EventStream {
             events: self,
