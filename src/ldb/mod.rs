@@ -175,8 +175,8 @@ impl Ldb {
     pub fn row(&mut self, event: &Event) -> Result<RowLookup, LdbError> {
         let update = &event.row_update;
         self.lookup(
-            &update.family_name,
-            &update.table_name,
+            &update.family,
+            &update.table,
             update
                 .keys
                 .iter()
