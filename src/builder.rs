@@ -35,8 +35,8 @@ impl ChangelogIterator {
     }
 
     /// Follows the changelog at `path` from the start of the current file,
-    /// every event. Waits up to 1 s for a missing file, as the Go iterator
-    /// does.
+    /// every event. Blocks: waits up to 1 s for a missing file, as the Go
+    /// iterator does (see [`Builder::open`]).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
         Self::builder(path).open()
     }
@@ -182,6 +182,12 @@ impl Builder {
 
     /// Opens the input (waiting for a file as configured) and positions it
     /// where reading starts. Cancelled while waiting: [`Error::Cancelled`].
+    ///
+    /// Blocks: it waits for a missing file ([`wait_for_file`](Self::wait_for_file),
+    /// 1 s by default) and reads up to where reading starts (a resume or
+    /// [`Start::End`] may read a whole file). In async code, call it in
+    /// `spawn_blocking`. Following a file with notifications starts the
+    /// opener thread (see the crate's front page, "Blocking, and threads").
     pub fn open(self) -> Result<ChangelogIterator, Error> {
         let mut input = match self.reading {
             Reading::File(path) => {

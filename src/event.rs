@@ -5,10 +5,20 @@
 //! event gives the tool's NDJSON output (see the README): `seq`, `family`, `table`,
 //! `keys`, in that order.
 //!
+//! Names are the output's (and the Go package's JSON names) on every
+//! layer: `seq`, `family`, `table`, `keys`, and for a key `name`,
+//! `type_name` (`type` is a keyword) and `value`. [`EventRef`] and
+//! [`KeyRef`] are the same, borrowed from the line.
+//!
+//! `Display` gives the pretty one-line form the command line prints on a
+//! terminal (without colours): `seq family.table name=value …`, each key
+//! value as its JSON text, with terminal controls escaped ([`printable`]).
+//!
 //! Key values stay in the exact JSON text they had in the changelog
 //! ([`KeyValue`]): the Go reader rounds integers through `f64`, which turns
 //! 64-bit ids into other ids; keeping the text keeps every digit.
 
+use crate::escape::printable;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -41,8 +51,8 @@ impl From<EventFields> for Event {
         Event {
             seq: f.seq,
             row_update: RowUpdate {
-                family_name: f.family,
-                table_name: f.table,
+                family: f.family,
+                table: f.table,
                 keys: f.keys,
             },
         }
@@ -53,11 +63,9 @@ impl From<EventFields> for Event {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowUpdate {
     /// The table's family (the part of the LDB table name before `___`).
-    #[serde(rename = "family")]
-    pub family_name: String,
+    pub family: String,
     /// The table's name within its family.
-    #[serde(rename = "table")]
-    pub table_name: String,
+    pub table: String,
     /// The primary-key columns of the changed row, in the writer's order.
     pub keys: Vec<Key>,
 }
@@ -318,8 +326,8 @@ impl<'a> EventRef<'a> {
         Event {
             seq: self.seq,
             row_update: RowUpdate {
-                family_name: self.family.clone().into_owned(),
-                table_name: self.table.clone().into_owned(),
+                family: self.family.clone().into_owned(),
+                table: self.table.clone().into_owned(),
                 keys: self.keys().map(|k| k.to_key()).collect(),
             },
         }
@@ -388,6 +396,90 @@ impl PartialEq for EventRef<'_> {
 
 impl Eq for EventRef<'_> {}
 
+/// The pretty one-line form: `seq family.table name=value …`, as the
+/// command line prints it on a terminal (without colours). Names and values
+/// that could drive a terminal are escaped ([`printable`]).
+///
+/// ```
+/// use changelog_tail::{Event, Key, KeyValue, RowUpdate};
+///
+/// let event = Event {
+///     seq: 42,
+///     row_update: RowUpdate {
+///         family: "payments".into(),
+///         table: "accounts".into(),
+///         keys: vec![Key {
+///             name: "id".into(),
+///             type_name: "VARCHAR".into(),
+///             value: KeyValue::from_json(r#""a\u001b[2J""#).unwrap(),
+///         }],
+///     },
+/// };
+/// assert_eq!(event.to_string(), r#"42 payments.accounts id="a\u001b[2J""#);
+/// ```
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let update = &self.row_update;
+        write_pretty(f, self.seq, &update.family, &update.table, &update.keys)
+    }
+}
+
+/// `name=value`: the column's name and the value's JSON text as written
+/// (strings quoted, numbers with every digit), terminal controls escaped
+/// ([`printable`]).
+///
+/// ```
+/// use changelog_tail::{Key, KeyValue};
+///
+/// let key = Key {
+///     name: "id".into(),
+///     type_name: "INT".into(),
+///     value: KeyValue::from_json("18446744073709551617").unwrap(),
+/// };
+/// assert_eq!(key.to_string(), "id=18446744073709551617");
+/// let bell = Key { name: "n\u{7}".into(), ..key };
+/// assert_eq!(bell.to_string(), "n\\u{7}=18446744073709551617");
+/// ```
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_key(f, &self.name, self.value.json())
+    }
+}
+
+/// As [`Event`]'s: `seq family.table name=value …`.
+impl fmt::Display for EventRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_pretty(f, self.seq, &self.family, &self.table, self.keys())
+    }
+}
+
+/// As [`Key`]'s: `name=value`.
+impl fmt::Display for KeyRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_key(f, &self.name, self.value)
+    }
+}
+
+/// The pretty line of an event, owned or borrowed.
+fn write_pretty<K: fmt::Display>(
+    f: &mut fmt::Formatter<'_>,
+    seq: i64,
+    family: &str,
+    table: &str,
+    keys: impl IntoIterator<Item = K>,
+) -> fmt::Result {
+    write!(f, "{seq} {}.{}", printable(family), printable(table))?;
+    for key in keys {
+        write!(f, " {key}")?;
+    }
+    Ok(())
+}
+
+/// One key of the pretty line.
+fn write_key(f: &mut fmt::Formatter<'_>, name: &str, json: &str) -> fmt::Result {
+    write!(f, "{}={}", printable(name), printable(json))
+}
+
 /// Reads a checked compact key array: every name and type is a string
 /// without escapes, every value a scalar whose strings have no backslash,
 /// so the next `"` always closes a string and a `}` always ends a key.
@@ -441,8 +533,8 @@ mod tests {
         let event = Event {
             seq: 42,
             row_update: RowUpdate {
-                family_name: "fam".into(),
-                table_name: "foo".into(),
+                family: "fam".into(),
+                table: "foo".into(),
                 keys: vec![Key {
                     name: "id".into(),
                     type_name: "INT".into(),
@@ -483,6 +575,25 @@ mod tests {
         ] {
             let (ours, theirs) = json_of(line);
             assert_eq!(ours, theirs, "{line}");
+        }
+    }
+
+    #[test]
+    fn display_is_the_same_owned_and_borrowed_on_both_paths() {
+        for (line, shown) in [
+            (
+                r#"{"seq":9,"family":"f","table":"t","key":[{"name":"id","type":"INT","value":99999999999999999999},{"name":"s","type":"TEXT","value":"a\u0041"}]}"#,
+                r#"9 f.t id=99999999999999999999 s="a\u0041""#,
+            ),
+            (
+                r#"{"seq":1,"family":"f\u001b[2J","table":"t\u202e","key":[{"name":"n\u0007","type":"TEXT","value":"\u009b"}]}"#,
+                r#"1 f\u{1b}[2J.t\u{202e} n\u{7}="\u009b""#,
+            ),
+            (r#"{"seq":3,"family":"f","table":"t"}"#, "3 f.t"),
+        ] {
+            let event = crate::entry::decode(line.as_bytes()).unwrap().unwrap();
+            assert_eq!(event.to_string(), shown, "{line}");
+            assert_eq!(event.to_event().to_string(), shown, "{line}");
         }
     }
 

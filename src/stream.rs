@@ -4,9 +4,12 @@
 //! The stream reads as the iterator does, without blocking: when nothing is
 //! there, it registers the descriptors the iterator would sleep on (the
 //! inotify descriptor, the input pipe, the cancellation pipe) with tokio's
-//! reactor (`AsyncFd`) and waits as any other task does: no thread per
-//! stream, no timer unless polling was asked for. Dropping the stream
-//! stops it and releases the file.
+//! reactor (`AsyncFd`) and waits as any other task does: the stream adds
+//! no thread and no timer (unless polling was asked for). The iterator it
+//! wraps keeps its own opener thread when it follows a file with
+//! notifications (`changelog-opener`, or the `notify` crate's thread), so
+//! that a file rotated away within a millisecond is still read: see the
+//! crate's front page. Dropping the stream stops it and releases the file.
 
 use crate::error::Error;
 use crate::event::Event;
@@ -46,6 +49,7 @@ use tokio::io::unix::AsyncFd;
 /// # }
 /// ```
 #[derive(Debug)]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub struct EventStream {
     events: ChangelogIterator,
     /// The descriptors registered with the reactor (duplicates of the
@@ -61,6 +65,7 @@ impl ChangelogIterator {
     ///
     /// When polled outside a tokio runtime with I/O and time enabled (as
     /// any tokio I/O object does).
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub fn into_stream(self) -> EventStream {
         EventStream {
             events: self,

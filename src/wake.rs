@@ -311,7 +311,7 @@ impl Ready {
 
     /// The descriptors at `indices` ready (for tests of what a wait
     /// found).
-    #[cfg(test)]
+    #[cfg(all(test, target_os = "linux"))]
     pub(crate) fn of_indices(indices: &[usize]) -> Self {
         Ready(indices.iter().fold(0, |bits, &i| bits | 1 << i))
     }

@@ -228,8 +228,8 @@ mod tests {
             r#"{"seq":7,"family":"fam","table":"foo","key":[{"name":"id","type":"INT","value":1},{"name":"n","type":"VARCHAR","value":"x\"y"}]}"#,
         );
         assert_eq!(e.seq, 7);
-        assert_eq!(e.row_update.family_name, "fam");
-        assert_eq!(e.row_update.table_name, "foo");
+        assert_eq!(e.row_update.family, "fam");
+        assert_eq!(e.row_update.table, "foo");
         assert_eq!(e.row_update.keys.len(), 2);
         assert_eq!(e.row_update.keys[1].value.json(), r#""x\"y""#);
         assert_eq!(e.row_update.keys[1].value.text(), "x\"y");

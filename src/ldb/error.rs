@@ -14,6 +14,7 @@ use std::sync::Arc;
 /// Reading the LDB failed. The message names the LDB's path, the table
 /// when there is one, and the cause.
 #[derive(Debug)]
+#[cfg_attr(docsrs, doc(cfg(feature = "ldb")))]
 pub struct LdbError {
     path: Arc<Path>,
     table: Option<Box<str>>,
@@ -25,6 +26,7 @@ pub struct LdbError {
 /// Which kind of failure an [`LdbError`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(docsrs, doc(cfg(feature = "ldb")))]
 pub enum LdbErrorKind {
     /// The LDB cannot be opened (missing, not SQLite, permission), or it
     /// was replaced and the new file cannot be opened.

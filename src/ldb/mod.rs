@@ -57,6 +57,7 @@ use std::time::{Duration, Instant};
 /// crash, a checkpoint restarting the log); a tenth of a second covers
 /// those, and bounds how long one event's output can be held up when the
 /// LDB stays busy.
+#[cfg_attr(docsrs, doc(cfg(feature = "ldb")))]
 pub const LDB_BUSY_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// How often, at most, a lookup checks whether the LDB's path still names
@@ -102,6 +103,7 @@ const STATEMENT_CACHE: usize = 512;
 /// # }
 /// ```
 #[derive(Debug)]
+#[cfg_attr(docsrs, doc(cfg(feature = "ldb")))]
 pub struct Ldb {
     path: Arc<Path>,
     conn: Connection,
@@ -130,6 +132,7 @@ enum Table {
 /// What a lookup found.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
+#[cfg_attr(docsrs, doc(cfg(feature = "ldb")))]
 pub enum RowLookup {
     /// The row as it is now: every column, in table order.
     Found(Row),
@@ -172,8 +175,8 @@ impl Ldb {
     pub fn row(&mut self, event: &Event) -> Result<RowLookup, LdbError> {
         let update = &event.row_update;
         self.lookup(
-            &update.family_name,
-            &update.table_name,
+            &update.family,
+            &update.table,
             update
                 .keys
                 .iter()

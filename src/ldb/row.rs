@@ -35,6 +35,7 @@ use std::sync::Arc;
 /// assert_eq!(pretty[0], "id=9007199254740993");
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(docsrs, doc(cfg(feature = "ldb")))]
 pub struct Row {
     /// Shared by every row of the same table: a lookup copies no names.
     columns: Arc<[Box<str>]>,
@@ -45,6 +46,7 @@ pub struct Row {
 /// what the column was declared as).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
+#[cfg_attr(docsrs, doc(cfg(feature = "ldb")))]
 pub enum ColumnValue {
     /// `NULL`; JSON `null`.
     Null,

@@ -2,15 +2,22 @@
 //! to other files in its directory, special files at the path.
 
 use crate::harness::{self, PATIENCE, Tail};
+// The imports marked `target_os = "linux"` serve the mount namespace tests.
+#[cfg(target_os = "linux")]
 use std::ffi::CString;
 use std::fs;
 use std::io::Write;
+#[cfg(target_os = "linux")]
 use std::os::fd::AsRawFd;
+#[cfg(target_os = "linux")]
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::symlink;
+#[cfg(target_os = "linux")]
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
+#[cfg(target_os = "linux")]
 use std::process::Command;
+#[cfg(target_os = "linux")]
 use std::ptr;
 
 fn setup() -> (tempfile::TempDir, PathBuf) {
@@ -231,6 +238,7 @@ fn holes_the_directory_renamed_away_after_the_file_was_deleted() {
 }
 
 inotify_only! {
+    #[cfg(target_os = "linux")]
     #[test]
     fn holes_a_bind_mount_over_the_directory() {
         let (root, spool, path) = spool();
@@ -263,6 +271,7 @@ inotify_only! {
 
 /// In a child about to exec: a mount namespace of its own, whose mounts
 /// stay in it.
+#[cfg(target_os = "linux")]
 fn private_mount_namespace() -> std::io::Result<()> {
     let flags = libc::MS_REC | libc::MS_PRIVATE;
     unsafe {
@@ -283,6 +292,7 @@ fn private_mount_namespace() -> std::io::Result<()> {
 
 /// Whether this process may make mount namespaces (root, not forbidden by
 /// a container's seccomp profile), and if not, why.
+#[cfg(target_os = "linux")]
 fn can_make_mount_namespaces() -> Result<(), String> {
     let mut probe = Command::new("true");
     unsafe {
@@ -297,6 +307,7 @@ fn can_make_mount_namespaces() -> Result<(), String> {
 
 /// Bind-mounts `source` over `target` in the mount namespace of process
 /// `pid`.
+#[cfg(target_os = "linux")]
 fn bind_mount_in(pid: u32, source: &Path, target: &Path) {
     let namespace = fs::File::open(format!("/proc/{pid}/ns/mnt")).unwrap();
     let fd = namespace.as_raw_fd();
