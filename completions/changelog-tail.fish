@@ -17,6 +17,12 @@ warn\t'Warn on stderr, print the event and go on'"
 complete -c changelog-tail -l ldb -d 'The LDB that --rows reads [default: $CTLSTORE_PATH/ldb.db, else /var/spool/ctlstore/ldb.db]' -r -F
 complete -c changelog-tail -l poll -d 'Check for changes every INTERVAL (e.g. 250ms, 2s) instead of waiting for filesystem notifications; for NFS and other mounts without them' -r
 complete -c changelog-tail -l max-line-bytes -d 'Longest line accepted, in bytes; longer lines are reported and skipped' -r
+complete -c changelog-tail -l generate -d 'Print the man page (roff) or a shell\'s completions to stdout and exit, e.g. --generate complete-bash > /etc/bash_completion.d/changelog-tail' -r -f -a "man\t'The man page, roff (man -l to read it)'
+complete-bash\t'Completions for bash'
+complete-zsh\t'Completions for zsh'
+complete-fish\t'Completions for fish'
+complete-elvish\t'Completions for elvish'
+complete-powershell\t'Completions for PowerShell'"
 complete -c changelog-tail -l no-follow -d 'Read to the end of the current file, then exit 0'
 complete -c changelog-tail -l wait -d 'If the changelog does not exist, wait for it (default: give up after 1 s)'
 complete -c changelog-tail -l strict -d 'Exit 4 on the first invalid line instead of warning and going on'

@@ -151,6 +151,28 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = changelog_tail::DEFAULT_MAX_LINE_BYTES,
           value_parser = parse_max_line_bytes)]
     pub max_line_bytes: usize,
+
+    /// Print the man page (roff) or a shell's completions to stdout and
+    /// exit, e.g. --generate complete-bash > /etc/bash_completion.d/changelog-tail
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub generate: Option<GenerateArg>,
+}
+
+/// `--generate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GenerateArg {
+    /// The man page, roff (man -l to read it)
+    Man,
+    /// Completions for bash
+    CompleteBash,
+    /// Completions for zsh
+    CompleteZsh,
+    /// Completions for fish
+    CompleteFish,
+    /// Completions for elvish
+    CompleteElvish,
+    /// Completions for PowerShell
+    CompletePowershell,
 }
 
 /// `--format`.

@@ -18,6 +18,7 @@ mod writer;
 
 mod exit_codes;
 mod following;
+mod generate;
 mod holes;
 mod hostile;
 mod invalid;
