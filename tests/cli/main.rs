@@ -22,6 +22,7 @@ mod generate;
 mod holes;
 mod hostile;
 mod invalid;
+mod order;
 mod output;
 mod pipe;
 mod reliability;
