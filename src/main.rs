@@ -16,7 +16,7 @@ fn main() -> ExitCode {
         return generate(kind);
     }
     let config = Config::from_args(args).unwrap_or_else(|usage| usage.exit());
-    let report = Report::new(config.color_stderr);
+    let report = Report::new(config.color_stderr).quiet(config.quiet);
     cli::finish(cli::run::run(&config, report), report).into()
 }
 

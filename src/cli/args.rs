@@ -111,6 +111,11 @@ pub struct Args {
     #[arg(short = 'n', long, value_name = "N")]
     pub count: Option<u64>,
 
+    /// Keep following the file as it grows and rotates: the default,
+    /// accepted for the habit of tail -f
+    #[arg(short = 'f', long, conflicts_with = "no_follow")]
+    pub follow: bool,
+
     /// Read to the end of the current file, then exit 0
     #[arg(long)]
     pub no_follow: bool,
@@ -151,6 +156,16 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = changelog_tail::DEFAULT_MAX_LINE_BYTES,
           value_parser = parse_max_line_bytes)]
     pub max_line_bytes: usize,
+
+    /// No warnings or notices on stderr (errors and out of sync are still
+    /// said)
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Also a note on stderr for each rotation followed ("… has been
+    /// replaced; following the new file", as tail -F)
+    #[arg(short, long)]
+    pub verbose: bool,
 
     /// Print the man page (roff) or a shell's completions to stdout and
     /// exit, e.g. --generate complete-bash > /etc/bash_completion.d/changelog-tail

@@ -64,6 +64,10 @@ pub struct Config {
     pub on_out_of_sync: OnOutOfSync,
     /// With `--rows`: the LDB to read the rows from.
     pub ldb: Option<PathBuf>,
+    /// `-q`: no warnings or notices.
+    pub quiet: bool,
+    /// `-v`: a note for each rotation followed.
+    pub verbose: bool,
 }
 
 impl Config {
@@ -126,6 +130,8 @@ impl Config {
             ldb: args
                 .rows
                 .then(|| args.ldb.unwrap_or_else(changelog_tail::default_ldb_path)),
+            quiet: args.quiet,
+            verbose: args.verbose,
         })
     }
 
@@ -151,6 +157,7 @@ impl Config {
             .max_line_bytes(self.max_line_bytes)
             .checkpoints(self.state_file.is_some())
             .check_every_line(self.strict)
+            .rotation_notices(self.verbose)
     }
 }
 

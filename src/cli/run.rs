@@ -7,7 +7,7 @@ use super::report::Report;
 use super::rows::Rows;
 use super::signals::{self, Received};
 use anyhow::Context;
-use changelog_tail::{ChangelogIterator, Error, Next, Record, StateFile};
+use changelog_tail::{ChangelogIterator, Error, Next, Notice, Record, StateFile};
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
@@ -239,8 +239,12 @@ impl Session<'_> {
                 *caught_up = true;
                 Turn::SaveIfDue
             }
+            Ok(Next::Notice(notice @ Notice::Replaced { .. })) => {
+                self.say_unless_quiet(|report| report.note(notice))?;
+                Turn::Go
+            }
             Ok(Next::Notice(notice)) => {
-                self.say(|report| report.warning(notice))?;
+                self.say_unless_quiet(|report| report.warning(notice))?;
                 Turn::Go
             }
             Ok(Next::Cancelled) => Turn::End(signal_exit(self.received)),
@@ -269,7 +273,7 @@ impl Session<'_> {
                     return Ok(Turn::End(Exit::OutOfSync));
                 }
                 OnOutOfSync::Warn => self.say(|report| {
-                    report.warning(format_args!(
+                    report.warning_always(format_args!(
                         "{lost}; going on from seq {seq}: drop everything cached from the database"
                     ))
                 })?,
@@ -284,7 +288,7 @@ impl Session<'_> {
             Some(rows) => {
                 let lookup = rows.lookup(record.event());
                 if let Some(warning) = lookup.warning {
-                    self.say(|report| report.warning(warning))?;
+                    self.say_unless_quiet(|report| report.warning(warning))?;
                 }
                 self.out.write_with_row(record, &lookup.field)?;
             }
@@ -310,6 +314,16 @@ impl Session<'_> {
         Ok(())
     }
 
+    /// [`say`](Self::say) for a warning or note, which `-q` drops: then
+    /// the output is not flushed for it either (a catch-up through many
+    /// invalid lines stays one write per buffer).
+    fn say_unless_quiet(&mut self, say: impl FnOnce(&Report)) -> anyhow::Result<()> {
+        match self.report.is_quiet() {
+            true => Ok(()),
+            false => self.say(say),
+        }
+    }
+
     /// A recoverable error is a warning (or the end, with `--strict`); any
     /// other ends the run.
     fn failed(&mut self, error: Error) -> anyhow::Result<Turn> {
@@ -323,7 +337,7 @@ impl Session<'_> {
                 Ok(Turn::End(Exit::InvalidEntry))
             }
             Error::InvalidEntry(entry) => {
-                self.say(|report| report.warning(format_args!("{entry}; skipped")))?;
+                self.say_unless_quiet(|report| report.warning(format_args!("{entry}; skipped")))?;
                 Ok(Turn::Go)
             }
             e => Err(e.into()),

@@ -26,6 +26,8 @@ mod writer;
 
 #[path = "../cli/following.rs"]
 mod following;
+#[path = "../cli/habits.rs"]
+mod habits;
 // Its mount helpers serve an inotify-only test.
 #[allow(dead_code)]
 #[path = "../cli/holes.rs"]
