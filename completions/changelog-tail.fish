@@ -1,6 +1,6 @@
 complete -c changelog-tail -s p -l path -d 'The changelog file to follow, or - for standard input (a pipe) [default: $CTLSTORE_PATH/change.log, else /var/spool/ctlstore/change.log]' -r -F
-complete -c changelog-tail -l family -d 'Print only events of this family (case-insensitive; repeat for any of several)' -r
-complete -c changelog-tail -l table -d 'Print only events of this table (case-insensitive; repeat for any of several)' -r
+complete -c changelog-tail -l family -d 'Print only events of this family (case-insensitive; a glob with *, ? or [...], e.g. \'pay*\'; repeat for any of several)' -r
+complete -c changelog-tail -l table -d 'Print only events of this table (case-insensitive; a glob with *, ? or [...], e.g. \'user*\'; repeat for any of several)' -r
 complete -c changelog-tail -l key -d 'Print only events with key column NAME equal to VALUE (repeat: all must hold)' -r
 complete -c changelog-tail -l format -d 'Output format [default: pretty on a terminal, ndjson otherwise]' -r -f -a "ndjson\t'One JSON object per line'
 pretty\t'One readable line per event'"

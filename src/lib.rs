@@ -61,7 +61,7 @@ pub use entry::{InvalidEntry, InvalidReason, decode};
 pub use error::{Corrupt, Error, FileKind, StateError};
 pub use escape::printable;
 pub use event::{Event, EventRef, Key, KeyRef, KeyValue, RowUpdate};
-pub use filter::Filter;
+pub use filter::{Filter, PatternError};
 pub use follow::{DEFAULT_MAX_LINE_BYTES, MAX_HELD_GENERATIONS, WatchMode};
 pub use iterator::{ChangelogIterator, Record};
 pub use ldb::{ColumnValue, LDB_BUSY_TIMEOUT, Ldb, LdbError, LdbErrorKind, Row, RowLookup};

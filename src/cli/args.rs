@@ -73,11 +73,13 @@ pub struct Args {
     #[arg(short, long, value_name = "PATH")]
     pub path: Option<PathBuf>,
 
-    /// Print only events of this family (case-insensitive; repeat for any of several)
+    /// Print only events of this family (case-insensitive; a glob with *, ?
+    /// or [...], e.g. 'pay*'; repeat for any of several)
     #[arg(long, value_name = "NAME")]
     pub family: Vec<String>,
 
-    /// Print only events of this table (case-insensitive; repeat for any of several)
+    /// Print only events of this table (case-insensitive; a glob with *, ?
+    /// or [...], e.g. 'user*'; repeat for any of several)
     #[arg(long, value_name = "NAME")]
     pub table: Vec<String>,
 

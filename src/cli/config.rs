@@ -98,11 +98,23 @@ impl Config {
             pipe_conflicts(&args)?;
         }
         let mut filter = Filter::new();
+        // A stray `[` is a typo, not a name (ctlstore's never hold one):
+        // a usage error that says where, not a filter that matches nothing.
+        let pattern_error = |option: &str, error: changelog_tail::PatternError| {
+            Args::command().error(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid value for {option}: {error}"),
+            )
+        };
         for family in args.family {
-            filter = filter.family(family);
+            filter = filter
+                .try_family(family)
+                .map_err(|e| pattern_error("--family", e))?;
         }
         for table in args.table {
-            filter = filter.table(table);
+            filter = filter
+                .try_table(table)
+                .map_err(|e| pattern_error("--table", e))?;
         }
         for (name, value) in args.key {
             filter = filter.key(name, value);

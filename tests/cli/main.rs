@@ -19,6 +19,7 @@ mod writer;
 mod exit_codes;
 mod following;
 mod generate;
+mod globs;
 mod habits;
 mod holes;
 mod hostile;
