@@ -11,7 +11,8 @@ complete -c changelog-tail -l from -d 'Where to begin: the start of the current 
 end\t'After the last complete line (its seq is the baseline)'"
 complete -c changelog-tail -l after-seq -d 'Resume after seq N: skip events through N; the first one printed must be N+1, else out of sync' -r
 complete -c changelog-tail -l state-file -d 'Resume across runs: start after the event this file names, and keep it up to date (at-least-once; one file per running process)' -r -F
-complete -c changelog-tail -s n -l count -d 'Exit 0 after printing N events' -r
+complete -c changelog-tail -s n -l lines -d 'Start with the last N matching events of the current file (0: only new ones), then follow, as tail -n; with --no-follow, print them and exit. Reads the file once more at start and keeps one position per event counted (under 100 bytes each, at most as many as the file holds)' -r
+complete -c changelog-tail -l count -d 'Exit 0 after printing N events' -r
 complete -c changelog-tail -l on-out-of-sync -d 'What to do when events were lost: exit 3, or warn and go on' -r -f -a "exit\t'Exit with status 3'
 warn\t'Warn on stderr, print the event and go on'"
 complete -c changelog-tail -l ldb -d 'The LDB that --rows reads [default: $CTLSTORE_PATH/ldb.db, else /var/spool/ctlstore/ldb.db]' -r -F

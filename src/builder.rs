@@ -194,6 +194,7 @@ impl Builder {
     /// Opens the input (waiting for a file as configured) and positions it
     /// where reading starts. Cancelled while waiting: [`Error::Cancelled`].
     pub fn open(self) -> Result<ChangelogIterator, Error> {
+        let max_line_bytes = self.options.max_line_bytes;
         let mut input = match self.reading {
             Reading::File(path) => {
                 let sleeper = Sleeper::new(&self.cancel)
@@ -213,7 +214,7 @@ impl Builder {
                 Input::Memory(source)
             }
         };
-        let positioned = resume::position(&self.start, &mut input)?;
+        let positioned = resume::position(&self.start, &self.filter, max_line_bytes, &mut input)?;
         let keep = self.checkpoints || matches!(self.start, Start::Checkpoint(_));
         let mut iterator =
             ChangelogIterator::new(input, self.filter, positioned, keep, self.check_every_line);

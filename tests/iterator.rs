@@ -281,3 +281,36 @@ fn a_rotation_is_a_notice_only_when_asked_for() {
     );
     assert_eq!(said[2], "seq 2");
 }
+
+/// `Start::LastMatching`: the last N events the filter matches, checked
+/// from the event before them; files only.
+#[test]
+fn the_last_matching_events_of_a_file() {
+    use changelog_tail::Start;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("change.log");
+    let text: String = (1..=9)
+        .map(|seq| format!("{}\n", line(seq, if seq % 2 == 0 { "even" } else { "odd" })))
+        .collect();
+    std::fs::write(&path, text).unwrap();
+    let seqs = |n: u64| -> Vec<i64> {
+        ChangelogIterator::builder(&path)
+            .filter(Filter::new().table("even"))
+            .start(Start::LastMatching(n))
+            .follow(false)
+            .open()
+            .unwrap()
+            .map(|event| event.unwrap().seq)
+            .collect()
+    };
+    assert_eq!(seqs(2), [6, 8]);
+    assert_eq!(seqs(0), Vec::<i64>::new());
+    assert_eq!(seqs(100), [2, 4, 6, 8]);
+    let memory = ChangelogIterator::builder_memory(MemorySource::new(vec![line(1, "t")]))
+        .start(Start::LastMatching(1))
+        .open();
+    assert!(
+        matches!(memory, Err(Error::Unsupported { .. })),
+        "{memory:?}"
+    );
+}

@@ -109,8 +109,17 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     pub state_file: Option<PathBuf>,
 
+    /// Start with the last N matching events of the current file (0: only
+    /// new ones), then follow, as tail -n; with --no-follow, print them and
+    /// exit. Reads the file once more at start and keeps one position per
+    /// event counted (under 100 bytes each, at most as many as the file
+    /// holds)
+    #[arg(short = 'n', long, value_name = "N",
+          conflicts_with_all = ["from", "after_seq", "state_file"])]
+    pub lines: Option<u64>,
+
     /// Exit 0 after printing N events
-    #[arg(short = 'n', long, value_name = "N")]
+    #[arg(long, value_name = "N")]
     pub count: Option<u64>,
 
     /// Keep following the file as it grows and rotates: the default,

@@ -59,6 +59,8 @@ pub struct Config {
     pub color_stderr: bool,
     pub count: Option<u64>,
     pub after_seq: Option<i64>,
+    /// `-n N`: start at the last N matching events.
+    pub lines: Option<u64>,
     pub state_file: Option<PathBuf>,
     pub strict: bool,
     pub on_out_of_sync: OnOutOfSync,
@@ -133,6 +135,7 @@ impl Config {
             color_stderr: color(stderr_tty),
             count: args.count,
             after_seq: args.after_seq,
+            lines: args.lines,
             state_file: args.state_file,
             strict: args.strict,
             on_out_of_sync: match args.on_out_of_sync {
@@ -150,11 +153,13 @@ impl Config {
     /// The iterator these settings describe, starting after `checkpoint`
     /// when a state file holds one.
     pub fn builder(&self, checkpoint: Option<Checkpoint>) -> Builder {
-        let start = match (checkpoint, self.after_seq) {
-            (Some(checkpoint), _) => Start::Checkpoint(checkpoint),
-            (None, Some(seq)) => Start::AfterSeq(seq),
-            (None, None) if self.from_end => Start::End,
-            (None, None) => Start::Beginning,
+        // `-n` comes with none of the others (clap refuses them).
+        let start = match (checkpoint, self.after_seq, self.lines) {
+            (Some(checkpoint), _, _) => Start::Checkpoint(checkpoint),
+            (None, Some(seq), _) => Start::AfterSeq(seq),
+            (None, None, Some(n)) => Start::LastMatching(n),
+            (None, None, None) if self.from_end => Start::End,
+            (None, None, None) => Start::Beginning,
         };
         let builder = match self.stdin {
             true => ChangelogIterator::builder_stdin(),
@@ -253,6 +258,8 @@ fn pipe_conflicts(args: &Args) -> Result<(), clap::Error> {
         "--poll looks at a file for changes, and --path - reads a pipe, which says when data comes"
     } else if args.from == FromArg::End {
         "--from end starts after the last line, and a pipe (--path -) has no last line until it closes"
+    } else if args.lines.is_some() {
+        "-n counts back from the end of the file, and a pipe (--path -) has no end until it closes"
     } else {
         return Ok(());
     };

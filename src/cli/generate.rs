@@ -241,6 +241,14 @@ changelog\-tail \-\-family payments \-\-table accounts | jq \-r \(aq.keys[0].val
 .fi
 .RE
 .PP
+The last 20 events of one family, then the new ones, as \fBtail \-n 20 \-F\fR:
+.PP
+.RS
+.nf
+changelog\-tail \-n 20 \-\-family payments \-\-format pretty
+.fi
+.RE
+.PP
 Read what a file holds now, readably, and exit:
 .PP
 .RS

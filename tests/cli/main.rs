@@ -24,6 +24,7 @@ mod habits;
 mod holes;
 mod hostile;
 mod invalid;
+mod lines;
 mod order;
 mod output;
 mod pipe;
