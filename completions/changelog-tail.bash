@@ -23,7 +23,7 @@ _changelog__tail() {
 
     case "${cmd}" in
         changelog__tail)
-            opts="-p -n -h -V --path --family --table --key --format --color --from --after-seq --state-file --count --no-follow --wait --on-out-of-sync --strict --raw --rows --ldb --poll --max-line-bytes --help --version"
+            opts="-p -n -f -q -v -h -V --path --family --table --key --format --color --from --after-seq --state-file --lines --count --follow --no-follow --wait --on-out-of-sync --strict --raw --rows --ldb --poll --max-line-bytes --quiet --verbose --generate --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -69,11 +69,15 @@ _changelog__tail() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --count)
+                --lines)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --count)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -91,6 +95,10 @@ _changelog__tail() {
                     ;;
                 --max-line-bytes)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --generate)
+                    COMPREPLY=($(compgen -W "man complete-bash complete-zsh complete-fish complete-elvish complete-powershell" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -78,6 +78,7 @@ pub struct Builder {
     options: FollowOptions,
     checkpoints: bool,
     check_every_line: bool,
+    rotation_notices: bool,
     cancel: CancelHandle,
 }
 
@@ -101,6 +102,7 @@ impl Builder {
             },
             checkpoints: false,
             check_every_line: false,
+            rotation_notices: false,
             cancel: CancelHandle::new(),
         }
     }
@@ -166,6 +168,15 @@ impl Builder {
         self
     }
 
+    /// Say [`Notice::Replaced`](crate::Notice::Replaced) each time a new
+    /// file at the path is followed after a rotation (default: no; as
+    /// `tail -F` says "has been replaced; following new file"). Copy-truncate
+    /// is always said, as [`Notice::Truncated`](crate::Notice::Truncated).
+    pub fn rotation_notices(mut self, say: bool) -> Self {
+        self.rotation_notices = say;
+        self
+    }
+
     /// A handle that cancels the wait for the file, and blocked and future
     /// reads of the iterator, from any thread.
     pub fn cancel_handle(&self) -> CancelHandle {
@@ -189,6 +200,7 @@ impl Builder {
     /// `spawn_blocking`. Following a file with notifications starts the
     /// opener thread (see the crate's front page, "Blocking, and threads").
     pub fn open(self) -> Result<ChangelogIterator, Error> {
+        let max_line_bytes = self.options.max_line_bytes;
         let mut input = match self.reading {
             Reading::File(path) => {
                 let sleeper = Sleeper::new(&self.cancel)
@@ -208,14 +220,11 @@ impl Builder {
                 Input::Memory(source)
             }
         };
-        let positioned = resume::position(&self.start, &mut input)?;
+        let positioned = resume::position(&self.start, &self.filter, max_line_bytes, &mut input)?;
         let keep = self.checkpoints || matches!(self.start, Start::Checkpoint(_));
-        Ok(ChangelogIterator::new(
-            input,
-            self.filter,
-            positioned,
-            keep,
-            self.check_every_line,
-        ))
+        let mut iterator =
+            ChangelogIterator::new(input, self.filter, positioned, keep, self.check_every_line);
+        iterator.rotation_notices = self.rotation_notices;
+        Ok(iterator)
     }
 }

@@ -363,6 +363,9 @@ pub struct ChangelogIterator {
     done: bool,
     /// For [`status`](Self::status).
     counts: Counts,
+    /// Say [`Notice::Replaced`] when a new file is followed (off unless
+    /// the builder asks: a rotation every megabyte is no news to most).
+    pub(crate) rotation_notices: bool,
 }
 
 impl ChangelogIterator {
@@ -389,6 +392,7 @@ impl ChangelogIterator {
             },
             done: false,
             counts: Counts::default(),
+            rotation_notices: false,
         }
     }
 
@@ -569,6 +573,10 @@ impl ChangelogIterator {
             Item::NewFile(file) => {
                 self.counts.rotations += 1;
                 self.standing.new_file(file);
+                if self.rotation_notices {
+                    let path = Arc::clone(self.source.path());
+                    return Ok(Advance::Return(Next::Notice(Notice::Replaced { path })));
+                }
                 Ok(Advance::Continue)
             }
             Item::CaughtUp => Ok(self.at_end(Next::TimedOut)),

@@ -187,7 +187,7 @@ pub use entry::{InvalidEntry, InvalidReason, decode};
 pub use error::{Corrupt, Error, FileKind, StateError};
 pub use escape::printable;
 pub use event::{Event, EventRef, Key, KeyRef, KeyValue, RowUpdate};
-pub use filter::Filter;
+pub use filter::{Filter, PatternError};
 pub use follow::{DEFAULT_MAX_LINE_BYTES, MAX_HELD_GENERATIONS, WatchMode};
 pub use iterator::{ChangelogIterator, Record};
 #[cfg(feature = "ldb")]

@@ -41,6 +41,14 @@ pub enum Notice {
     /// deleted before the reader gets to it is lost (and reported as out of
     /// sync).
     TooManyWaiting,
+    /// A new file at the path is followed now (the one before was read to
+    /// its end): as `tail -F`'s "has been replaced; following new file".
+    /// Said only when asked for
+    /// ([`Builder::rotation_notices`](crate::Builder::rotation_notices)).
+    Replaced {
+        /// The changelog.
+        path: Arc<Path>,
+    },
 }
 
 impl fmt::Display for Notice {
@@ -74,6 +82,11 @@ impl fmt::Display for Notice {
                 "more than {} rotated files are waiting to be read; output is read too \
                  slowly, and a file deleted before it is opened will be reported as out of sync",
                 crate::MAX_HELD_GENERATIONS
+            ),
+            Notice::Replaced { path } => write!(
+                f,
+                "{} has been replaced; following the new file",
+                crate::escape::path(path.as_os_str())
             ),
         }
     }

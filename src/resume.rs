@@ -24,8 +24,13 @@
 use crate::checkpoint::{Checkpoint, line_hash};
 use crate::entry;
 use crate::error::Error;
+use crate::filter::Filter;
+use crate::position::FileId;
 use crate::seq::{self, Gap};
 use crate::source::Source;
+use std::collections::VecDeque;
+use std::io::Read;
+use std::sync::Arc;
 
 /// Where reading starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -43,6 +48,18 @@ pub enum Start {
     AfterSeq(i64),
     /// After a [`Checkpoint`] from an earlier run (`--state-file`).
     Checkpoint(Checkpoint),
+    /// At the last this many events of the current file that the filter
+    /// matches, as `tail -n` (`--lines`): fewer if the file has fewer
+    /// (then from its start), none if zero (then as [`End`](Self::End)).
+    /// Every event from there on is checked against the one before it
+    /// (so a gap among them is still out of sync). Files only: a pipe or
+    /// lines in memory have no end to count back from.
+    ///
+    /// Costs one pass over the file, every line decoded (about as much as
+    /// reading it unfiltered), and memory for one position per event
+    /// counted (under 100 bytes; at most as many as the file holds, however
+    /// large the count).
+    LastMatching(u64),
 }
 
 /// What the proof of continuity makes of one event.
@@ -214,8 +231,14 @@ pub(crate) struct Positioned {
 }
 
 /// Positions `source` for `start` (the source decides what it can prove
-/// about its own file; these rules decide what that means).
-pub(crate) fn position(start: &Start, source: &mut impl Source) -> Result<Positioned, Error> {
+/// about its own file; these rules decide what that means). `filter` and
+/// `max_line_bytes` count the events of [`Start::LastMatching`].
+pub(crate) fn position(
+    start: &Start,
+    filter: &Filter,
+    max_line_bytes: usize,
+    source: &mut impl Source,
+) -> Result<Positioned, Error> {
     let file = source.file();
     let here = |end, line_hash, seq| {
         file.map(|file| Checkpoint {
@@ -247,6 +270,7 @@ pub(crate) fn position(start: &Start, source: &mut impl Source) -> Result<Positi
             continuity: Continuity::skipping(seq, None),
             anchor: None,
         },
+        Start::LastMatching(n) => return last_matching(n, filter, max_line_bytes, source),
         Start::Checkpoint(checkpoint) => {
             let continuity = if source.resume_in_place(&checkpoint)? {
                 checkpoint
@@ -264,6 +288,139 @@ pub(crate) fn position(start: &Start, source: &mut impl Source) -> Result<Positi
             }
         }
     })
+}
+
+/// [`Start::LastMatching`]: reads the current file once (through a
+/// descriptor of its own, proven to be the source's file) to find where
+/// its last `n` matching events begin, then has the source go on after the
+/// event before them, as a checkpoint in the same file would: the first of
+/// them is checked against it.
+fn last_matching(
+    n: u64,
+    filter: &Filter,
+    max_line_bytes: usize,
+    source: &mut impl Source,
+) -> Result<Positioned, Error> {
+    let beginning = |source: &mut _| position(&Start::Beginning, filter, max_line_bytes, source);
+    let Some(file) = source.file() else {
+        return Err(Error::Unsupported {
+            what: "starting at the last N events of input that is not a file",
+        });
+    };
+    if n == 0 {
+        return position(&Start::End, filter, max_line_bytes, source);
+    }
+    let path = Arc::clone(source.path());
+    let mut opened = std::fs::File::open(&*path).map_err(|e| Error::io(&path, e))?;
+    let meta = opened.metadata().map_err(|e| Error::io(&path, e))?;
+    if !FileId::of(&meta).same_file(&file) {
+        // Replaced since the source opened it: its file cannot be counted
+        // back in. All of it, rather than fewer events than asked for.
+        return beginning(source);
+    }
+    let mut scan = Scan {
+        filter,
+        file,
+        n: usize::try_from(n).unwrap_or(usize::MAX),
+        starts: VecDeque::new(),
+        before: None,
+    };
+    scan.read(&mut opened, max_line_bytes)
+        .map_err(|e| Error::io(&path, e))?;
+    match scan.starts.pop_front() {
+        // No event matches: only new ones, as `--from end`.
+        None => position(&Start::End, filter, max_line_bytes, source),
+        // The first of them is the file's first event.
+        Some(None) => beginning(source),
+        Some(Some(checkpoint)) => {
+            if !source.resume_in_place(&checkpoint)? {
+                // Changed under the scan (truncated, or the line
+                // rewritten): all that is there now.
+                return beginning(source);
+            }
+            Ok(Positioned {
+                continuity: checkpoint
+                    .seq
+                    .map_or_else(Continuity::open, Continuity::after),
+                anchor: Some(checkpoint),
+            })
+        }
+    }
+}
+
+/// The scan of [`last_matching`]: for each of the last `n` matching
+/// events, where the event before it ended (`None`: there is none).
+struct Scan<'f> {
+    filter: &'f Filter,
+    file: FileId,
+    n: usize,
+    /// One entry per matching event, the last `n` only.
+    starts: VecDeque<Option<Checkpoint>>,
+    /// Where the last event read ended.
+    before: Option<Checkpoint>,
+}
+
+impl Scan<'_> {
+    /// Reads every complete line of `file`. A line longer than
+    /// `max_line_bytes` is passed over (it is no event), so memory stays
+    /// bounded by that and by `n`.
+    fn read(&mut self, file: &mut std::fs::File, max_line_bytes: usize) -> std::io::Result<()> {
+        let mut chunk = vec![0; 256 * 1024];
+        // The start of a line cut by the end of a chunk.
+        let mut carry = Vec::new();
+        let mut too_long = false;
+        let mut offset = 0u64;
+        loop {
+            let read = match file.read(&mut chunk) {
+                Ok(0) => return Ok(()),
+                Ok(read) => read,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let data = &chunk[..read];
+            let mut start = 0;
+            for at in memchr::memchr_iter(b'\n', data) {
+                let end = offset + at as u64 + 1;
+                if std::mem::take(&mut too_long) {
+                    carry.clear();
+                } else if carry.is_empty() {
+                    self.line(&data[start..at], end);
+                } else {
+                    carry.extend_from_slice(&data[start..at]);
+                    self.line(&carry, end);
+                    carry.clear();
+                }
+                start = at + 1;
+            }
+            if !too_long {
+                carry.extend_from_slice(&data[start..]);
+                if carry.len() > max_line_bytes {
+                    too_long = true;
+                    carry = Vec::new();
+                }
+            }
+            offset += read as u64;
+        }
+    }
+
+    /// One complete line, ending at `end` (just past its `\n`).
+    fn line(&mut self, line: &[u8], end: u64) {
+        let Ok(Some(event)) = entry::decode(line) else {
+            return;
+        };
+        if self.filter.matches(&event) {
+            if self.starts.len() == self.n {
+                self.starts.pop_front();
+            }
+            self.starts.push_back(self.before);
+        }
+        self.before = Some(Checkpoint {
+            file: self.file,
+            end,
+            line_hash: Some(line_hash(line)),
+            seq: Some(event.seq),
+        });
+    }
 }
 
 /// The `seq` of a line, if it is an event.

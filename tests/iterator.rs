@@ -239,3 +239,78 @@ fn a_gap_revealed_by_a_line_whose_keys_are_not_utf8_is_told_either_way() {
         assert_eq!(told, [(5, true)], "taking what is ready: {ready}");
     }
 }
+
+/// What a follower hands out after a rotation (delete and create again),
+/// with and without `rotation_notices`: the new file's event, preceded by
+/// [`Notice::Replaced`] only when asked for.
+fn after_a_rotation(say: bool) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("change.log");
+    std::fs::write(&path, format!("{}\n", line(1, "t"))).unwrap();
+    let mut it = ChangelogIterator::builder(&path)
+        .rotation_notices(say)
+        .open()
+        .unwrap();
+    let mut seen = Vec::new();
+    let next = |it: &mut ChangelogIterator| loop {
+        match it.next_timeout(Duration::from_secs(30)).unwrap() {
+            Next::Item(event) => return format!("seq {}", event.seq),
+            Next::Notice(notice) => return notice.to_string(),
+            Next::TimedOut => panic!("nothing within 30 s"),
+            _ => {}
+        }
+    };
+    seen.push(next(&mut it));
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, format!("{}\n", line(2, "t"))).unwrap();
+    seen.push(next(&mut it));
+    if say {
+        seen.push(next(&mut it));
+    }
+    seen
+}
+
+#[test]
+fn a_rotation_is_a_notice_only_when_asked_for() {
+    assert_eq!(after_a_rotation(false), ["seq 1", "seq 2"]);
+    let said = after_a_rotation(true);
+    assert_eq!(said.len(), 3);
+    assert!(
+        said[1].ends_with("change.log has been replaced; following the new file"),
+        "{said:?}"
+    );
+    assert_eq!(said[2], "seq 2");
+}
+
+/// `Start::LastMatching`: the last N events the filter matches, checked
+/// from the event before them; files only.
+#[test]
+fn the_last_matching_events_of_a_file() {
+    use changelog_tail::Start;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("change.log");
+    let text: String = (1..=9)
+        .map(|seq| format!("{}\n", line(seq, if seq % 2 == 0 { "even" } else { "odd" })))
+        .collect();
+    std::fs::write(&path, text).unwrap();
+    let seqs = |n: u64| -> Vec<i64> {
+        ChangelogIterator::builder(&path)
+            .filter(Filter::new().table("even"))
+            .start(Start::LastMatching(n))
+            .follow(false)
+            .open()
+            .unwrap()
+            .map(|event| event.unwrap().seq)
+            .collect()
+    };
+    assert_eq!(seqs(2), [6, 8]);
+    assert_eq!(seqs(0), Vec::<i64>::new());
+    assert_eq!(seqs(100), [2, 4, 6, 8]);
+    let memory = ChangelogIterator::builder_memory(MemorySource::new(vec![line(1, "t")]))
+        .start(Start::LastMatching(1))
+        .open();
+    assert!(
+        matches!(memory, Err(Error::Unsupported { .. })),
+        "{memory:?}"
+    );
+}

@@ -73,11 +73,13 @@ pub struct Args {
     #[arg(short, long, value_name = "PATH")]
     pub path: Option<PathBuf>,
 
-    /// Print only events of this family (case-insensitive; repeat for any of several)
+    /// Print only events of this family (case-insensitive; a glob with *, ?
+    /// or [...], e.g. 'pay*'; repeat for any of several)
     #[arg(long, value_name = "NAME")]
     pub family: Vec<String>,
 
-    /// Print only events of this table (case-insensitive; repeat for any of several)
+    /// Print only events of this table (case-insensitive; a glob with *, ?
+    /// or [...], e.g. 'user*'; repeat for any of several)
     #[arg(long, value_name = "NAME")]
     pub table: Vec<String>,
 
@@ -107,9 +109,23 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     pub state_file: Option<PathBuf>,
 
+    /// Start with the last N matching events of the current file (0: only
+    /// new ones), then follow, as tail -n; with --no-follow, print them and
+    /// exit. Reads the file once more at start and keeps one position per
+    /// event counted (under 100 bytes each, at most as many as the file
+    /// holds)
+    #[arg(short = 'n', long, value_name = "N",
+          conflicts_with_all = ["from", "after_seq", "state_file"])]
+    pub lines: Option<u64>,
+
     /// Exit 0 after printing N events
-    #[arg(short = 'n', long, value_name = "N")]
+    #[arg(long, value_name = "N")]
     pub count: Option<u64>,
+
+    /// Keep following the file as it grows and rotates: the default,
+    /// accepted for the habit of tail -f
+    #[arg(short = 'f', long, conflicts_with = "no_follow")]
+    pub follow: bool,
 
     /// Read to the end of the current file, then exit 0
     #[arg(long)]
@@ -151,6 +167,38 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = changelog_tail::DEFAULT_MAX_LINE_BYTES,
           value_parser = parse_max_line_bytes)]
     pub max_line_bytes: usize,
+
+    /// No warnings or notices on stderr (errors and out of sync are still
+    /// said)
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Also a note on stderr for each rotation followed ("… has been
+    /// replaced; following the new file", as tail -F)
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// Print the man page (roff) or a shell's completions to stdout and
+    /// exit, e.g. --generate complete-bash > /etc/bash_completion.d/changelog-tail
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub generate: Option<GenerateArg>,
+}
+
+/// `--generate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GenerateArg {
+    /// The man page, roff (man -l to read it)
+    Man,
+    /// Completions for bash
+    CompleteBash,
+    /// Completions for zsh
+    CompleteZsh,
+    /// Completions for fish
+    CompleteFish,
+    /// Completions for elvish
+    CompleteElvish,
+    /// Completions for PowerShell
+    CompletePowershell,
 }
 
 /// `--format`.

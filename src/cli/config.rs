@@ -59,11 +59,17 @@ pub struct Config {
     pub color_stderr: bool,
     pub count: Option<u64>,
     pub after_seq: Option<i64>,
+    /// `-n N`: start at the last N matching events.
+    pub lines: Option<u64>,
     pub state_file: Option<PathBuf>,
     pub strict: bool,
     pub on_out_of_sync: OnOutOfSync,
     /// With `--rows`: the LDB to read the rows from.
     pub ldb: Option<PathBuf>,
+    /// `-q`: no warnings or notices.
+    pub quiet: bool,
+    /// `-v`: a note for each rotation followed.
+    pub verbose: bool,
 }
 
 impl Config {
@@ -94,11 +100,23 @@ impl Config {
             pipe_conflicts(&args)?;
         }
         let mut filter = Filter::new();
+        // A stray `[` is a typo, not a name (ctlstore's never hold one):
+        // a usage error that says where, not a filter that matches nothing.
+        let pattern_error = |option: &str, error: changelog_tail::PatternError| {
+            Args::command().error(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid value for {option}: {error}"),
+            )
+        };
         for family in args.family {
-            filter = filter.family(family);
+            filter = filter
+                .try_family(family)
+                .map_err(|e| pattern_error("--family", e))?;
         }
         for table in args.table {
-            filter = filter.table(table);
+            filter = filter
+                .try_table(table)
+                .map_err(|e| pattern_error("--table", e))?;
         }
         for (name, value) in args.key {
             filter = filter.key(name, value);
@@ -117,6 +135,7 @@ impl Config {
             color_stderr: color(stderr_tty),
             count: args.count,
             after_seq: args.after_seq,
+            lines: args.lines,
             state_file: args.state_file,
             strict: args.strict,
             on_out_of_sync: match args.on_out_of_sync {
@@ -126,17 +145,21 @@ impl Config {
             ldb: args
                 .rows
                 .then(|| args.ldb.unwrap_or_else(changelog_tail::default_ldb_path)),
+            quiet: args.quiet,
+            verbose: args.verbose,
         })
     }
 
     /// The iterator these settings describe, starting after `checkpoint`
     /// when a state file holds one.
     pub fn builder(&self, checkpoint: Option<Checkpoint>) -> Builder {
-        let start = match (checkpoint, self.after_seq) {
-            (Some(checkpoint), _) => Start::Checkpoint(checkpoint),
-            (None, Some(seq)) => Start::AfterSeq(seq),
-            (None, None) if self.from_end => Start::End,
-            (None, None) => Start::Beginning,
+        // `-n` comes with none of the others (clap refuses them).
+        let start = match (checkpoint, self.after_seq, self.lines) {
+            (Some(checkpoint), _, _) => Start::Checkpoint(checkpoint),
+            (None, Some(seq), _) => Start::AfterSeq(seq),
+            (None, None, Some(n)) => Start::LastMatching(n),
+            (None, None, None) if self.from_end => Start::End,
+            (None, None, None) => Start::Beginning,
         };
         let builder = match self.stdin {
             true => ChangelogIterator::builder_stdin(),
@@ -151,6 +174,7 @@ impl Config {
             .max_line_bytes(self.max_line_bytes)
             .checkpoints(self.state_file.is_some())
             .check_every_line(self.strict)
+            .rotation_notices(self.verbose)
     }
 }
 
@@ -234,6 +258,8 @@ fn pipe_conflicts(args: &Args) -> Result<(), clap::Error> {
         "--poll looks at a file for changes, and --path - reads a pipe, which says when data comes"
     } else if args.from == FromArg::End {
         "--from end starts after the last line, and a pipe (--path -) has no last line until it closes"
+    } else if args.lines.is_some() {
+        "-n counts back from the end of the file, and a pipe (--path -) has no end until it closes"
     } else {
         return Ok(());
     };

@@ -1,30 +1,27 @@
-//! The shell completions and the man page in the repository are generated
-//! from the clap definition; this test fails when they are stale.
+//! The shell completions and the man page in the repository are what
+//! `--generate` prints; this test fails when they are stale.
 //! `UPDATE_GENERATED=1 cargo test generated` writes them anew.
 
-use super::args::Args;
-use clap::CommandFactory;
-use clap_complete::Shell;
+use super::args::GenerateArg;
+use super::generate::generate;
 use std::path::{Path, PathBuf};
 
+/// Each checked-in file and what `--generate` prints for it now.
 fn generated() -> Vec<(PathBuf, Vec<u8>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    for (shell, name) in [
-        (Shell::Bash, "changelog-tail.bash"),
-        (Shell::Zsh, "_changelog-tail"),
-        (Shell::Fish, "changelog-tail.fish"),
-    ] {
+    [
+        (GenerateArg::CompleteBash, "completions/changelog-tail.bash"),
+        (GenerateArg::CompleteZsh, "completions/_changelog-tail"),
+        (GenerateArg::CompleteFish, "completions/changelog-tail.fish"),
+        (GenerateArg::Man, "doc/changelog-tail.1"),
+    ]
+    .into_iter()
+    .map(|(kind, path)| {
         let mut text = Vec::new();
-        clap_complete::generate(shell, &mut Args::command(), "changelog-tail", &mut text);
-        files.push((root.join("completions").join(name), text));
-    }
-    let mut man = Vec::new();
-    clap_mangen::Man::new(Args::command())
-        .render(&mut man)
-        .expect("render the man page");
-    files.push((root.join("doc").join("changelog-tail.1"), man));
-    files
+        generate(kind, &mut text).expect("generate into memory");
+        (root.join(path), text)
+    })
+    .collect()
 }
 
 #[test]
@@ -46,4 +43,49 @@ fn completions_and_man_page_are_current() {
         stale.is_empty(),
         "stale generated files {stale:?}: run `UPDATE_GENERATED=1 cargo test generated` and commit"
     );
+}
+
+/// The sections man-pages(7) asks of a command's page, in its order.
+#[test]
+fn the_man_page_has_every_section_in_order() {
+    let mut man = Vec::new();
+    generate(GenerateArg::Man, &mut man).unwrap();
+    let man = String::from_utf8(man).unwrap();
+    let headings: Vec<&str> = man
+        .lines()
+        .filter_map(|line| line.strip_prefix(".SH "))
+        .map(|heading| heading.trim_matches('"'))
+        .collect();
+    assert_eq!(
+        headings,
+        [
+            "NAME",
+            "SYNOPSIS",
+            "DESCRIPTION",
+            "OPTIONS",
+            "OUTPUT",
+            "EXIT STATUS",
+            "ENVIRONMENT",
+            "FILES",
+            "SIGNALS",
+            "EXAMPLES",
+            "SEE ALSO"
+        ]
+    );
+    // Placeholders in the synopsis, not bare option names.
+    assert!(
+        man.contains(r"[\fB\-p\fR|\fB\-\-path\fR\ \fIPATH\fR]"),
+        "{man}"
+    );
+    assert!(man.contains(r"[\fB\-\-table\fR\ \fINAME\fR]..."), "{man}");
+    // Every option of the definition is described.
+    for arg in <super::args::Args as clap::CommandFactory>::command().get_arguments() {
+        if let Some(long) = arg.get_long() {
+            let long = long.replace('-', r"\-");
+            assert!(
+                man.contains(&format!(r"\fB\-\-{long}\fR")),
+                "--{long} missing"
+            );
+        }
+    }
 }

@@ -3,11 +3,12 @@
 //! [`args`] is what the user types, [`config`] what it means here,
 //! [`run`] the loop, [`rows`] the LDB lookups of `--rows`, [`output`] and
 //! [`report`] what gets written, [`signals`] what the process is told,
-//! [`exit`] how it ends.
+//! [`exit`] how it ends; [`generate`] prints the man page and completions.
 
 pub mod args;
 pub mod config;
 pub mod exit;
+pub mod generate;
 #[cfg(test)]
 mod generated;
 pub mod output;

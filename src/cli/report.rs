@@ -8,22 +8,55 @@ use std::io::Write;
 #[derive(Debug, Clone, Copy)]
 pub struct Report {
     color: bool,
+    /// `-q`: warnings and notes are not written (errors still are).
+    quiet: bool,
 }
 
 impl Report {
     /// Colours the prefix when `color`.
     pub fn new(color: bool) -> Self {
-        Report { color }
+        Report {
+            color,
+            quiet: false,
+        }
     }
 
-    /// `changelog-tail: warning: {message}`
+    /// With `quiet`, [`warning`](Self::warning) and [`note`](Self::note)
+    /// write nothing (`-q`).
+    pub fn quiet(self, quiet: bool) -> Self {
+        Report { quiet, ..self }
+    }
+
+    /// Whether warnings and notes are dropped (so a caller need not flush
+    /// stdout for them).
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
+    /// `changelog-tail: warning: {message}`, unless quiet.
     pub fn warning(&self, message: impl Display) {
+        if !self.quiet {
+            self.warning_always(message);
+        }
+    }
+
+    /// `changelog-tail: warning: {message}` even when quiet: for what a
+    /// consumer must act on (events were lost, `--on-out-of-sync warn`).
+    pub fn warning_always(&self, message: impl Display) {
         let label = if self.color {
             "warning:".yellow().bold().to_string()
         } else {
             "warning:".to_string()
         };
         self.line(format_args!("{label} {message}"));
+    }
+
+    /// `changelog-tail: {message}`, unless quiet: news that is no warning
+    /// (`-v`'s rotations).
+    pub fn note(&self, message: impl Display) {
+        if !self.quiet {
+            self.line(message);
+        }
     }
 
     /// `changelog-tail: {message}`

@@ -1,13 +1,13 @@
 //! `--rows`: the row each printed event names, read from ctlstore's LDB
 //! when the event is printed (so it is the row *now*, not as of the event).
 //!
-//! The lookup and what it has to say on stderr live here; what is written
-//! to stdout is [`super::output`]'s. A row that is not there and a table
+//! The lookup and the words of what it has to say live here; what is
+//! written to stdout is [`super::output`]'s, and the run writes the
+//! warnings (after flushing the events printed before them). A row that is not there and a table
 //! that is not there both print `"row":null`; a lookup that fails for any
 //! other reason prints the event without a `row` field, so that `null`
 //! only ever means "no such row".
 
-use super::report::Report;
 use anyhow::anyhow;
 use changelog_tail::{EventRef, Ldb, Row, RowLookup, printable};
 use std::path::Path;
@@ -27,54 +27,63 @@ pub enum RowField {
 #[derive(Debug)]
 pub struct Rows {
     ldb: Ldb,
-    report: Report,
+}
+
+/// A lookup's answer, and a warning for stderr if it has one.
+#[derive(Debug)]
+pub struct Lookup {
+    /// What the event's `row` field holds.
+    pub field: RowField,
+    /// Why the row is missing or `null` when that deserves a word.
+    pub warning: Option<String>,
 }
 
 impl Rows {
     /// Opens the LDB at `path` (read-only). Fails, naming it, when it cannot
     /// be opened: the run must not start printing events without their
     /// rows.
-    pub fn open(path: &Path, report: Report) -> anyhow::Result<Rows> {
+    pub fn open(path: &Path) -> anyhow::Result<Rows> {
         let ldb = Ldb::open(path).map_err(|e| {
             anyhow!(
                 "{}; --rows reads ctlstore's LDB: check --ldb or CTLSTORE_PATH",
                 describe(&e)
             )
         })?;
-        Ok(Rows { ldb, report })
+        Ok(Rows { ldb })
     }
 
     /// The row `event` names, as it is now. A missing table is warned about
     /// once per run; any other failure once per event (each such event
     /// lacks its `row`).
-    pub fn lookup(&mut self, event: &EventRef<'_>) -> RowField {
-        match self.ldb.row_ref(event) {
-            Ok(RowLookup::Found(row)) => RowField::Row(row),
+    pub fn lookup(&mut self, event: &EventRef<'_>) -> Lookup {
+        let (field, warning) = match self.ldb.row_ref(event) {
+            Ok(RowLookup::Found(row)) => (RowField::Row(row), None),
             Ok(RowLookup::NoTable { first_time }) => {
-                if first_time {
+                let warning = first_time.then(|| {
                     let table = format!("{}___{}", event.family, event.table).to_ascii_lowercase();
-                    self.report.warning(format_args!(
+                    format!(
                         "LDB {} has no table {}; events of {}.{} show \"row\":null",
                         printable(&self.ldb.path().to_string_lossy()),
                         printable(&table),
                         printable(&event.family),
                         printable(&event.table),
-                    ));
-                }
-                RowField::Null
+                    )
+                });
+                (RowField::Null, warning)
             }
-            Ok(RowLookup::NoRow) => RowField::Null,
+            Ok(RowLookup::NoRow) => (RowField::Null, None),
             // An answer this version does not know: claim nothing.
-            Ok(_) => RowField::Omitted,
-            Err(e) => {
-                self.report.warning(format_args!(
+            Ok(_) => (RowField::Omitted, None),
+            Err(e) => (
+                RowField::Omitted,
+                Some(format!(
                     "seq {} is printed without its row: {}",
                     event.seq,
                     describe(&e)
-                ));
-                RowField::Omitted
-            }
-        }
+                )),
+            ),
+        };
+        Lookup { field, warning }
     }
 }
 

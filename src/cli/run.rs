@@ -7,7 +7,7 @@ use super::report::Report;
 use super::rows::Rows;
 use super::signals::{self, Received};
 use anyhow::Context;
-use changelog_tail::{ChangelogIterator, Error, Next, Record, StateFile};
+use changelog_tail::{ChangelogIterator, Error, Next, Notice, Record, StateFile};
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
@@ -35,7 +35,7 @@ pub fn run(config: &Config, report: Report) -> anyhow::Result<Exit> {
     // The LDB first: a run that cannot show rows fails before it prints
     // (or locks, or waits for) anything.
     let rows = match &config.ldb {
-        Some(path) => Some(Rows::open(path, report)?),
+        Some(path) => Some(Rows::open(path)?),
         None => None,
     };
     let (state, checkpoint) = match &config.state_file {
@@ -203,11 +203,10 @@ impl Session<'_> {
                     self.out.flush()?;
                     self.saver.save(events)?;
                 }
-                Turn::Status => self.report.status(format_args!(
-                    "{}; {} events printed",
-                    events.status(),
-                    self.printed
-                )),
+                Turn::Status => {
+                    let status = format!("{}; {} events printed", events.status(), self.printed);
+                    self.say(|report| report.status(status))?;
+                }
                 Turn::SaveIfDue => {
                     if self
                         .saver
@@ -240,8 +239,12 @@ impl Session<'_> {
                 *caught_up = true;
                 Turn::SaveIfDue
             }
+            Ok(Next::Notice(notice @ Notice::Replaced { .. })) => {
+                self.say_unless_quiet(|report| report.note(notice))?;
+                Turn::Go
+            }
             Ok(Next::Notice(notice)) => {
-                self.report.warning(notice);
+                self.say_unless_quiet(|report| report.warning(notice))?;
                 Turn::Go
             }
             Ok(Next::Cancelled) => Turn::End(signal_exit(self.received)),
@@ -262,14 +265,18 @@ impl Session<'_> {
             );
             match self.config.on_out_of_sync {
                 OnOutOfSync::Exit => {
-                    self.report.error(format_args!(
-                        "{lost}: drop everything cached from the database, then restart (exit 3)"
-                    ));
+                    self.say(|report| {
+                        report.error(format_args!(
+                            "{lost}: drop everything cached from the database, then restart (exit 3)"
+                        ))
+                    })?;
                     return Ok(Turn::End(Exit::OutOfSync));
                 }
-                OnOutOfSync::Warn => self.report.warning(format_args!(
-                    "{lost}; going on from seq {seq}: drop everything cached from the database"
-                )),
+                OnOutOfSync::Warn => self.say(|report| {
+                    report.warning_always(format_args!(
+                        "{lost}; going on from seq {seq}: drop everything cached from the database"
+                    ))
+                })?,
             }
         }
         if !record.matches() {
@@ -279,8 +286,11 @@ impl Session<'_> {
             None => self.out.write(record)?,
             // Looked up as it is printed: the row as it is now.
             Some(rows) => {
-                let row = rows.lookup(record.event());
-                self.out.write_with_row(record, &row)?;
+                let lookup = rows.lookup(record.event());
+                if let Some(warning) = lookup.warning {
+                    self.say_unless_quiet(|report| report.warning(warning))?;
+                }
+                self.out.write_with_row(record, &lookup.field)?;
             }
         }
         self.printed += 1;
@@ -294,18 +304,40 @@ impl Session<'_> {
         Ok(Turn::Go)
     }
 
+    /// Writes a message on stderr after the events printed before it: the
+    /// output buffer is flushed first, so that a person reading both on
+    /// one terminal (or `2>&1`) sees them in the order they happened. A
+    /// failed flush ends the run as any failed write does.
+    fn say(&mut self, say: impl FnOnce(&Report)) -> anyhow::Result<()> {
+        self.out.flush()?;
+        say(&self.report);
+        Ok(())
+    }
+
+    /// [`say`](Self::say) for a warning or note, which `-q` drops: then
+    /// the output is not flushed for it either (a catch-up through many
+    /// invalid lines stays one write per buffer).
+    fn say_unless_quiet(&mut self, say: impl FnOnce(&Report)) -> anyhow::Result<()> {
+        match self.report.is_quiet() {
+            true => Ok(()),
+            false => self.say(say),
+        }
+    }
+
     /// A recoverable error is a warning (or the end, with `--strict`); any
     /// other ends the run.
-    fn failed(&self, error: Error) -> anyhow::Result<Turn> {
+    fn failed(&mut self, error: Error) -> anyhow::Result<Turn> {
         match error {
             Error::InvalidEntry(entry) if self.config.strict => {
-                self.report.error(format_args!(
-                    "{entry}; stopping because of --strict (exit 4)"
-                ));
+                self.say(|report| {
+                    report.error(format_args!(
+                        "{entry}; stopping because of --strict (exit 4)"
+                    ))
+                })?;
                 Ok(Turn::End(Exit::InvalidEntry))
             }
             Error::InvalidEntry(entry) => {
-                self.report.warning(format_args!("{entry}; skipped"));
+                self.say_unless_quiet(|report| report.warning(format_args!("{entry}; skipped")))?;
                 Ok(Turn::Go)
             }
             e => Err(e.into()),

@@ -33,7 +33,7 @@ fn zero_when_count_is_reached_while_following() {
     let out = binary()
         .arg("-p")
         .arg(&path)
-        .args(["-n", "2"])
+        .args(["--count", "2"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));

@@ -18,9 +18,14 @@ mod writer;
 
 mod exit_codes;
 mod following;
+mod generate;
+mod globs;
+mod habits;
 mod holes;
 mod hostile;
 mod invalid;
+mod lines;
+mod order;
 mod output;
 mod pipe;
 mod reliability;

@@ -105,11 +105,11 @@ fn after_seq_with_a_gap_after_n_is_out_of_sync() {
 fn a_clean_stop_then_a_restart_gives_exactly_the_next_events() {
     let s = setup();
     write_file(&s.log, 1..=10);
-    let first = s.run(&["-n", "4"]);
+    let first = s.run(&["--count", "4"]);
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     assert_eq!(seqs(&first), [1, 2, 3, 4]);
     assert_eq!(s.saved_seq(), Some(4));
-    let second = s.run(&["-n", "3"]);
+    let second = s.run(&["--count", "3"]);
     assert_eq!(seqs(&second), [5, 6, 7]);
     let third = s.run(&["--no-follow"]);
     assert_eq!(seqs(&third), [8, 9, 10]);

@@ -26,6 +26,10 @@ mod writer;
 
 #[path = "../cli/following.rs"]
 mod following;
+#[path = "../cli/habits.rs"]
+mod habits;
+#[path = "../cli/lines.rs"]
+mod lines;
 // Its mount helpers serve an inotify-only test.
 #[allow(dead_code)]
 #[path = "../cli/holes.rs"]
