@@ -210,7 +210,8 @@ impl Builder {
             Reading::Stdin => {
                 let name = Arc::from(Path::new(crate::pipe::STDIN_NAME));
                 let sleeper = Sleeper::new(&self.cancel).map_err(|e| Error::io(&name, e))?;
-                let pipe = Pipe::stdin(self.options.max_line_bytes, sleeper)?;
+                let resuming = matches!(self.start, Start::AfterSeq(_) | Start::Checkpoint(_));
+                let pipe = Pipe::stdin(self.options.max_line_bytes, sleeper, resuming)?;
                 Input::Pipe(Box::new(pipe))
             }
             Reading::Memory(mut source) => {

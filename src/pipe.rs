@@ -23,10 +23,16 @@ use std::fs::File;
 use std::os::fd::AsFd;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What messages call standard input.
 pub(crate) const STDIN_NAME: &str = "<stdin>";
+
+/// How long a pipe must stay idle before what has come so far counts as
+/// "everything there is" for a resume (SPEC §1): a pipe has no end of the
+/// current file, and a writer that restarted (numbering from 1 again) may
+/// never reach the resume point. A false alarm is safe; a silent skip is not.
+pub(crate) const IDLE: Duration = Duration::from_secs(1);
 
 /// Lines from a pipe (or any input read once, to its end).
 #[derive(Debug)]
@@ -40,12 +46,26 @@ pub(crate) struct Pipe {
     ended: bool,
     /// [`Item::CaughtUp`] was handed out (at the end of the input).
     told_caught_up: bool,
+    /// Whether a resume is being proven: only then does an idle input
+    /// mean anything (and only then is the idle timer armed, so that a
+    /// plain read wakes up for nothing but input).
+    resuming: bool,
+    /// When the input last brought bytes, while an idle [`Item::CaughtUp`]
+    /// is still to be said for that burst.
+    idle_since: Option<Instant>,
 }
 
 impl Pipe {
     /// Reads standard input (a duplicate of it, so that the process's own
     /// handle is left alone).
-    pub(crate) fn stdin(max_line_bytes: usize, sleeper: Sleeper) -> Result<Self, Error> {
+    /// `resuming`: reading starts after a `seq` (`--after-seq`), so the
+    /// input being idle for [`IDLE`] is said as [`Item::CaughtUp`] (once per
+    /// idle stretch): a resume still short of its point then is out of sync.
+    pub(crate) fn stdin(
+        max_line_bytes: usize,
+        sleeper: Sleeper,
+        resuming: bool,
+    ) -> Result<Self, Error> {
         let path: Arc<Path> = Arc::from(Path::new(STDIN_NAME));
         let input = std::io::stdin()
             .as_fd()
@@ -63,6 +83,8 @@ impl Pipe {
             sleeper,
             ended: false,
             told_caught_up: false,
+            resuming,
+            idle_since: None,
         })
     }
 
@@ -111,13 +133,23 @@ impl Source for Pipe {
             if self.ended {
                 return Ok(self.at_end());
             }
-            // Momentarily empty is not the end of what there is (a resume
-            // that stopped short is judged at the end of the input only):
-            // a deadline passing is just that.
+            // Momentarily empty is not the end of what there is, but input
+            // idle for a second is all there is for now (SPEC §1): a resume
+            // that stopped short of its point is judged then, not only at
+            // the end of the input (which a `tail -F` never reaches).
+            let idle_at = self.idle_since.map(|since| since + IDLE);
+            if idle_at.is_some_and(|at| Instant::now() >= at) {
+                self.idle_since = None;
+                return Ok(Next::Item(Item::CaughtUp));
+            }
+            let wait_until = match (deadline, idle_at) {
+                (Some(d), Some(i)) => Some(d.min(i)),
+                (d, i) => d.or(i),
+            };
             let fd = self.input.as_fd();
             let woken = self
                 .sleeper
-                .wait(&[(fd, PollFlags::IN)], deadline, None)
+                .wait(&[(fd, PollFlags::IN)], wait_until, None)
                 .map_err(|e| Error::io(&self.path, e))?;
             match woken {
                 Woken::Changed => {
@@ -126,7 +158,12 @@ impl Source for Pipe {
                         .fill(&mut self.input)
                         .map_err(|e| Error::io(&self.path, e))?;
                     self.ended = n == 0;
+                    if n > 0 && self.resuming {
+                        self.idle_since = Some(Instant::now());
+                    }
                 }
+                // The idle time came first: said at the top of the loop.
+                Woken::TimedOut if deadline.is_none_or(|d| Instant::now() < d) => {}
                 Woken::TimedOut => return Ok(Next::TimedOut),
                 Woken::Cancelled => return Ok(Next::Cancelled),
                 Woken::Interrupted => return Ok(Next::Interrupted),
@@ -194,7 +231,10 @@ impl Source for Pipe {
                 .into_iter()
                 .chain(self.sleeper.cancel_wait())
                 .collect(),
-            interval: None,
+            // The idle time, as a look again after it.
+            interval: self
+                .idle_since
+                .map(|since| (since + IDLE).saturating_duration_since(Instant::now())),
         }
     }
 }

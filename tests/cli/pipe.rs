@@ -219,3 +219,52 @@ fn a_pipe_reads_as_a_file_does_in_every_mode() {
         }
     }
 }
+
+/// Issue 17, hole 1: a pipe has no end of the current file, so a resume
+/// (`--after-seq N`) still short of N when the input has been idle for a
+/// second is out of sync (SPEC §1), as a file whose events end before N is.
+/// Here a restarted writer's `5..=10` come and the input then stays open and
+/// idle: every mode that reads a pipe reports it, instead of waiting for
+/// N + 1 and dropping the restarted writer's events in silence.
+#[test]
+fn a_resume_short_of_its_point_on_an_idle_pipe_is_out_of_sync() {
+    let modes: [&[&str]; 4] = [
+        &[],
+        &["--count", "3"],
+        &["--no-follow"],
+        &["--family", "fam0"],
+    ];
+    for args in modes {
+        let mut command = command(&["--after-seq", "1000"]);
+        command.args(args);
+        let (mut tail, mut stdin) = Tail::spawn_with_stdin(command);
+        write(&mut stdin, &lines(5..=10));
+        // The input stays open (a writer that has gone quiet): the run must
+        // end by itself, with the gap said.
+        let ended = tail.wait_end();
+        drop(stdin);
+        assert_eq!(ended.code(), Some(3), "{args:?}: {}", ended.stderr_text());
+        assert!(
+            ended
+                .stderr_text()
+                .contains("resuming after seq 1000, but the changelog ends at seq 10"),
+            "{args:?}: {}",
+            ended.stderr_text()
+        );
+    }
+    // Warned instead: the revealing event is printed, and the restarted
+    // writer's next events follow it rather than being skipped.
+    let (mut tail, mut stdin) = Tail::spawn_with_stdin(command(&[
+        "--after-seq",
+        "1000",
+        "--on-out-of-sync",
+        "warn",
+    ]));
+    write(&mut stdin, &lines(5..=10));
+    assert_eq!(tail.seqs(1), [10]);
+    tail.stderr_line("resuming after seq 1000");
+    write(&mut stdin, &lines(11..=13));
+    assert_eq!(tail.seqs(3), [11, 12, 13]);
+    drop(stdin);
+    assert_eq!(tail.wait_end().code(), Some(0));
+}
