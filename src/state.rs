@@ -137,6 +137,26 @@ impl StateFile {
     /// Stores `checkpoint` durably, replacing the old state atomically.
     /// Costs two fsyncs: call it in batches, not per event.
     pub fn save(&mut self, checkpoint: &Checkpoint) -> Result<(), Error> {
+        self.store(checkpoint, Last::No)
+    }
+
+    /// Stores `checkpoint` as the last thing before the process exits
+    /// (SPEC §5: on out of sync, the state moves to the revealing event,
+    /// and nothing may stand between that write and the exit, so that a
+    /// crash before the exit status was delivered leaves the old state and
+    /// the next run reports the gap again).
+    ///
+    /// The new state is written and fsynced, then renamed over the old one,
+    /// and that rename is the last system call made here: the directory is
+    /// not fsynced after it, and the renamed file is not closed (the exit
+    /// closes it). A crash that loses the rename leaves the old state, which
+    /// reports the gap again: the safe way to fail. The caller must exit
+    /// right after, without dropping anything.
+    pub fn save_before_exit(&mut self, checkpoint: &Checkpoint) -> Result<(), Error> {
+        self.store(checkpoint, Last::Yes)
+    }
+
+    fn store(&mut self, checkpoint: &Checkpoint, last: Last) -> Result<(), Error> {
         if !self.is_behind(checkpoint) {
             return Ok(());
         }
@@ -150,15 +170,16 @@ impl StateFile {
             born: checkpoint.file.born,
             end: checkpoint.end,
         };
-        self.write_atomically(&stored).map_err(|e| Error::State {
-            path: self.path.clone(),
-            source: StateError::Write(e),
-        })?;
+        self.write_atomically(&stored, last)
+            .map_err(|e| Error::State {
+                path: self.path.clone(),
+                source: StateError::Write(e),
+            })?;
         self.saved = Some(*checkpoint);
         Ok(())
     }
 
-    fn write_atomically(&self, stored: &Stored) -> io::Result<()> {
+    fn write_atomically(&self, stored: &Stored, last: Last) -> io::Result<()> {
         let dir = match self.path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
@@ -172,10 +193,24 @@ impl StateFile {
         text.push(b'\n');
         file.write_all(&text)?;
         file.as_file().sync_all()?;
-        file.persist(&self.path).map_err(|e| e.error)?;
+        let renamed = file.persist(&self.path).map_err(|e| e.error)?;
+        if last == Last::Yes {
+            // See `save_before_exit`: the exit closes it.
+            std::mem::forget(renamed);
+            return Ok(());
+        }
+        drop(renamed);
         // The rename itself must reach the disk too.
         File::open(dir)?.sync_all()
     }
+}
+
+/// Whether a state write is the process's last act (see
+/// [`StateFile::save_before_exit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Last {
+    No,
+    Yes,
 }
 
 /// Opens and locks `<path>.lock`, refusing a symlink there.

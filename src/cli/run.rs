@@ -77,8 +77,21 @@ pub fn run(config: &Config, report: Report) -> anyhow::Result<Exit> {
     // failed may be missing or cut short (the state stays where the last
     // save put it, and the next run prints that event again).
     let flushed = session.out.flush();
+    let delivered = flushed.is_ok() && !session.out.failed();
+    if delivered && matches!(ended, Ok(Exit::OutOfSync)) {
+        // SPEC §5: the state that moves past the gap is the last thing
+        // written before exit 3; nothing (closing watches, joining
+        // threads, closing the LDB) may stand between the two, so the
+        // process ends right here, with nothing dropped.
+        if let Some(state) = session.saver.state.as_mut()
+            && let Some(checkpoint) = events.checkpoint()
+        {
+            state.save_before_exit(&checkpoint)?;
+            std::process::exit(Exit::OutOfSync.code().into());
+        }
+    }
     let saved = match flushed {
-        Ok(()) if !session.out.failed() => session.saver.save(&events),
+        Ok(()) if delivered => session.saver.save(&events),
         _ => Ok(()),
     };
     let exit = ended?;

@@ -713,3 +713,88 @@ fn a_write_that_would_block_is_retried() {
         );
     }
 }
+
+/// The system calls the thread that replaced the state file at `state`
+/// made after that rename, from a `strace -ff` trace (one file per thread,
+/// `prefix.<tid>`), or `None` if no thread renamed onto it.
+fn calls_after_renaming_onto(prefix: &Path, state: &Path) -> Option<Vec<String>> {
+    let dir = prefix.parent().unwrap();
+    let name = prefix.file_name().unwrap().to_str().unwrap();
+    let target = format!("\"{}\")", state.display());
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let file = path.file_name().unwrap().to_str().unwrap();
+        if !file.starts_with(&format!("{name}.")) {
+            continue;
+        }
+        let trace = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = trace.lines().collect();
+        let Some(at) = lines
+            .iter()
+            .rposition(|l| l.starts_with("rename") && l.contains(&target) && l.ends_with("= 0"))
+        else {
+            continue;
+        };
+        let calls = lines[at + 1..]
+            .iter()
+            .filter_map(|l| l.split_once('(').map(|(call, _)| call.to_owned()))
+            .collect();
+        return Some(calls);
+    }
+    None
+}
+
+/// Issue 17, hole 2 (SPEC §5): on exit 3 the state moves to the revealing
+/// event, and that write is the last thing the process does: between the
+/// rename that replaces the state file and the exit, no directory flush,
+/// no close, no join (a futex wait), nothing but the exit itself (and the
+/// runtime's unmapping of its signal stack). A kill in a longer window
+/// would leave the new state without exit 3 ever being seen, and the next
+/// run would not report the gap. Checked in every mode, through strace's
+/// record of what the renaming thread did next.
+#[test]
+fn on_exit_3_the_state_write_is_the_last_thing_before_the_exit() {
+    if !strace_can_inject() {
+        eprintln!("skipped: strace cannot trace here");
+        return;
+    }
+    let s = setup();
+    s.deliver(1..=5);
+    rotate_to(&s.log, 1..=3);
+    let saved = std::fs::read(&s.state).unwrap();
+    let traces = tempfile::tempdir().unwrap();
+    for (mode, args) in [
+        ("--no-follow", &["--no-follow"][..]),
+        ("--count", &["--count", "5"][..]),
+        ("following", &[][..]),
+        ("following, filtered", &["--family", "nothing"][..]),
+    ] {
+        std::fs::write(&s.state, &saved).unwrap();
+        let prefix = traces.path().join(mode.replace([' ', ','], "_"));
+        let out = std::process::Command::new("strace")
+            .args(["-ff", "-qq", "-e", "signal=none", "-o"])
+            .arg(&prefix)
+            .arg(env!("CARGO_BIN_EXE_changelog-tail"))
+            .arg("-p")
+            .arg(&s.log)
+            .arg("--state-file")
+            .arg(&s.state)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3), "{mode}: {}", stderr(&out));
+        assert_eq!(s.saved_seq(), Some(3), "{mode}: the state moved to the gap");
+        let after = calls_after_renaming_onto(&prefix, &s.state)
+            .unwrap_or_else(|| panic!("{mode}: no rename onto the state file"));
+        let allowed = ["sigaltstack", "munmap", "exit_group", "exit"];
+        assert!(
+            after.iter().all(|call| allowed.contains(&call.as_str())),
+            "{mode}: after the state write came {after:?}"
+        );
+        assert_eq!(
+            after.last().map(String::as_str),
+            Some("exit_group"),
+            "{mode}"
+        );
+    }
+}
