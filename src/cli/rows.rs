@@ -64,9 +64,9 @@ impl Rows {
                     format!(
                         "LDB {} has no table {}; events of {}.{} show \"row\":null",
                         printable(&self.ldb.path().to_string_lossy()),
-                        printable(&table),
-                        printable(&event.family),
-                        printable(&event.table),
+                        shown(&table),
+                        shown(&event.family),
+                        shown(&event.table),
                     )
                 });
                 (RowField::Null, warning)
@@ -91,6 +91,31 @@ impl Rows {
 /// may quote a key value of any size.
 const MESSAGE_CHARS: usize = 400;
 
+/// How many characters of a name from the input a warning shows: a name
+/// may be as long as a line.
+const NAME_CHARS: usize = 200;
+
+/// `text` escaped ([`printable`]) and cut short at `max` characters (`…`
+/// marks the cut).
+fn capped(text: &str, max: usize) -> String {
+    let shown = printable(text);
+    match shown.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &shown[..at]),
+        None => shown.into_owned(),
+    }
+}
+
+/// A name from the input, for a message: escaped and cut short.
+fn shown(name: &str) -> String {
+    // Only the head is escaped: the rest would be cut anyway (a char
+    // escapes to at most 10).
+    let head = match name.char_indices().nth(NAME_CHARS + 1) {
+        Some((at, _)) => &name[..at],
+        None => name,
+    };
+    capped(head, NAME_CHARS)
+}
+
 /// An error and its causes, each once, escaped and cut short.
 fn describe(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
@@ -100,9 +125,5 @@ fn describe(error: &dyn std::error::Error) -> String {
         text.push_str(&c.to_string());
         cause = c.source();
     }
-    let shown = printable(&text);
-    match shown.char_indices().nth(MESSAGE_CHARS) {
-        Some((at, _)) => format!("{}…", &shown[..at]),
-        None => shown.into_owned(),
-    }
+    capped(&text, MESSAGE_CHARS)
 }

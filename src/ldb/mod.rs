@@ -23,7 +23,10 @@
 //!   found missing is remembered with the schema's version (`PRAGMA
 //!   schema_version`, bumped by every `CREATE`/`DROP`); later events for it
 //!   only compare that number, and the table is looked for again when it
-//!   changes, so a table created later is found by the next event.
+//!   changes, so a table created later is found by the next event. What
+//!   is remembered is bounded whatever names the input holds
+//!   ([`MAX_TABLES`] tables, names up to [`MAX_REMEMBERED_NAME`] bytes;
+//!   missing tables reported, by a hash of the name).
 //! - **A replaced LDB is reopened.** ctlstore restores a snapshot by
 //!   renaming a new file over `ldb.db`; the open connection would go on
 //!   reading the old, deleted file. At most every [`REPLACED_CHECK`] a
@@ -66,6 +69,24 @@ pub const LDB_BUSY_TIMEOUT: Duration = Duration::from_millis(100);
 /// within this time, and a busy follower pays one `stat` per interval, not
 /// per event.
 const REPLACED_CHECK: Duration = Duration::from_millis(100);
+
+/// Tables remembered (present with their columns, or missing at a schema
+/// version), at most: the names come from the input, and a run fed
+/// endless distinct names must not keep them all (issue 17). Past this the
+/// missing ones are forgotten first (looked for again when next named).
+const MAX_TABLES: usize = 4096;
+
+/// Names longer than this many bytes are not remembered at all (looked
+/// for again at each event): ctlstore's `family___table` names are far
+/// shorter, and remembering a line-sized name per table would make memory
+/// grow with the input. With [`MAX_TABLES`], the names kept take at most
+/// 1 MiB, whatever `--max-line-bytes` allows.
+const MAX_REMEMBERED_NAME: usize = 256;
+
+/// Missing tables remembered as reported (by a 64-bit hash of the name,
+/// so any name costs 8 bytes), at most; past this the record starts
+/// again, and a missing table may be reported once more.
+const MAX_REPORTED: usize = 4096;
 
 /// Prepared statements kept per connection: one per (table, key columns),
 /// plus two for the schema checks. An LDB has tens to hundreds of tables;
@@ -111,13 +132,23 @@ pub struct Ldb {
     file: FileId,
     next_replaced_check: Instant,
     tables: HashMap<Box<str>, Table>,
-    /// Missing tables already reported, for the whole run (not cleared on
-    /// reopening); a table leaves it when it is found.
-    reported_missing: HashSet<Box<str>>,
+    /// Missing tables already reported (hashes of their names, at most
+    /// [`MAX_REPORTED`]), for the whole run (not cleared on reopening); a
+    /// table leaves it when it is found.
+    reported_missing: HashSet<u64>,
     /// Scratch buffers, kept so that a lookup allocates only for its row.
     name: String,
     sql: String,
     binds: Vec<Bind>,
+}
+
+/// A table name's hash, for remembering it was reported (a collision
+/// only leaves one more missing table unreported).
+fn name_hash(name: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    name.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// What the LDB knows of a table.
@@ -387,31 +418,55 @@ impl Ldb {
         // the next event looks again.
         let schema_version = schema_version_of(&self.conn).map_err(|e| self.error(e))?;
         let columns = columns_of(&self.conn, &self.name).map_err(|e| self.error(e))?;
-        let name: Box<str> = self.name.as_str().into();
-        match columns {
+        // Taken out for the call that records it, then put back.
+        let name = std::mem::take(&mut self.name);
+        let found = match columns {
             Some(columns) => {
                 let columns: Arc<[Box<str>]> = columns.into();
-                self.reported_missing.remove(&name);
-                self.tables.insert(
-                    name,
+                self.reported_missing.remove(&name_hash(&name));
+                self.remember(
+                    &name,
                     Table::Present {
                         columns: Arc::clone(&columns),
                     },
                 );
-                Ok(Some(columns))
+                Some(columns)
             }
             None => {
-                self.tables.insert(name, Table::Missing { schema_version });
-                Ok(None)
+                self.remember(&name, Table::Missing { schema_version });
+                None
+            }
+        };
+        self.name = name;
+        Ok(found)
+    }
+
+    /// Records what is known of the table `name`, within the bounds (see
+    /// [`MAX_TABLES`], [`MAX_REMEMBERED_NAME`]).
+    fn remember(&mut self, name: &str, table: Table) {
+        if name.len() > MAX_REMEMBERED_NAME {
+            self.tables.remove(name);
+            return;
+        }
+        if self.tables.len() >= MAX_TABLES && !self.tables.contains_key(name) {
+            self.tables
+                .retain(|_, table| matches!(table, Table::Present { .. }));
+            if self.tables.len() >= MAX_TABLES {
+                self.tables.clear();
             }
         }
+        self.tables.insert(name.into(), table);
     }
 
     /// The answer for the missing table in `self.name`.
     fn missing(&mut self) -> RowLookup {
-        let first_time = !self.reported_missing.contains(self.name.as_str());
+        let hash = name_hash(&self.name);
+        let first_time = !self.reported_missing.contains(&hash);
         if first_time {
-            self.reported_missing.insert(self.name.as_str().into());
+            if self.reported_missing.len() >= MAX_REPORTED {
+                self.reported_missing.clear();
+            }
+            self.reported_missing.insert(hash);
         }
         RowLookup::NoTable { first_time }
     }
@@ -553,4 +608,52 @@ fn columns_of(conn: &Connection, name: &str) -> rusqlite::Result<Option<Vec<Box<
         columns.push(String::from_utf8_lossy(name.as_bytes().unwrap_or_default()).into());
     }
     Ok(Some(columns))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Names from the input are remembered within bounds (issue 17): a
+    /// run fed endless distinct table names keeps at most
+    /// [`MAX_TABLES`] of them, none longer than [`MAX_REMEMBERED_NAME`],
+    /// and still warns once per missing table, whatever its length.
+    #[test]
+    fn missing_tables_are_remembered_within_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ldb.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE f___t (id INTEGER PRIMARY KEY);")
+            .unwrap();
+        let mut ldb = Ldb::open(&path).unwrap();
+        let keys = [("id", "INTEGER", "1")];
+        let lookup = |ldb: &mut Ldb, table: &str| ldb.lookup("f", table, keys).unwrap();
+        let long = "x".repeat(100_000);
+        assert_eq!(
+            lookup(&mut ldb, &long),
+            RowLookup::NoTable { first_time: true }
+        );
+        assert_eq!(
+            lookup(&mut ldb, &long),
+            RowLookup::NoTable { first_time: false },
+            "a long name is still warned about once"
+        );
+        assert!(ldb.tables.is_empty(), "a long name is not kept");
+        for i in 0..MAX_TABLES + 10 {
+            lookup(&mut ldb, &format!("t{i}"));
+        }
+        assert!(ldb.tables.len() <= MAX_TABLES);
+        assert!(ldb.reported_missing.len() <= MAX_REPORTED);
+        assert!(
+            ldb.tables
+                .keys()
+                .all(|name| name.len() <= MAX_REMEMBERED_NAME)
+        );
+        assert_eq!(
+            lookup(&mut ldb, "t"),
+            RowLookup::NoRow,
+            "a present table still found"
+        );
+    }
 }

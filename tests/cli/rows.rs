@@ -269,3 +269,131 @@ fn raw_with_rows_and_ldb_without_rows_are_usage_errors() {
         );
     }
 }
+
+/// The peak memory (kB) of a running process so far, as the kernel counts
+/// it for its address space (`VmHWM`: since its exec, unlike the
+/// `ru_maxrss` of a reaped child, which starts from its parent's).
+fn peak_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/PID/status")
+}
+
+/// Issue 17, hole 3: `--rows` remembers the tables it found missing (to
+/// warn once each), but a run fed endless distinct names must not keep
+/// them all: 24 events naming distinct 1 MB tables (one with a terminal
+/// escape in its name) stay within a few MB of a run without `--rows`, in
+/// every mode (to the end of a file with a state file, following with
+/// `--count`, a pipe), and each warning names its table escaped and cut
+/// short, never a megabyte long.
+#[test]
+fn rows_memory_stays_bounded_whatever_table_names_come() {
+    const EVENTS: usize = 24;
+    const NAME: usize = 1 << 20;
+    let host = Host::new();
+    let mut input = Vec::new();
+    for seq in 1..=EVENTS {
+        // Distinct valid names (looked for in the LDB), and one that cannot
+        // name a table (an escape in it).
+        let family = match seq {
+            1 => format!("evil\u{1b}[2J{}", "e".repeat(NAME)),
+            _ => format!(
+                "{}{}",
+                "abcdefghijklmnopqrstuvwxyz".chars().nth(seq % 26).unwrap(),
+                "x".repeat(NAME + seq)
+            ),
+        };
+        let family = serde_json::to_string(&family).unwrap();
+        input.extend_from_slice(
+            format!(
+                r#"{{"seq":{seq},"family":{family},"table":"t","key":[{{"name":"id","type":"INTEGER","value":1}}]}}"#
+            )
+            .as_bytes(),
+        );
+        input.push(b'\n');
+    }
+    std::fs::write(&host.log, &input).unwrap();
+    let state = host.dir.path().join("state.json");
+    for (mode, args) in [
+        (
+            "following with a state file",
+            &["--state-file", state.to_str().unwrap()][..],
+        ),
+        ("following", &[][..]),
+        ("a pipe", &["--path", "-"][..]),
+    ] {
+        let pipe = args.contains(&"-");
+        // Every event read and printed and the follower waiting for more:
+        // its peak memory so far, and its warnings.
+        let run = |rows: bool| {
+            let mut command = binary();
+            if !pipe {
+                command.arg("-p").arg(&host.log);
+            }
+            command.args(args);
+            if rows {
+                command.arg("--rows").arg("--ldb").arg(&host.ldb);
+            }
+            let _ = std::fs::remove_file(&state);
+            let (mut tail, stdin) = Tail::spawn_with_stdin(command);
+            let feeder = pipe.then(|| {
+                let input = input.clone();
+                let mut stdin = stdin;
+                std::thread::spawn(move || {
+                    use std::io::Write;
+                    stdin.write_all(&input).unwrap();
+                    stdin // held open: a pipe whose writer is quiet
+                })
+            });
+            assert_eq!(tail.seqs(EVENTS), (1..=EVENTS as i64).collect::<Vec<_>>());
+            let warnings: Vec<String> = if rows {
+                (0..EVENTS)
+                    .map(|i| {
+                        tail.try_stderr_line(crate::harness::PATIENCE)
+                            .unwrap_or_else(|| panic!("{mode}: {i} warnings only"))
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let deadline = std::time::Instant::now() + crate::harness::PATIENCE;
+            while !crate::harness::main_thread_sleeps(tail.pid()) {
+                assert!(std::time::Instant::now() < deadline, "{mode}: never waited");
+                std::thread::yield_now();
+            }
+            let peak = peak_kb(tail.pid());
+            drop(feeder.map(|f| f.join().unwrap()));
+            tail.signal(libc::SIGTERM);
+            let ended = tail.wait_end();
+            assert!(
+                matches!(ended.code(), Some(0 | 143)),
+                "{mode}: {:.2000}",
+                ended.stderr_text()
+            );
+            (peak, warnings)
+        };
+        let (without, _) = run(false);
+        let (with, warnings) = run(true);
+        eprintln!("{mode}: peak {with} kB with --rows, {without} kB without");
+        assert!(
+            with < without + 16 * 1024,
+            "{mode}: --rows peaked at {with} kB, without it {without} kB"
+        );
+        for warning in &warnings {
+            assert!(
+                warning.len() < 2048,
+                "{mode}: a warning of {} bytes",
+                warning.len()
+            );
+            assert!(warning.contains("has no table"), "{mode}: {warning:.300}");
+        }
+        assert!(
+            warnings[0].contains("evil\\u{1b}[2J") && !warnings[0].contains('\u{1b}'),
+            "{mode}: {:.300}",
+            warnings[0]
+        );
+    }
+}
