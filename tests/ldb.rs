@@ -177,28 +177,53 @@ fn two_column_key_needs_both_to_match() {
 fn every_column_type_is_written_as_json() {
     let f = fixture(
         "CREATE TABLE fam___types (
-             id INTEGER PRIMARY KEY, big INTEGER, real REAL, inf REAL,
+             id INTEGER PRIMARY KEY, big INTEGER, real REAL, neg REAL,
              text TEXT, blob BLOB, gone TEXT);
          INSERT INTO fam___types VALUES
-             (1, -9223372036854775808, 0.1, 9e999,
+             (1, -9223372036854775808, 0.1, -1e300,
               'q\"b\\s' || char(10) || char(1) || char(233), x'00ff10', NULL);",
     );
     let mut ldb = f.ldb();
     assert_eq!(
         lookup(&mut ldb, "fam", "types", &[("id", "INTEGER", "1")]),
-        r#"{"id":1,"big":-9223372036854775808,"real":0.1,"inf":null,"text":"q\"b\\s\n\u0001é","blob":"AP8Q","gone":null}"#
+        r#"{"id":1,"big":-9223372036854775808,"real":0.1,"neg":-1e+300,"text":"q\"b\\s\n\u0001é","blob":"AP8Q","gone":null}"#
     );
     let RowLookup::Found(row) = ldb.lookup("fam", "types", [("id", "INT", "1")]).unwrap() else {
         panic!("no row");
     };
     // The values themselves, for a pretty printer.
-    assert_eq!(row.get("inf"), Some(&ColumnValue::Real(f64::INFINITY)));
+    assert_eq!(row.get("neg"), Some(&ColumnValue::Real(-1e300)));
     assert_eq!(
         row.get("blob"),
         Some(&ColumnValue::Blob(vec![0, 0xff, 0x10]))
     );
     let names: Vec<&str> = row.iter().map(|(c, _)| c).collect();
-    assert_eq!(names, ["id", "big", "real", "inf", "text", "blob", "gone"]);
+    assert_eq!(names, ["id", "big", "real", "neg", "text", "blob", "gone"]);
+}
+
+/// JSON has no number for ±infinity: `null` would say "no such row" or
+/// SQL NULL, so a lookup that meets one fails (SPEC §4), for that lookup
+/// only.
+#[test]
+fn a_real_holding_infinity_fails_that_lookup_only() {
+    let f = fixture(
+        "CREATE TABLE fam___m (id INTEGER PRIMARY KEY, x REAL);
+         INSERT INTO fam___m VALUES (1, 9e999), (2, -9e999), (3, 2.5);",
+    );
+    let mut ldb = f.ldb();
+    for (id, shown) in [("1", "inf"), ("2", "-inf")] {
+        let e = ldb.lookup("fam", "m", [("id", "INTEGER", id)]).unwrap_err();
+        assert_eq!(e.kind(), LdbErrorKind::Value);
+        assert!(
+            e.to_string()
+                .contains(&format!("column x: REAL value {shown}")),
+            "{e}"
+        );
+    }
+    assert_eq!(
+        lookup(&mut ldb, "fam", "m", &[("id", "INTEGER", "3")]),
+        r#"{"id":3,"x":2.5}"#
+    );
 }
 
 #[test]

@@ -396,7 +396,16 @@ impl Ldb {
             values.push(match row.get_ref(i)? {
                 ValueRef::Null => ColumnValue::Null,
                 ValueRef::Integer(i) => ColumnValue::Integer(i),
-                ValueRef::Real(r) => ColumnValue::Real(r),
+                ValueRef::Real(r) if r.is_finite() => ColumnValue::Real(r),
+                // JSON has no number for ±infinity (or NaN, which SQLite
+                // stores as NULL): `null` would mean "no such row" or SQL
+                // NULL, so the lookup fails and the event goes out without
+                // its row (SPEC §4).
+                ValueRef::Real(r) => {
+                    return Err(ProbeError::Value(format!(
+                        "column {column}: REAL value {r}, which JSON cannot hold"
+                    )));
+                }
                 ValueRef::Text(t) => match std::str::from_utf8(t) {
                     Ok(t) => ColumnValue::Text(t.to_owned()),
                     Err(e) => {

@@ -53,9 +53,12 @@ pub enum ColumnValue {
     /// An integer, exact; a JSON number with every digit.
     Integer(i64),
     /// A floating-point number; a JSON number. JSON cannot hold ±infinity
-    /// (SQLite can store it; it stores NaN as `NULL`): those are written as
-    /// `null`, as `serde_json` and JavaScript's `JSON.stringify` do, and
-    /// [`Display`](fmt::Display) shows them as `inf`/`-inf`.
+    /// or NaN (SQLite can store infinity; it stores NaN as `NULL`): a
+    /// lookup that meets one fails ([`LdbErrorKind::Value`](super::LdbErrorKind::Value)),
+    /// so that `null` never stands for a number. A row built by a caller
+    /// that holds one is written as `null`, as `serde_json` and
+    /// JavaScript's `JSON.stringify` do, and [`Display`](fmt::Display)
+    /// shows them as `inf`/`-inf`/`NaN`.
     Real(f64),
     /// Text (always UTF-8: a lookup that meets other text fails); a JSON
     /// string.

@@ -397,3 +397,106 @@ fn rows_memory_stays_bounded_whatever_table_names_come() {
         );
     }
 }
+
+/// Issue 17, hole 4: JSON has no number for ±infinity (nor NaN, which
+/// SQLite stores as NULL), and `null` means "no such row" or SQL NULL: a
+/// REAL column holding infinity makes the lookup fail, so the event is
+/// printed without a `row` field and a warning says why (SPEC §4). In every
+/// mode: to the end (with and without a state file), `--count`, following,
+/// a pipe.
+#[test]
+fn a_real_holding_infinity_is_a_warning_and_no_row_field() {
+    let host = Host::new();
+    host.db
+        .execute_batch(
+            "CREATE TABLE f___m (id INTEGER PRIMARY KEY, x REAL);
+             INSERT INTO f___m VALUES (1, 9e999), (2, -9e999), (3, 1.5), (4, 0.0 / 0.0);",
+        )
+        .unwrap();
+    host.events(&[(1, "m", 1), (2, "m", 2), (3, "m", 3), (4, "m", 4)]);
+    let ldb = host.ldb.to_str().unwrap();
+    let state = host.dir.path().join("state.json");
+    let check = |mode: &str, stdout: &[String], stderr: &[String]| {
+        let events: Vec<Value> = stdout.iter().map(|l| json(l)).collect();
+        assert_eq!(events.len(), 4, "{mode}: {stdout:?}");
+        for infinite in &events[..2] {
+            assert!(infinite.get("row").is_none(), "{mode}: {infinite}");
+        }
+        assert_eq!(
+            events[2]["row"],
+            serde_json::json!({"id": 3, "x": 1.5}),
+            "{mode}"
+        );
+        // NaN is stored as NULL: that is what the row holds.
+        assert_eq!(
+            events[3]["row"],
+            serde_json::json!({"id": 4, "x": null}),
+            "{mode}"
+        );
+        assert_eq!(stderr.len(), 2, "{mode}: {stderr:?}");
+        for (seq, value) in [(1, "inf"), (2, "-inf")] {
+            let warning = &stderr[seq - 1];
+            assert!(
+                warning.contains(&format!("seq {seq} is printed without its row"))
+                    && warning.contains(&format!(
+                        "column x: REAL value {value}, which JSON cannot hold"
+                    )),
+                "{mode}: {warning}"
+            );
+        }
+    };
+    let text = |bytes: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(bytes)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    for (mode, args) in [
+        ("--no-follow", &["--no-follow"][..]),
+        (
+            "--no-follow with a state file",
+            &["--no-follow", "--state-file", state.to_str().unwrap()][..],
+        ),
+        ("--count", &["--count", "4"][..]),
+    ] {
+        let _ = std::fs::remove_file(&state);
+        let out = binary()
+            .arg("-p")
+            .arg(&host.log)
+            .args(["--rows", "--ldb", ldb])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{mode}: {}", stderr_of(&out));
+        check(mode, &text(&out.stdout), &text(&out.stderr));
+    }
+    let input = std::fs::read(&host.log).unwrap();
+    let mut command = binary();
+    command.args(["--path", "-", "--rows", "--ldb", ldb]);
+    let out = crate::harness::run_fed(command, move |stdin| {
+        use std::io::Write;
+        stdin.write_all(&input).unwrap();
+    });
+    assert_eq!(out.status.code(), Some(0), "pipe: {}", stderr_of(&out));
+    check("a pipe", &text(&out.stdout), &text(&out.stderr));
+    for (mode, args) in [
+        ("following", &[][..]),
+        (
+            "following with a state file",
+            &["--state-file", state.to_str().unwrap()][..],
+        ),
+    ] {
+        let _ = std::fs::remove_file(&state);
+        let mut tail = Tail::start(&host.log, &[&["--rows", "--ldb", ldb][..], args].concat());
+        let stdout: Vec<String> = (0..4).map(|_| tail.line()).collect();
+        let stderr: Vec<String> = (0..2)
+            .map(|_| {
+                tail.try_stderr_line(crate::harness::PATIENCE)
+                    .expect("a warning")
+            })
+            .collect();
+        tail.signal(libc::SIGTERM);
+        assert_eq!(tail.wait_end().code(), Some(143), "{mode}");
+        check(mode, &stdout, &stderr);
+    }
+}
