@@ -77,8 +77,14 @@ pub enum Error {
         source: io::Error,
     },
 
-    /// Filesystem notifications could not be set up.
-    #[error("cannot watch {} for changes", escape::path(path.as_os_str()))]
+    /// Filesystem notifications could not be set up. When a system limit
+    /// is why (inotify's instances or watches), the message names it and
+    /// the `sysctl` that raises it.
+    #[error(
+        "cannot watch {} for changes{}",
+        escape::path(path.as_os_str()),
+        limit_hint(source)
+    )]
     Watch {
         /// The directory that could not be watched.
         path: Arc<Path>,
@@ -122,6 +128,45 @@ pub enum FileKind {
     CharDevice,
     /// A block device (a disk).
     BlockDevice,
+}
+
+/// An error and its causes, for a notice (which has no chain of its own):
+/// why notifications cannot be had must say the system's words too.
+pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+/// Which system limit, if any, an error from setting up notifications
+/// hit, and how to raise it (SPEC §6): inotify says EMFILE when the user's
+/// instances are used up (or this process's open files), ENOSPC when the
+/// user's watches are.
+fn limit_hint(source: &io::Error) -> &'static str {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::io::Errno;
+        let code = source.raw_os_error();
+        if code == Some(Errno::MFILE.raw_os_error()) {
+            return " (the limit on inotify instances, fs.inotify.max_user_instances, \
+                    or on this process's open files, ulimit -n, was reached: \
+                    raise it, e.g. sysctl -w fs.inotify.max_user_instances=1024)";
+        }
+        if code == Some(Errno::NOSPC.raw_os_error()) {
+            return " (the limit on inotify watches, fs.inotify.max_user_watches, \
+                    was reached: raise it, e.g. sysctl -w fs.inotify.max_user_watches=524288)";
+        }
+        if code == Some(Errno::NFILE.raw_os_error()) {
+            return " (the system's limit on open files, fs.file-max, was reached)";
+        }
+    }
+    let _ = source;
+    ""
 }
 
 impl FileKind {

@@ -17,7 +17,12 @@ fn main() -> ExitCode {
     }
     let config = Config::from_args(args).unwrap_or_else(|usage| usage.exit());
     let report = Report::new(config.color_stderr).quiet(config.quiet);
-    cli::finish(cli::run::run(&config, report), report).into()
+    cli::finish(
+        cli::run::run(&config, report),
+        report,
+        config.state_file.is_some(),
+    )
+    .into()
 }
 
 /// `--generate KIND`: print and exit 0; a reader that went away (`| head`)

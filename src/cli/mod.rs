@@ -27,7 +27,10 @@ use std::io;
 /// Rust ignores SIGPIPE, so a reader that went away (`| head`) shows up as a
 /// `BrokenPipe` error from a write or flush: that is a clean end, exit 0 and
 /// no message (as ripgrep does).
-pub fn finish(result: anyhow::Result<Exit>, report: Report) -> Exit {
+///
+/// `state_file`: the run keeps a state file (what a failed write to
+/// standard output means for the next run depends on it).
+pub fn finish(result: anyhow::Result<Exit>, report: Report, state_file: bool) -> Exit {
     let error = match result {
         Ok(exit) => return exit,
         Err(error) => error,
@@ -39,8 +42,21 @@ pub fn finish(result: anyhow::Result<Exit>, report: Report) -> Exit {
     if io_kind == Some(io::ErrorKind::BrokenPipe) {
         return Exit::Success;
     }
+    let stdout_failed = error.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::get_ref)
+            .is_some_and(|inner| inner.is::<output::StdoutFailed>())
+    });
     use changelog_tail::{Error, StateError};
     let hint = match (error.downcast_ref::<Error>(), io_kind) {
+        _ if stdout_failed && state_file => {
+            "; the state file was not advanced past what was written: run again to print the rest"
+        }
+        _ if stdout_failed => {
+            "; events after the last one written were not printed (with --state-file, a new run \
+             goes on where this one stopped)"
+        }
         (
             Some(Error::State {
                 source: StateError::Corrupt(_),

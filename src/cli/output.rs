@@ -20,6 +20,31 @@ use std::os::fd::AsFd;
 /// the library's read size), small enough to stay in cache.
 pub const OUTPUT_BUFFER: usize = 128 * 1024;
 
+/// A failed write to standard output, as [`RawStdout`] reports it: it
+/// says it was standard output that failed (SPEC §6: "cannot write to
+/// standard output: No space left on device"), not just the system's
+/// words, which would read as if the changelog or the state file had. The
+/// error keeps its kind, so a reader that went away is still told by
+/// [`io::ErrorKind::BrokenPipe`].
+#[derive(Debug)]
+pub struct StdoutFailed(io::Error);
+
+impl std::fmt::Display for StdoutFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot write to standard output: {}", self.0)
+    }
+}
+
+// No `source`: the system's words are in the message already.
+impl std::error::Error for StdoutFailed {}
+
+fn stdout_failed(e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::Interrupted {
+        return e;
+    }
+    io::Error::new(e.kind(), StdoutFailed(e))
+}
+
 /// The output side of a run.
 pub struct Output<W: Write> {
     /// Whole events not yet handed to `sink`.
@@ -215,10 +240,10 @@ impl Write for RawStdout {
                     )];
                     match rustix::event::poll(&mut fds, None) {
                         Ok(_) | Err(rustix::io::Errno::INTR) => {}
-                        Err(e) => return Err(e.into()),
+                        Err(e) => return Err(stdout_failed(e.into())),
                     }
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(stdout_failed(e.into())),
             }
         }
     }

@@ -144,6 +144,9 @@ pub enum InvalidReason {
     },
     /// A partial line whose file was rotated away before its `\n` arrived.
     Incomplete,
+    /// A partial line whose file was truncated in place (copy-truncate)
+    /// before its `\n` arrived: the rest went with the truncation.
+    Truncated,
     /// A partial line when the input ended for good (a pipe closed): the
     /// rest can never come.
     Unterminated,
@@ -157,13 +160,15 @@ impl fmt::Display for InvalidReason {
             }
             InvalidReason::Json(e) => write!(f, "not a changelog entry: {e}"),
             InvalidReason::TooLong { limit } => {
-                write!(
-                    f,
-                    "line longer than {limit} bytes (--max-line-bytes), skipped"
-                )
+                // What becomes of the line (skipped, or the end of the run
+                // under --strict) is the reader's to say.
+                write!(f, "line longer than {limit} bytes (--max-line-bytes)")
             }
             InvalidReason::Incomplete => {
                 f.write_str("incomplete line (no newline) left behind when the file was rotated")
+            }
+            InvalidReason::Truncated => {
+                f.write_str("incomplete line (no newline) cut short when the file was truncated")
             }
             InvalidReason::Unterminated => {
                 f.write_str("the input ended in the middle of a line (no newline)")

@@ -329,7 +329,7 @@ impl Finder {
                 Ok(changed)
             }
             Err(why) => {
-                self.poll_instead(why.to_string());
+                self.poll_instead(crate::error::with_causes(&why));
                 self.path_changed = true;
                 Ok(true)
             }

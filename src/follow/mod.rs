@@ -338,7 +338,7 @@ impl Follower {
     /// The file was truncated in place: what was held of a partial line is
     /// reported, and the file is read again from its start.
     fn truncated(&mut self) -> Result<Step, Error> {
-        let fragment = self.take_fragment(InvalidReason::Incomplete);
+        let fragment = self.take_fragment(InvalidReason::Truncated);
         self.buffer.reset(0, 1);
         self.current.tail_len = 0;
         self.current.fragment_at_end = false;

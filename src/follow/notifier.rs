@@ -166,7 +166,7 @@ fn notifications<N: Notifier + 'static>(
     if let Some(why) = dirs::unsupported_filesystem(path) {
         return Err(why);
     }
-    Ok(Box::new(new().map_err(|e| e.to_string())?))
+    Ok(Box::new(new().map_err(|e| crate::error::with_causes(&e))?))
 }
 
 /// Polling every [`poll::FALLBACK`], instead of notifications that could

@@ -25,6 +25,7 @@ mod holes;
 mod hostile;
 mod invalid;
 mod lines;
+mod messages;
 mod order;
 mod output;
 mod pipe;
