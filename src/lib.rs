@@ -173,6 +173,7 @@ mod notice;
 mod pipe;
 mod position;
 mod resume;
+mod retry;
 mod seq;
 mod source;
 mod state;

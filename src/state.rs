@@ -16,6 +16,7 @@
 use crate::checkpoint::Checkpoint;
 use crate::error::{Corrupt, Error, StateError};
 use crate::position::FileId;
+use crate::retry::Patient;
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions, TryLockError};
@@ -191,7 +192,7 @@ impl StateFile {
             .tempfile_in(dir)?;
         let mut text = serde_json::to_vec(stored).map_err(io::Error::other)?;
         text.push(b'\n');
-        file.write_all(&text)?;
+        Patient(file.as_file_mut()).write_all(&text)?;
         file.as_file().sync_all()?;
         let renamed = file.persist(&self.path).map_err(|e| e.error)?;
         if last == Last::Yes {
@@ -233,10 +234,14 @@ fn lock(path: &Path) -> Result<File, StateError> {
     if !lock.metadata().map_err(fail)?.is_file() {
         return Err(fail(io::Error::other("not a regular file")));
     }
-    match lock.try_lock() {
-        Ok(()) => Ok(lock),
-        Err(TryLockError::WouldBlock) => Err(StateError::InUse { lock: lock_path }),
-        Err(TryLockError::Error(e)) => Err(fail(e)),
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(lock),
+            Err(TryLockError::WouldBlock) => return Err(StateError::InUse { lock: lock_path }),
+            // A signal came: not a reason to give up (issue 17).
+            Err(TryLockError::Error(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(TryLockError::Error(e)) => return Err(fail(e)),
+        }
     }
 }
 
@@ -259,7 +264,10 @@ fn read(path: &Path, changelog: &Path) -> Result<Option<Checkpoint>, StateError>
         return Err(StateError::NotARegularFile);
     }
     let mut bytes = Vec::new();
-    file.take(MAX_STATE_BYTES + 1)
+    // Opened non-blocking (see above): a read that would block is waited
+    // for, not reported.
+    Patient(file)
+        .take(MAX_STATE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(StateError::Read)?;
     if bytes.len() as u64 > MAX_STATE_BYTES {

@@ -14,7 +14,10 @@
 
 use changelog_tail::{CancelHandle, InterruptHandle};
 use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
-use signal_hook::iterator::Signals;
+use signal_hook::iterator::backend::SignalDelivery;
+use signal_hook::iterator::exfiltrator::SignalOnly;
+use std::io::{self, Read};
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -33,11 +36,37 @@ impl Received {
 }
 
 /// Handlers installed; signals are held until [`Installed::forward_to`].
-pub struct Installed(Signals);
+///
+/// signal-hook's own delivery, read by our loop rather than its
+/// `Signals::forever`, which panics on any error reading its pipe: here
+/// EINTR and EAGAIN are waited out, and any other error ends the run
+/// with a message (issue 17).
+pub struct Installed(SignalDelivery<UnixStream, SignalOnly>);
 
 /// Catches SIGINT, SIGTERM and SIGUSR1 from now on.
 pub fn install() -> std::io::Result<Installed> {
-    Signals::new([SIGINT, SIGTERM, SIGUSR1]).map(Installed)
+    let (read, write) = UnixStream::pair()?;
+    SignalDelivery::with_pipe(read, write, SignalOnly, [SIGINT, SIGTERM, SIGUSR1]).map(Installed)
+}
+
+/// Blocks until the self-pipe has a byte (a signal came) or is closed;
+/// says which. EINTR is retried, and EAGAIN waited out.
+fn has_signals(read: &mut UnixStream) -> io::Result<bool> {
+    loop {
+        match read.read(&mut [0u8]) {
+            Ok(n) => return Ok(n > 0),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                use rustix::event::{PollFd, PollFlags, poll};
+                let mut fds = [PollFd::new(&*read, PollFlags::IN)];
+                match poll(&mut fds, None) {
+                    Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 impl Installed {
@@ -53,21 +82,39 @@ impl Installed {
         std::thread::Builder::new()
             .name("signals".into())
             .spawn(move || {
-                for signal in signals.forever() {
-                    if signal == SIGUSR1 {
-                        interrupt.interrupt();
-                        continue;
+                loop {
+                    let pending = match signals.poll_pending(&mut has_signals) {
+                        Ok(Some(pending)) => pending,
+                        // Closed: nothing more will come.
+                        Ok(None) => return,
+                        Err(e) => {
+                            // Never seen in practice: signals could no
+                            // longer stop the run, so it stops here (the
+                            // state file covers only what was flushed).
+                            eprintln!("changelog-tail: cannot receive signals any more: {e}");
+                            std::process::exit(1);
+                        }
+                    };
+                    for signal in pending {
+                        forward(signal, &record, &cancel, &interrupt);
                     }
-                    if record.signal().is_some() {
-                        // A second signal: the run did not stop on the first
-                        // (e.g. blocked writing to a reader that stopped
-                        // reading). Do as the user insists.
-                        std::process::exit(128 + signal);
-                    }
-                    record.0.store(signal, Ordering::SeqCst);
-                    cancel.cancel();
                 }
             })?;
         Ok(received)
     }
+}
+
+/// Hands one signal on (see the module).
+fn forward(signal: i32, record: &Received, cancel: &CancelHandle, interrupt: &InterruptHandle) {
+    if signal == SIGUSR1 {
+        interrupt.interrupt();
+        return;
+    }
+    if record.signal().is_some() {
+        // A second signal: the run did not stop on the first (e.g. blocked
+        // writing to a reader that stopped reading). Do as the user insists.
+        std::process::exit(128 + signal);
+    }
+    record.0.store(signal, Ordering::SeqCst);
+    cancel.cancel();
 }
