@@ -55,6 +55,11 @@ const ERRORS: &[(&str, &[&str])] = &[
         "openat",
         &["EACCES", "EMFILE", "ENFILE", "ENOMEM", "EIO", "EINTR"],
     ),
+    // open(2) too: the changelog is opened with it (not openat).
+    (
+        "open",
+        &["EACCES", "EMFILE", "ENFILE", "ENOMEM", "EIO", "EINTR"],
+    ),
     ("read", &["EIO", "EINTR", "EAGAIN"]),
     ("pread64", &["EIO", "EINTR"]),
     ("write", &["EIO", "ENOSPC", "EINTR", "EAGAIN"]),
@@ -103,8 +108,9 @@ enum Position {
 /// One of the four runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Run {
-    /// Following a file: 300 events there, 2 more written once they are
-    /// printed, `--count 302`.
+    /// Following a file: 300 events there, then (once they are printed)
+    /// the file rotated (deleted, created again) with 2 more, `--count
+    /// 302`.
     Follow,
     /// `--no-follow --state-file`, resuming in place after seq 100 of 300.
     CatchUp,
@@ -258,9 +264,20 @@ struct Outcome {
 
 /// Runs `run` under strace, with `inject` (`CALL:error=ERRNO:when=K`) if
 /// given, tracing to `trace` if given.
-fn execute(run: Run, fixture: &Fixture, inject: Option<&str>, trace: Option<&Path>) -> Outcome {
+fn execute(
+    run: Run,
+    fixture: &Fixture,
+    target: Option<&Path>,
+    inject: Option<&str>,
+    trace: Option<&Path>,
+) -> Outcome {
     fixture.reset(run);
     let mut command = Command::new("strace");
+    if let Some(target) = target {
+        // Only calls on this path (or a descriptor open on it) are traced,
+        // counted and made to fail.
+        command.arg("-P").arg(target);
+    }
     command.args(["-f", "-qq", "-e", "signal=none", "-o"]);
     match trace {
         Some(trace) => command.arg(trace),
@@ -327,11 +344,10 @@ fn execute(run: Run, fixture: &Fixture, inject: Option<&str>, trace: Option<&Pat
                 Err(_) => break,
             }
         }
-        let mut file = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&fixture.log)
-            .unwrap();
-        file.write_all(lines(301..=302).as_bytes()).unwrap();
+        // ctlstore's rotation: delete, create, write there (the new file
+        // is opened by the opener thread).
+        std::fs::remove_file(&fixture.log).unwrap();
+        std::fs::write(&fixture.log, lines(301..=302)).unwrap();
     }
     let (status, hung) = wait_until(&mut child, deadline);
     if let Some(feeder) = feeder {
@@ -369,10 +385,13 @@ fn wait_until(child: &mut Child, deadline: Instant) -> (Option<std::process::Exi
 /// trace: for each, the position (strace counts per call and per thread)
 /// of the first one after the runtime's start, in the thread that makes
 /// it first, and of a later one in that thread, if it makes another.
-fn calls_made(trace: &Path) -> BTreeMap<String, (u32, Option<u32>)> {
-    let text = std::fs::read_to_string(trace).unwrap();
+///
+/// With `whole` false, the trace holds only calls on one path: all of them
+/// are the tool's.
+fn calls_made(trace: &Path, whole: bool) -> BTreeMap<String, (u32, Option<u32>)> {
+    let text = std::fs::read_to_string(trace).unwrap_or_default();
     let mut main_pid = None;
-    let mut started = false;
+    let mut started = !whole;
     // (pid, call) → how many so far.
     let mut counts: BTreeMap<(String, String), u32> = BTreeMap::new();
     // call → (pid, position of its first call after the start).
@@ -536,6 +555,30 @@ fn strace_can_inject() -> bool {
         .is_ok_and(|out| out.status.success())
 }
 
+/// The paths whose calls are made to fail on their own in `run` (with
+/// strace's `-P`), beside every call of the whole run: the first open or
+/// read of the changelog may come from any thread, and these count only
+/// the calls on that file.
+fn targets(run: Run, fixture: &Fixture) -> Vec<PathBuf> {
+    let dir = fixture.dir.path().to_path_buf();
+    match run {
+        Run::Follow => vec![fixture.log.clone(), dir],
+        Run::CatchUp => vec![
+            fixture.log.clone(),
+            fixture.state.clone(),
+            dir.join("state.json.lock"),
+            dir,
+        ],
+        Run::Rows => vec![
+            fixture.log.clone(),
+            fixture.ldb.clone(),
+            dir.join("ldb.db-wal"),
+            dir.join("ldb.db-shm"),
+        ],
+        Run::Pipe => vec![],
+    }
+}
+
 /// Runs `run`'s matrix; fails on any case that does not hold (and is not
 /// a known failure).
 fn matrix(run: Run) {
@@ -544,73 +587,102 @@ fn matrix(run: Run) {
         return;
     }
     let fixture = Fixture::new(run);
-    let trace = fixture.dir.path().join("clean.trace");
-    let clean = execute(run, &fixture, None, Some(&trace));
-    judge(run, "", "", &clean).unwrap_or_else(|e| panic!("{}: the clean run: {e}", run.name()));
-    let made = calls_made(&trace);
     let known: BTreeMap<&str, &[&str]> = ERRORS.iter().copied().collect();
-    let mut calls = 0;
-    let mut cases = 0;
-    let mut held = 0;
-    let mut failures = Vec::new();
-    let mut known_failures = 0;
-    // How the cases that held ended: exit 1, exit 0 with a warning, exit 0
-    // with nothing said (retried, or a failure that did not matter).
-    let (mut ended, mut recovered, mut quiet) = (0, 0, 0);
-    let mut covered = Vec::new();
+    let mut tally = Tally::default();
     let started = Instant::now();
-    for (call, (first, later)) in &made {
-        let Some(errors) = known.get(call.as_str()) else {
-            continue;
-        };
-        calls += 1;
-        covered.push(match later {
-            Some(later) => format!("{call}@{first},{later}"),
-            None => format!("{call}@{first}"),
-        });
-        for errno in *errors {
-            for (position, when) in [(Position::First, Some(*first)), (Position::Later, *later)] {
-                let Some(when) = when else { continue };
-                cases += 1;
-                let inject = format!("{call}:error={errno}:when={when}");
-                let outcome = execute(run, &fixture, Some(&inject), None);
-                match judge(run, call, errno, &outcome) {
-                    Ok(()) => {
-                        held += 1;
-                        match (outcome.code, outcome.stderr.is_empty()) {
-                            (Some(0), true) => quiet += 1,
-                            (Some(0), false) => recovered += 1,
-                            _ => ended += 1,
-                        }
-                    }
-                    Err(why) => {
-                        let is_known = KNOWN.iter().any(|(r, c, e, p, _)| {
-                            *r == run.name() && c == call && e == errno && *p == position
-                        });
-                        if is_known {
-                            known_failures += 1;
-                        } else {
-                            failures.push(format!(
-                                "{inject}: {why}\n    stderr: {}",
-                                outcome.stderr.trim_end().replace('\n', "\n            ")
-                            ));
-                        }
-                    }
+    let whole = std::iter::once(None).chain(targets(run, &fixture).into_iter().map(Some));
+    for (i, target) in whole.enumerate() {
+        let trace = fixture.dir.path().join(format!("clean-{i}.trace"));
+        let clean = execute(run, &fixture, target.as_deref(), None, Some(&trace));
+        judge(run, "", "", &clean).unwrap_or_else(|e| panic!("{}: the clean run: {e}", run.name()));
+        let made = calls_made(&trace, target.is_none());
+        let mut covered = Vec::new();
+        for (call, (first, later)) in &made {
+            let Some(errors) = known.get(call.as_str()) else {
+                continue;
+            };
+            tally.calls += 1;
+            covered.push(match later {
+                Some(later) => format!("{call}@{first},{later}"),
+                None => format!("{call}@{first}"),
+            });
+            for errno in *errors {
+                for (position, when) in [(Position::First, Some(*first)), (Position::Later, *later)]
+                {
+                    let Some(when) = when else { continue };
+                    let inject = format!("{call}:error={errno}:when={when}");
+                    let outcome = execute(run, &fixture, target.as_deref(), Some(&inject), None);
+                    let case = match &target {
+                        Some(target) => format!("{inject} on {}", target.display()),
+                        None => inject.clone(),
+                    };
+                    let is_known = KNOWN.iter().any(|(r, c, e, p, _)| {
+                        *r == run.name() && c == call && e == errno && *p == position
+                    });
+                    tally.add(&case, judge(run, call, errno, &outcome), &outcome, is_known);
                 }
             }
         }
+        let on = match &target {
+            Some(target) => format!("calls on {}", target.display()),
+            None => "all calls".to_owned(),
+        };
+        tally.covered.push(format!("{on}: {}", covered.join(" ")));
     }
     eprintln!(
-        "fault matrix, {}: {calls} calls, {cases} cases (calls × their errors × first/later), \
-         {held} held ({ended} ended with exit 1, {recovered} recovered with a warning, \
-         {quiet} retried or unharmed, silently), {known_failures} known failures, \
-         {} new failures, in {:?}\n  calls (at the first and a later position): {}",
+        "fault matrix, {}: {} calls, {} cases (calls × their errors × first/later), \
+         {} held ({} ended with exit 1, {} recovered with a warning, \
+         {} retried or unharmed, silently), {} known failures, {} new failures, in {:?}\n  {}",
         run.name(),
-        failures.len(),
+        tally.calls,
+        tally.cases,
+        tally.held,
+        tally.ended,
+        tally.recovered,
+        tally.quiet,
+        tally.known,
+        tally.failures.len(),
         started.elapsed(),
-        covered.join(" ")
+        tally.covered.join("\n  ")
     );
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(tally.failures.is_empty(), "{}", tally.failures.join("\n"));
+}
+
+/// What a matrix found.
+#[derive(Default)]
+struct Tally {
+    calls: usize,
+    cases: usize,
+    held: usize,
+    /// How the cases that held ended: exit 1, exit 0 with a warning, exit
+    /// 0 with nothing said (retried, or a failure that did not matter).
+    ended: usize,
+    recovered: usize,
+    quiet: usize,
+    known: usize,
+    failures: Vec<String>,
+    covered: Vec<String>,
+}
+
+impl Tally {
+    fn add(&mut self, case: &str, judged: Result<(), String>, outcome: &Outcome, is_known: bool) {
+        self.cases += 1;
+        match judged {
+            Ok(()) => {
+                self.held += 1;
+                match (outcome.code, outcome.stderr.is_empty()) {
+                    (Some(0), true) => self.quiet += 1,
+                    (Some(0), false) => self.recovered += 1,
+                    _ => self.ended += 1,
+                }
+            }
+            Err(_) if is_known => self.known += 1,
+            Err(why) => self.failures.push(format!(
+                "{case}: {why}\n    stderr: {}",
+                outcome.stderr.trim_end().replace('\n', "\n            ")
+            )),
+        }
+    }
 }
 
 #[test]

@@ -252,7 +252,14 @@ fn refuse_special(path: &Arc<Path>, meta: &Metadata) -> Result<(), Error> {
 /// held. What was opened is checked before it is used.
 fn open_without_blocking(path: &Path) -> io::Result<File> {
     let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
-    Ok(File::from(rustix::fs::open(path, flags, Mode::empty())?))
+    loop {
+        match rustix::fs::open(path, flags, Mode::empty()) {
+            // A signal came (an open on NFS or FUSE may wait): try again,
+            // it is no failure (issue 17).
+            Err(rustix::io::Errno::INTR) => {}
+            opened => return Ok(File::from(opened?)),
+        }
+    }
 }
 
 /// Makes reads of `file` ordinary blocking reads again (for a regular file
