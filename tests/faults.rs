@@ -704,3 +704,26 @@ fn every_call_made_to_fail_with_rows() {
 fn every_call_made_to_fail_on_a_pipe() {
     matrix(Run::Pipe);
 }
+
+/// Found by the matrix (a case there whose outcome hung on timing): a
+/// look at the changelog's directory that fails now and then (every other
+/// `statx` on it, EACCES) took the directory for gone and dropped its
+/// watch, and with it the notification of the rotation: the follower
+/// waited for ever. Every other call failing makes it certain.
+#[test]
+fn a_directory_look_that_fails_now_and_then_keeps_its_watch() {
+    if !strace_can_inject() {
+        eprintln!("skipped: strace cannot inject faults here");
+        return;
+    }
+    let fixture = Fixture::new(Run::Follow);
+    let outcome = execute(
+        Run::Follow,
+        &fixture,
+        Some(fixture.dir.path()),
+        Some("statx:error=EACCES:when=3+2"),
+        None,
+    );
+    assert_eq!(outcome.code, Some(0), "{outcome:?}");
+    judge(Run::Follow, "statx", "EACCES", &outcome).unwrap();
+}

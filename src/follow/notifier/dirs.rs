@@ -10,10 +10,11 @@
 //! are wanted too, for their entry (see the [`inotify`](super::inotify)
 //! backend for why).
 
-use crate::follow::discovery::file_id;
+use crate::follow::discovery::{file_id, is_missing};
 use crate::position::FileId;
 use std::ffi::{OsStr, OsString};
 use std::fs;
+use std::io;
 use std::ops::BitOr;
 use std::path::{Path, PathBuf};
 
@@ -90,7 +91,7 @@ fn want<M>(wanted: &mut Vec<Wanted<M>>, dir: PathBuf, mask: M, name: Option<OsSt
 where
     M: Copy + BitOr<Output = M>,
 {
-    let Ok(meta) = fs::metadata(&dir) else {
+    let Ok(meta) = again(|| fs::metadata(&dir)) else {
         // Gone since it was looked at: the next refresh sees what is there.
         return;
     };
@@ -120,8 +121,8 @@ fn nearest_existing_dir(path: &Path) -> (PathBuf, Option<OsString>) {
     let mut name = path.file_name().map(OsStr::to_os_string);
     let mut dir = path.parent().unwrap_or(Path::new("/"));
     loop {
-        if let Ok(canonical) = fs::canonicalize(dir)
-            && canonical.is_dir()
+        if let Ok(canonical) = again(|| fs::canonicalize(dir))
+            && again(|| fs::metadata(&canonical)).is_ok_and(|m| m.is_dir())
         {
             return (canonical, name);
         }
@@ -131,6 +132,26 @@ fn nearest_existing_dir(path: &Path) -> (PathBuf, Option<OsString>) {
             None => return (PathBuf::from("/"), name),
         }
     }
+}
+
+/// How many times a look at a directory is made before a failure that is
+/// not its absence is believed.
+const LOOKS: usize = 3;
+
+/// `look`, made again when it fails for a reason other than the path being
+/// missing (an I/O error, a permission refused for a moment, a signal).
+/// A directory that is there but taken for gone would lose its watch, and
+/// with it every notification that would set it again: the follower would
+/// wait for ever (found by the fault matrix, `tests/faults.rs`).
+fn again<T>(look: impl Fn() -> io::Result<T>) -> io::Result<T> {
+    let mut result = look();
+    for _ in 1..LOOKS {
+        match &result {
+            Err(e) if !is_missing(e) => result = look(),
+            _ => break,
+        }
+    }
+    result
 }
 
 /// Why notifications cannot be trusted for `path`'s directory, if they
