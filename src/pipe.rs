@@ -153,10 +153,21 @@ impl Source for Pipe {
                 .map_err(|e| Error::io(&self.path, e))?;
             match woken {
                 Woken::Changed => {
-                    let n = self
-                        .buffer
-                        .fill(&mut self.input)
-                        .map_err(|e| Error::io(&self.path, e))?;
+                    let n = match self.buffer.fill(&mut self.input) {
+                        Ok(n) => n,
+                        // A signal, or readiness that came to nothing (a
+                        // non-blocking pipe whose bytes another reader
+                        // took): wait again, it is no failure (issue 17).
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock
+                            ) =>
+                        {
+                            continue;
+                        }
+                        Err(e) => return Err(Error::io(&self.path, e)),
+                    };
                     self.ended = n == 0;
                     if n > 0 && self.resuming {
                         self.idle_since = Some(Instant::now());

@@ -396,6 +396,10 @@ fn calls_made(trace: &Path, whole: bool) -> BTreeMap<String, (u32, Option<u32>)>
     let mut counts: BTreeMap<(String, String), u32> = BTreeMap::new();
     // call → (pid, position of its first call after the start).
     let mut first: BTreeMap<String, (String, u32)> = BTreeMap::new();
+    // call → how many the main thread made before the start (strace
+    // counts per thread: position N in another thread is also the main
+    // thread's N-th, which must not be the loader's).
+    let mut before: BTreeMap<String, u32> = BTreeMap::new();
     for l in text.lines() {
         let Some((pid, rest)) = l.split_once(' ') else {
             continue;
@@ -414,11 +418,20 @@ fn calls_made(trace: &Path, whole: bool) -> BTreeMap<String, (u32, Option<u32>)>
             // The runtime sets up the main thread's signal stack just
             // before `main`: what comes after is the tool's.
             started = main && call == "sigaltstack" && rest.starts_with("sigaltstack({ss_sp=0x");
+            if started {
+                for ((p, c), n) in &counts {
+                    if *p == pid {
+                        before.insert(c.clone(), *n);
+                    }
+                }
+            }
             continue;
         }
-        first
-            .entry(call.to_owned())
-            .or_insert_with(|| (pid.to_owned(), *n));
+        if main || *n > before.get(call).copied().unwrap_or(0) {
+            first
+                .entry(call.to_owned())
+                .or_insert_with(|| (pid.to_owned(), *n));
+        }
     }
     first
         .into_iter()
