@@ -144,7 +144,7 @@ pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
 }
 
 /// Which system limit, if any, an error from setting up notifications
-/// hit, and how to raise it (SPEC §6): inotify says EMFILE when the user's
+/// hit, and how to raise it (the README, Exit status): inotify says EMFILE when the user's
 /// instances are used up (or this process's open files), ENOSPC when the
 /// user's watches are.
 fn limit_hint(source: &io::Error) -> &'static str {

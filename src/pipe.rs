@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 pub(crate) const STDIN_NAME: &str = "<stdin>";
 
 /// How long a pipe must stay idle before what has come so far counts as
-/// "everything there is" for a resume (SPEC §1): a pipe has no end of the
+/// "everything there is" for a resume (the README on pipes): a pipe has no end of the
 /// current file, and a writer that restarted (numbering from 1 again) may
 /// never reach the resume point. A false alarm is safe; a silent skip is not.
 pub(crate) const IDLE: Duration = Duration::from_secs(1);
@@ -134,7 +134,7 @@ impl Source for Pipe {
                 return Ok(self.at_end());
             }
             // Momentarily empty is not the end of what there is, but input
-            // idle for a second is all there is for now (SPEC §1): a resume
+            // idle for a second is all there is for now (the README on pipes): a resume
             // that stopped short of its point is judged then, not only at
             // the end of the input (which a `tail -F` never reaches).
             let idle_at = self.idle_since.map(|since| since + IDLE);

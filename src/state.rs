@@ -142,7 +142,7 @@ impl StateFile {
     }
 
     /// Stores `checkpoint` as the last thing before the process exits
-    /// (SPEC §5: on out of sync, the state moves to the revealing event,
+    /// (doc/design.md, Resuming: on out of sync, the state moves to the revealing event,
     /// and nothing may stand between that write and the exit, so that a
     /// crash before the exit status was delivered leaves the old state and
     /// the next run reports the gap again).

@@ -7,7 +7,7 @@
 //! call and at a later one. Each case must hold:
 //!
 //! - no panic, no death by a signal, no hang (each run is bounded);
-//! - an exit code from SPEC §6 (0 after a recovery, or 1), every stderr
+//! - an exit code from the README, Exit status (0 after a recovery, or 1), every stderr
 //!   line a `changelog-tail:` line, none said twice (a recovery, such as
 //!   falling back to polling, is said once), and a failure that ends the
 //!   run said in one line that names what failed (not just the system's

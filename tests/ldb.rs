@@ -202,7 +202,7 @@ fn every_column_type_is_written_as_json() {
 }
 
 /// JSON has no number for ±infinity: `null` would say "no such row" or
-/// SQL NULL, so a lookup that meets one fails (SPEC §4), for that lookup
+/// SQL NULL, so a lookup that meets one fails (the README, Rows from the LDB), for that lookup
 /// only.
 #[test]
 fn a_real_holding_infinity_fails_that_lookup_only() {

@@ -21,7 +21,7 @@ use std::os::fd::AsFd;
 pub const OUTPUT_BUFFER: usize = 128 * 1024;
 
 /// A failed write to standard output, as [`RawStdout`] reports it: it
-/// says it was standard output that failed (SPEC §6: "cannot write to
+/// says it was standard output that failed (the README, Exit status: "cannot write to
 /// standard output: No space left on device"), not just the system's
 /// words, which would read as if the changelog or the state file had. The
 /// error keeps its kind, so a reader that went away is still told by

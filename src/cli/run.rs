@@ -79,7 +79,7 @@ pub fn run(config: &Config, report: Report) -> anyhow::Result<Exit> {
     let flushed = session.out.flush();
     let delivered = flushed.is_ok() && !session.out.failed();
     if delivered && matches!(ended, Ok(Exit::OutOfSync)) {
-        // SPEC §5: the state that moves past the gap is the last thing
+        // doc/design.md, Resuming: the state that moves past the gap is the last thing
         // written before exit 3; nothing (closing watches, joining
         // threads, closing the LDB) may stand between the two, so the
         // process ends right here, with nothing dropped.

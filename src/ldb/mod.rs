@@ -400,7 +400,7 @@ impl Ldb {
                 // JSON has no number for ±infinity (or NaN, which SQLite
                 // stores as NULL): `null` would mean "no such row" or SQL
                 // NULL, so the lookup fails and the event goes out without
-                // its row (SPEC §4).
+                // its row (the README, Rows from the LDB).
                 ValueRef::Real(r) => {
                     return Err(ProbeError::Value(format!(
                         "column {column}: REAL value {r}, which JSON cannot hold"

@@ -222,7 +222,7 @@ fn a_pipe_reads_as_a_file_does_in_every_mode() {
 
 /// Issue 17, hole 1: a pipe has no end of the current file, so a resume
 /// (`--after-seq N`) still short of N when the input has been idle for a
-/// second is out of sync (SPEC §1), as a file whose events end before N is.
+/// second is out of sync (the README on pipes), as a file whose events end before N is.
 /// Here a restarted writer's `5..=10` come and the input then stays open and
 /// idle: every mode that reads a pipe reports it, instead of waiting for
 /// N + 1 and dropping the restarted writer's events in silence.

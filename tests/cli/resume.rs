@@ -744,7 +744,7 @@ fn calls_after_renaming_onto(prefix: &Path, state: &Path) -> Option<Vec<String>>
     None
 }
 
-/// Issue 17, hole 2 (SPEC §5): on exit 3 the state moves to the revealing
+/// Issue 17, hole 2 (doc/design.md, Resuming): on exit 3 the state moves to the revealing
 /// event, and that write is the last thing the process does: between the
 /// rename that replaces the state file and the exit, no directory flush,
 /// no close, no join (a futex wait), nothing but the exit itself (and the

@@ -401,7 +401,7 @@ fn rows_memory_stays_bounded_whatever_table_names_come() {
 /// Issue 17, hole 4: JSON has no number for ±infinity (nor NaN, which
 /// SQLite stores as NULL), and `null` means "no such row" or SQL NULL: a
 /// REAL column holding infinity makes the lookup fail, so the event is
-/// printed without a `row` field and a warning says why (SPEC §4). In every
+/// printed without a `row` field and a warning says why (the README, Rows from the LDB). In every
 /// mode: to the end (with and without a state file), `--count`, following,
 /// a pipe.
 #[test]
