@@ -91,11 +91,14 @@ fn want<M>(wanted: &mut Vec<Wanted<M>>, dir: PathBuf, mask: M, name: Option<OsSt
 where
     M: Copy + BitOr<Output = M>,
 {
-    let Ok(meta) = again(|| fs::metadata(&dir)) else {
+    let id = match again(|| fs::metadata(&dir)) {
+        Ok(meta) => file_id(&meta),
         // Gone since it was looked at: the next refresh sees what is there.
-        return;
+        Err(e) if is_missing(&e) => return,
+        // There, but it cannot be looked at: watched all the same (see
+        // `unknown_id`).
+        Err(_) => unknown_id(&dir),
     };
-    let id = file_id(&meta);
     let Some(same) = wanted.iter_mut().find(|w| w.id == id) else {
         wanted.push(Wanted {
             dir,
@@ -121,16 +124,44 @@ fn nearest_existing_dir(path: &Path) -> (PathBuf, Option<OsString>) {
     let mut name = path.file_name().map(OsStr::to_os_string);
     let mut dir = path.parent().unwrap_or(Path::new("/"));
     loop {
-        if let Ok(canonical) = again(|| fs::canonicalize(dir))
-            && again(|| fs::metadata(&canonical)).is_ok_and(|m| m.is_dir())
-        {
-            return (canonical, name);
+        // Only a directory known to be missing (or not a directory) sends
+        // the watch up to its parent: one that is there but cannot be
+        // looked at is the one (see `unknown_id`).
+        match again(|| fs::canonicalize(dir)) {
+            Ok(canonical) => match again(|| fs::metadata(&canonical)) {
+                Ok(meta) if meta.is_dir() => return (canonical, name),
+                Ok(_) => {}
+                Err(e) if is_missing(&e) => {}
+                Err(_) => return (canonical, name),
+            },
+            Err(e) if is_missing(&e) => {}
+            Err(_) => return (dir.to_path_buf(), name),
         }
         name = dir.file_name().map(OsStr::to_os_string);
         match dir.parent() {
             Some(parent) => dir = parent,
             None => return (PathBuf::from("/"), name),
         }
+    }
+}
+
+/// An identity for a directory that is there but cannot be looked at
+/// (its `stat` fails for a reason other than its absence, look after
+/// look): one no real directory has, and one per path, so that it is not
+/// merged with another. The directory stays wanted, so its watch is set
+/// anew on the path: if that works, notifications go on; if it fails, the
+/// backend says so and polling takes over. Dropped instead, the directory
+/// would take with it the notifications that would bring it back, and the
+/// follower would wait for ever without a word (found by the fault
+/// matrix, `tests/faults.rs`).
+fn unknown_id(dir: &Path) -> FileId {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    dir.hash(&mut hasher);
+    FileId {
+        dev: u64::MAX,
+        ino: hasher.finish(),
+        born: None,
     }
 }
 
