@@ -7,8 +7,18 @@
 use crate::harness::{Tail, binary, run_fed, stderr_of};
 use crate::writer::{Writer, line, lines};
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+
+/// Kills a process group when dropped.
+struct KillGroup(u32);
+
+impl Drop for KillGroup {
+    fn drop(&mut self) {
+        unsafe { libc::kill(-(self.0 as libc::pid_t), libc::SIGKILL) };
+    }
+}
 
 fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -238,7 +248,12 @@ fn the_polling_fallback_names_the_inotify_limit_hit() {
             for arg in extra {
                 command.arg(arg.replace("STATE", state.to_str().unwrap()));
             }
+            // strace and the traced binary in a group of their own, killed
+            // together if the test fails (killing strace alone would leave
+            // the binary running, detached).
+            command.process_group(0);
             let mut tail = Tail::spawn(command);
+            let _group = KillGroup(tail.pid());
             assert_eq!(tail.seqs(2), [1, 2]);
             let warning = tail.stderr_line("polling every");
             assert!(
