@@ -153,3 +153,93 @@ proptest! {
         assert_agree(&line);
     }
 }
+
+/// Names of any length around the 32 bytes `short_names` looks at, with
+/// multi-byte characters (that may straddle its edge), quotes, escapes and
+/// control bytes.
+fn review_name() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![
+            8 => "[a-z_]",
+            1 => Just("é".to_string()),
+            1 => Just("€".to_string()),
+            1 => Just("😀".to_string()),
+            1 => Just("\"".to_string()),
+            1 => Just("\\".to_string()),
+            1 => Just("\u{1f}".to_string()),
+            1 => Just("\u{7f}".to_string()),
+        ],
+        0..45,
+    )
+    .prop_map(|parts| parts.concat())
+}
+
+fn review_seq() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[1-9][0-9]{15,19}",
+        "-[1-9][0-9]{15,19}",
+        "0[0-9]{0,19}",
+        "-0[0-9]{0,3}",
+        Just("-".to_string()),
+        Just("1e5".to_string()),
+        Just("9223372036854775807".to_string()),
+        Just("-9223372036854775808".to_string()),
+        Just("-9223372036854775809".to_string()),
+        Just("99999999999999999999".to_string()),
+    ]
+}
+
+fn review_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "-?[0-9]{0,20}",
+        "-?[0-9]{1,12}[.eE][+-]?[0-9]{0,3}",
+        Just("1e5".to_string()),
+        Just("-".to_string()),
+        Just("01".to_string()),
+        Just("-0".to_string()),
+        review_name().prop_map(|t| format!("\"{t}\"")),
+    ]
+}
+
+/// Lines in the writer's shape with hostile parts, and sometimes a high
+/// byte written right after a run of digits or anywhere.
+fn review_line() -> impl Strategy<Value = Vec<u8>> {
+    let key = (review_name(), review_value())
+        .prop_map(|(n, v)| format!(r#"{{"name":"{n}","type":"INT","value":{v}}}"#));
+    let keys = prop_oneof![
+        Just(String::new()),
+        Just(r#","key":null"#.to_string()),
+        prop::collection::vec(key, 0..3).prop_map(|k| format!(r#","key":[{}]"#, k.join(","))),
+    ];
+    (
+        review_seq(),
+        review_name(),
+        review_name(),
+        keys,
+        prop::option::of((any::<usize>(), 0xf0u8..=0xff)),
+    )
+        .prop_map(|(seq, family, table, keys, high)| {
+            let mut line =
+                format!(r#"{{"seq":{seq},"family":"{family}","table":"{table}"{keys}}}"#)
+                    .into_bytes();
+            if let Some((at, byte)) = high {
+                let at = at % line.len();
+                line[at] = byte;
+            }
+            line
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 3000,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn review_fast_path_and_full_json_agree_on_hostile_names_and_numbers(line in review_line()) {
+        assert_agree(&line);
+    }
+}
+
