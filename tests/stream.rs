@@ -89,3 +89,54 @@ async fn polling_mode_wakes_on_its_interval() {
     append(&path, 2..=2);
     assert_eq!(seqs(&mut stream, 1).await, [2]);
 }
+
+/// Review of issue 16: a writer that splits its lines in two writes with
+/// random pauses, rotating by delete and create, is followed by the stream
+/// (which asks with a deadline already past and waits through tokio) in
+/// every watch mode: every event once, in order.
+#[tokio::test(flavor = "current_thread")]
+async fn review_the_stream_sees_every_racing_write() {
+    for mode in [
+        changelog_tail::WatchMode::Notify,
+        changelog_tail::WatchMode::Portable,
+        changelog_tail::WatchMode::Poll(Duration::from_millis(5)),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("change.log");
+        fs::write(&path, b"").unwrap();
+        let mut stream = ChangelogIterator::builder(&path)
+            .watch(mode)
+            .open()
+            .unwrap()
+            .into_stream();
+        let total = 5000i64;
+        let p = path.clone();
+        let writer = std::thread::spawn(move || {
+            let open = |p: &std::path::Path| {
+                fs::OpenOptions::new().create(true).append(true).open(p).unwrap()
+            };
+            let mut file = open(&p);
+            let mut x = 0x2545_f491_4f6c_dd1du64;
+            for seq in 1..=total {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                if seq % 1500 == 0 {
+                    drop(file);
+                    fs::remove_file(&p).unwrap();
+                    file = open(&p);
+                }
+                let bytes = line(seq).into_bytes();
+                let cut = (x as usize) % bytes.len();
+                file.write_all(&bytes[..cut]).unwrap();
+                if x % 16 == 0 {
+                    std::thread::sleep(Duration::from_micros(x % 500));
+                }
+                file.write_all(&bytes[cut..]).unwrap();
+            }
+        });
+        let got = seqs(&mut stream, total as usize).await;
+        writer.join().unwrap();
+        assert_eq!(got, (1..=total).collect::<Vec<_>>(), "{mode:?}");
+    }
+}
