@@ -656,4 +656,37 @@ mod tests {
             assert!(parse(line.as_bytes()).is_none(), "{line}");
         }
     }
+
+    #[test]
+    fn review_classify_is_the_bytes_at_every_length_and_position() {
+        for len in 0..=80usize {
+            for at in 0..len {
+                for bad in [b'\\', 0x1f, 0x00, 0x20, 0x7f, 0x80, 0xc3, 0xff, b'"'] {
+                    let mut line = vec![b'a'; len];
+                    line[at] = bad;
+                    assert_eq!(classify(&line), classify_bytes(&line), "{len} {at} {bad:#x}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn review_short_names_agree_with_the_word_path_at_every_split() {
+        // Family and table names of every length pair around the 32-byte
+        // window, with a multi-byte char at every place.
+        for flen in 0..24usize {
+            for tlen in 0..24usize {
+                for wide in [None, Some(0usize), Some(5), Some(15), Some(21)] {
+                    let mut family = "f".repeat(flen);
+                    if let Some(w) = wide.filter(|&w| w < flen) {
+                        family.replace_range(w..w + 1, "\u{e9}");
+                    }
+                    let table = "t".repeat(tlen);
+                    let line = format!(r#"{{"seq":5,"family":"{family}","table":"{table}","key":[]}}"#);
+                    let h = header(line.as_bytes()).unwrap();
+                    assert_eq!((h.seq, h.family, h.table), (5, family.as_str(), table.as_str()), "{line}");
+                }
+            }
+        }
+    }
 }
