@@ -22,9 +22,8 @@ enum Seen {
 }
 
 fn pieces() -> impl Strategy<Value = Vec<u8>> {
-    let event = |table: &'static str| {
-        (0..3u8, 0..300usize).prop_map(move |(kind, pad)| (table, kind, pad))
-    };
+    let event =
+        |table: &'static str| (0..3u8, 0..300usize).prop_map(move |(kind, pad)| (table, kind, pad));
     prop_oneof![
         6 => event("t").prop_map(|e| format!("E{}:{}:{}", e.0, e.1, e.2).into_bytes()),
         6 => event("u").prop_map(|e| format!("E{}:{}:{}", e.0, e.1, e.2).into_bytes()),

@@ -26,7 +26,13 @@ fn writer(path: &Path, total: i64, rotate: u64, seed: u64, kind: u8) {
         x ^= x << 17;
         x
     };
-    let open = |p: &Path| -> File { OpenOptions::new().create(true).append(true).open(p).unwrap() };
+    let open = |p: &Path| -> File {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .unwrap()
+    };
     let mut file = open(path);
     let mut size = 0u64;
     for seq in 1..=total {
@@ -133,10 +139,13 @@ fn follow_kind(mode: WatchMode, total: i64, rotate: u64, seed: u64, kind: u8) {
     // Nothing more, and nothing twice.
     match events.next_record(Some(Instant::now() + Duration::from_millis(300))) {
         Ok(Next::TimedOut) => {}
-        other => panic!("after the last: {:?}", other.map(|n| match n {
-            Next::Item(r) => format!("item {}", r.event().seq),
-            _ => "other".to_string(),
-        })),
+        other => panic!(
+            "after the last: {:?}",
+            other.map(|n| match n {
+                Next::Item(r) => format!("item {}", r.event().seq),
+                _ => "other".to_string(),
+            })
+        ),
     }
     eprintln!("{mode:?}: {total} events, {gaps} gaps");
 }
@@ -158,7 +167,12 @@ fn every_racing_write_is_seen_with_notify_crate() {
 #[test]
 fn every_racing_write_is_seen_when_polling() {
     for seed in 1..3 {
-        follow_all(WatchMode::Poll(Duration::from_millis(5)), 10_000, 256 * 1024, seed);
+        follow_all(
+            WatchMode::Poll(Duration::from_millis(5)),
+            10_000,
+            256 * 1024,
+            seed,
+        );
     }
 }
 
@@ -173,6 +187,12 @@ fn every_racing_write_is_seen_across_renames() {
 fn racing_copy_truncates_lose_nothing_silently() {
     for seed in 1..4 {
         follow_kind(WatchMode::Notify, 20_000, 256 * 1024, seed, 2);
-        follow_kind(WatchMode::Poll(Duration::from_millis(5)), 10_000, 256 * 1024, seed, 2);
+        follow_kind(
+            WatchMode::Poll(Duration::from_millis(5)),
+            10_000,
+            256 * 1024,
+            seed,
+            2,
+        );
     }
 }

@@ -113,7 +113,11 @@ async fn review_the_stream_sees_every_racing_write() {
         let p = path.clone();
         let writer = std::thread::spawn(move || {
             let open = |p: &std::path::Path| {
-                fs::OpenOptions::new().create(true).append(true).open(p).unwrap()
+                fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .unwrap()
             };
             let mut file = open(&p);
             let mut x = 0x2545_f491_4f6c_dd1du64;
@@ -129,7 +133,7 @@ async fn review_the_stream_sees_every_racing_write() {
                 let bytes = line(seq).into_bytes();
                 let cut = (x as usize) % bytes.len();
                 file.write_all(&bytes[..cut]).unwrap();
-                if x % 16 == 0 {
+                if x.is_multiple_of(16) {
                     std::thread::sleep(Duration::from_micros(x % 500));
                 }
                 file.write_all(&bytes[cut..]).unwrap();

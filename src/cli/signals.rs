@@ -5,7 +5,10 @@
 //! either of which wakes the follower wherever it sleeps (and reaches a
 //! busy one between two lines): no flag polled on a timer, so no wake-ups
 //! while idle. On a cancellation the run flushes output and exits 128 +
-//! the signal; a second one ends the process at once. On an interruption
+//! the signal; a second one ends the process at once, and so does the
+//! first if the run has not ended [`GRACE`] after it (its one thread is
+//! blocked writing to a reader that stopped reading: as `tail -F` would,
+//! it goes, leaving the state file as last written). On an interruption
 //! it prints a status line and goes on.
 //!
 //! The handlers are installed first thing ([`install`]), before the run
@@ -20,6 +23,11 @@ use std::io::{self, Read};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
+
+/// How long a run has to end after SIGINT or SIGTERM before the signal
+/// thread ends the process itself: ample for a flush and a state write, short
+/// beside systemd's 90 s before SIGKILL.
+pub const GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The signal that ended the run, if one did.
 #[derive(Debug, Clone, Default)]
@@ -83,6 +91,9 @@ impl Installed {
             .name("signals".into())
             .spawn(move || {
                 loop {
+                    if let Some(signal) = record.signal() {
+                        end_after_grace(signals.get_read(), signal);
+                    }
                     let pending = match signals.poll_pending(&mut has_signals) {
                         Ok(Some(pending)) => pending,
                         // Closed: nothing more will come.
@@ -101,6 +112,28 @@ impl Installed {
                 }
             })?;
         Ok(received)
+    }
+}
+
+/// Waits [`GRACE`] for another signal on the self-pipe `read`; if none
+/// comes, the run did not end on `signal` either: the process ends here,
+/// with its exit code.
+fn end_after_grace(read: &UnixStream, signal: i32) {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let deadline = std::time::Instant::now() + GRACE;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let left = Timespec {
+            tv_sec: left.as_secs() as i64,
+            tv_nsec: i64::from(left.subsec_nanos()),
+        };
+        let mut fds = [PollFd::new(read, PollFlags::IN)];
+        match poll(&mut fds, Some(&left)) {
+            Ok(0) => std::process::exit(128 + signal),
+            Err(rustix::io::Errno::INTR) => {}
+            // Another signal to read (or an error the read will tell).
+            _ => return,
+        }
     }
 }
 

@@ -242,4 +242,3 @@ proptest! {
         assert_agree(&line);
     }
 }
-

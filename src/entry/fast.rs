@@ -664,7 +664,11 @@ mod tests {
                 for bad in [b'\\', 0x1f, 0x00, 0x20, 0x7f, 0x80, 0xc3, 0xff, b'"'] {
                     let mut line = vec![b'a'; len];
                     line[at] = bad;
-                    assert_eq!(classify(&line), classify_bytes(&line), "{len} {at} {bad:#x}");
+                    assert_eq!(
+                        classify(&line),
+                        classify_bytes(&line),
+                        "{len} {at} {bad:#x}"
+                    );
                 }
             }
         }
@@ -682,9 +686,14 @@ mod tests {
                         family.replace_range(w..w + 1, "\u{e9}");
                     }
                     let table = "t".repeat(tlen);
-                    let line = format!(r#"{{"seq":5,"family":"{family}","table":"{table}","key":[]}}"#);
+                    let line =
+                        format!(r#"{{"seq":5,"family":"{family}","table":"{table}","key":[]}}"#);
                     let h = header(line.as_bytes()).unwrap();
-                    assert_eq!((h.seq, h.family, h.table), (5, family.as_str(), table.as_str()), "{line}");
+                    assert_eq!(
+                        (h.seq, h.family, h.table),
+                        (5, family.as_str(), table.as_str()),
+                        "{line}"
+                    );
                 }
             }
         }

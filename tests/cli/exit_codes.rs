@@ -240,3 +240,25 @@ fn sigint_while_waiting_for_the_file() {
     tail.signal(libc::SIGINT);
     assert_eq!(tail.wait_end().code(), Some(130));
 }
+
+/// SIGTERM while stdout is a full pipe nobody reads (a consumer that
+/// stopped reading): the run ends (143) within the grace the signal thread
+/// gives it, as `tail -F` would, instead of hanging in the write until
+/// someone reads or sends SIGKILL. (Found by a review; it hung before.)
+#[test]
+fn sigterm_ends_a_run_blocked_on_a_full_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("change.log");
+    std::fs::write(&path, crate::writer::lines(1..=20_000)).unwrap();
+    let (mut tail, stdout) = Tail::start_with_raw_stdout(&path, &["--format", "ndjson"]);
+    // Held, never read: the pipe fills and the main thread blocks writing.
+    let deadline = std::time::Instant::now() + harness::PATIENCE;
+    while !harness::main_thread_sleeps(tail.pid()) || !harness::has_thread(tail.pid(), "signals") {
+        assert!(std::time::Instant::now() < deadline, "never blocked");
+        std::thread::yield_now();
+    }
+    tail.signal(libc::SIGTERM);
+    let ended = tail.wait_end();
+    drop(stdout);
+    assert_eq!(ended.code(), Some(143), "{}", ended.stderr_text());
+}
