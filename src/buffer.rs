@@ -164,16 +164,6 @@ impl ReadBuffer {
     }
 }
 
-/// `read` again while it is interrupted by a signal.
-pub(crate) fn retrying(mut read: impl FnMut() -> io::Result<usize>) -> io::Result<usize> {
-    loop {
-        match read() {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

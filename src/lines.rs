@@ -4,9 +4,10 @@
 //! allocation limit), so that memory stays bounded by the limit whatever
 //! the input.
 
-use crate::buffer::{ReadBuffer, retrying};
+use crate::buffer::ReadBuffer;
 use crate::entry::{InvalidEntry, InvalidReason};
 use crate::position::{FileId, LineInfo, Location};
+use crate::retry::retrying;
 use std::io::{self, Read};
 use std::path::Path;
 use std::sync::Arc;

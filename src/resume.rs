@@ -371,10 +371,9 @@ impl Scan<'_> {
         let mut too_long = false;
         let mut offset = 0u64;
         loop {
-            let read = match file.read(&mut chunk) {
+            let read = match crate::retry::retrying(|| file.read(&mut chunk)) {
                 Ok(0) => return Ok(()),
                 Ok(read) => read,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
             let data = &chunk[..read];

@@ -8,6 +8,16 @@ use rustix::event::{PollFd, PollFlags, poll};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 
+/// `read` again while it is interrupted by a signal.
+pub(crate) fn retrying(mut read: impl FnMut() -> io::Result<usize>) -> io::Result<usize> {
+    loop {
+        match read() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
 /// Waits until `fd` is ready for `flags` (or reports an error or hang-up,
 /// which the retried call then tells), retrying EINTR.
 pub(crate) fn wait_until_ready(fd: BorrowedFd<'_>, flags: PollFlags) -> io::Result<()> {

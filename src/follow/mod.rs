@@ -27,12 +27,13 @@ mod start;
 
 pub use discovery::MAX_HELD_GENERATIONS;
 
-use crate::buffer::{ReadBuffer, retrying};
+use crate::buffer::ReadBuffer;
 use crate::entry::{InvalidEntry, InvalidReason};
 use crate::error::Error;
 use crate::lines::{LineBuffer, Long, Span, Taken};
 use crate::notice::Notice;
 use crate::position::{FileId, LineInfo, Location};
+use crate::retry::retrying;
 use crate::source::{Item, Next, Skim};
 use crate::wake::{Sleeper, Woken};
 use discovery::{Opened, Presence};

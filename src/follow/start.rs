@@ -7,6 +7,7 @@ use super::Follower;
 use crate::checkpoint::{Checkpoint, line_hash};
 use crate::error::Error;
 use crate::position::LineInfo;
+use crate::retry::retrying;
 use crate::source::LastLine;
 use std::os::unix::fs::FileExt;
 
@@ -29,10 +30,9 @@ impl Follower {
                     .min(usize::try_from(limit - offset).unwrap_or(usize::MAX)),
                 None => chunk.len(),
             };
-            let n = match self.current.file.read_at(&mut chunk[..want], offset) {
+            let n = match retrying(|| self.current.file.read_at(&mut chunk[..want], offset)) {
                 Ok(0) => break,
                 Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(self.io(e)),
             };
             for at in memchr::memchr_iter(b'\n', &chunk[..n]) {

@@ -250,15 +250,23 @@ fn sigterm_ends_a_run_blocked_on_a_full_stdout() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("change.log");
     std::fs::write(&path, crate::writer::lines(1..=20_000)).unwrap();
-    let (mut tail, stdout) = Tail::start_with_raw_stdout(&path, &["--format", "ndjson"]);
-    // Held, never read: the pipe fills and the main thread blocks writing.
-    let deadline = std::time::Instant::now() + harness::PATIENCE;
-    while !harness::main_thread_sleeps(tail.pid()) || !harness::has_thread(tail.pid(), "signals") {
-        assert!(std::time::Instant::now() < deadline, "never blocked");
-        std::thread::yield_now();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    // Following, to the end, with a state file.
+    for args in [&[][..], &["--no-follow"], &["--state-file", state]] {
+        let args = [&["--format", "ndjson"], args].concat();
+        let (mut tail, stdout) = Tail::start_with_raw_stdout(&path, &args);
+        // Held, never read: the pipe fills and the main thread blocks writing.
+        let deadline = std::time::Instant::now() + harness::PATIENCE;
+        while !harness::main_thread_sleeps(tail.pid())
+            || !harness::has_thread(tail.pid(), "signals")
+        {
+            assert!(std::time::Instant::now() < deadline, "never blocked");
+            std::thread::yield_now();
+        }
+        tail.signal(libc::SIGTERM);
+        let ended = tail.wait_end();
+        drop(stdout);
+        assert_eq!(ended.code(), Some(143), "{args:?}: {}", ended.stderr_text());
     }
-    tail.signal(libc::SIGTERM);
-    let ended = tail.wait_end();
-    drop(stdout);
-    assert_eq!(ended.code(), Some(143), "{}", ended.stderr_text());
 }

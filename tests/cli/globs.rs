@@ -1,22 +1,12 @@
 //! Globs in `--family` and `--table`: `*`, `?` and `[…]`, ASCII
 //! case-insensitive over the whole name; a plain name stays an exact match.
 
-use crate::harness::{no_follow, seqs_of, stderr_of};
+use crate::harness::{changelog_with, no_follow, quiet_seqs as seqs, stderr_of};
 use crate::writer::lines;
 
 /// Events 1..=20: family `fam{seq % 3}`, table `table{seq % 5}`.
 fn changelog() -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("change.log");
-    std::fs::write(&path, lines(1..=20)).unwrap();
-    (dir, path)
-}
-
-fn seqs(path: &std::path::Path, args: &[&str]) -> Vec<i64> {
-    let out = no_follow(path, args);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
-    assert!(out.stderr.is_empty(), "{}", stderr_of(&out));
-    seqs_of(&out)
+    changelog_with(&lines(1..=20))
 }
 
 #[test]

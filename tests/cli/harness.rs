@@ -89,6 +89,24 @@ pub fn seqs_of(out: &Output) -> Vec<i64> {
         .collect()
 }
 
+/// A changelog holding `text`, in a directory of its own (kept while the
+/// first value lives).
+pub fn changelog_with(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("change.log");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+/// The seqs a `--no-follow` run with `args` prints, having ended well and
+/// said nothing on stderr.
+pub fn quiet_seqs(path: &Path, args: &[&str]) -> Vec<i64> {
+    let out = no_follow(path, args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(out.stderr.is_empty(), "{}", stderr_of(&out));
+    seqs_of(&out)
+}
+
 /// A finished run's stderr.
 pub fn stderr_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

@@ -2,22 +2,10 @@
 //! file, then follow (or exit with `--no-follow`); the seq check holds from
 //! where reading starts.
 
-use crate::harness::{Tail, binary, no_follow, seqs_of, stderr_of};
+use crate::harness::{
+    Tail, binary, changelog_with as changelog, no_follow, quiet_seqs as seqs, seqs_of, stderr_of,
+};
 use crate::writer::{Writer, line, lines};
-
-fn changelog(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("change.log");
-    std::fs::write(&path, text).unwrap();
-    (dir, path)
-}
-
-fn seqs(path: &std::path::Path, args: &[&str]) -> Vec<i64> {
-    let out = no_follow(path, args);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
-    assert!(out.stderr.is_empty(), "{}", stderr_of(&out));
-    seqs_of(&out)
-}
 
 #[test]
 fn the_last_n_events_then_exit_with_no_follow() {

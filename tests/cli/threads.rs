@@ -57,6 +57,7 @@ fn a_catch_up_runs_on_the_main_thread_beside_the_signal_thread_only() {
         &["--family", "fam1"],
         &["--family", "fam1", "--state-file", state],
         &["--format", "pretty"],
+        &["--count", "90000"],
     ] {
         let names = threads_mid_catch_up(&path, args);
         assert!(
@@ -65,6 +66,33 @@ fn a_catch_up_runs_on_the_main_thread_beside_the_signal_thread_only() {
         );
         let _ = std::fs::remove_file(state);
     }
+}
+
+#[test]
+fn a_pipe_is_read_on_the_main_thread_beside_the_signal_thread_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("change.log");
+    std::fs::write(&path, lines(1..=100_000)).unwrap();
+    // A file as standard input: read as a pipe (`--path -`).
+    let mut child = crate::harness::binary()
+        .args(["--path", "-"])
+        .stdin(std::fs::File::open(&path).unwrap())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 4096];
+    stdout.read_exact(&mut first).expect("output");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !crate::harness::main_thread_sleeps(child.id()) {
+        assert!(Instant::now() < deadline, "the run never blocked");
+        std::thread::yield_now();
+    }
+    let names = threads(child.id());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(names.len() <= 2, "more than main and signals: {names:?}");
 }
 
 #[test]
