@@ -418,3 +418,19 @@ pub fn wakeups(pid: u32) -> u64 {
     }
     total
 }
+
+/// Whether strace can run the binary with a fault injected (it may be
+/// missing, or tracing forbidden here): tests that inject faults skip
+/// without it.
+pub fn strace_can_inject() -> bool {
+    Command::new("strace")
+        .args(["-f", "-qq", "-e", "inject=write:error=EAGAIN:when=1000"])
+        .args([
+            "-o",
+            "/dev/null",
+            env!("CARGO_BIN_EXE_changelog-tail"),
+            "--version",
+        ])
+        .output()
+        .is_ok_and(|out| out.status.success())
+}

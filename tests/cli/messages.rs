@@ -192,20 +192,6 @@ fn a_fragment_cut_by_a_truncation_is_said_to_be_truncated() {
     }
 }
 
-/// Whether strace can run the binary with a fault injected.
-fn strace_can_inject() -> bool {
-    Command::new("strace")
-        .args(["-f", "-qq", "-e", "inject=write:error=EAGAIN:when=1000"])
-        .args([
-            "-o",
-            "/dev/null",
-            env!("CARGO_BIN_EXE_changelog-tail"),
-            "--version",
-        ])
-        .output()
-        .is_ok_and(|out| out.status.success())
-}
-
 /// When inotify cannot be used because a limit is reached, the fallback
 /// to polling says which limit (EMFILE from `inotify_init1`: the user's
 /// instances; ENOSPC from `inotify_add_watch`: the user's watches) and the
@@ -214,7 +200,7 @@ fn strace_can_inject() -> bool {
 /// call and at a later one (a watch added once following).
 #[test]
 fn the_polling_fallback_names_the_inotify_limit_hit() {
-    if !strace_can_inject() {
+    if !crate::harness::strace_can_inject() {
         eprintln!("skipped: strace cannot inject faults here");
         return;
     }

@@ -602,21 +602,6 @@ fn a_copy_truncate_right_after_starting_at_the_end_is_followed() {
     truncated_under(&s, Tail::spawn(command));
 }
 
-/// Whether strace can run the binary with a fault injected (it may be
-/// missing, or tracing forbidden here).
-fn strace_can_inject() -> bool {
-    std::process::Command::new("strace")
-        .args(["-f", "-qq", "-e", "inject=write:error=EAGAIN:when=1000"])
-        .args([
-            "-o",
-            "/dev/null",
-            env!("CARGO_BIN_EXE_changelog-tail"),
-            "--version",
-        ])
-        .output()
-        .is_ok_and(|out| out.status.success())
-}
-
 /// A write to stdout that fails once (ENOSPC, injected by strace) ends the
 /// run, exit 1. The last flush may get the rest out, but the state must not
 /// claim the event whose write failed: the next run prints on from the
@@ -624,7 +609,7 @@ fn strace_can_inject() -> bool {
 /// without (every event printed).
 #[test]
 fn a_write_that_fails_once_leaves_the_state_behind_what_was_printed() {
-    if !strace_can_inject() {
+    if !crate::harness::strace_can_inject() {
         eprintln!("skipped: strace cannot inject faults here");
         return;
     }
@@ -696,7 +681,7 @@ fn traced_run(s: &Setup, errno: &str, filter: &[&str]) -> std::process::Output {
 /// every event and ends well.
 #[test]
 fn a_write_that_would_block_is_retried() {
-    if !strace_can_inject() {
+    if !crate::harness::strace_can_inject() {
         eprintln!("skipped: strace cannot inject faults here");
         return;
     }
@@ -754,7 +739,7 @@ fn calls_after_renaming_onto(prefix: &Path, state: &Path) -> Option<Vec<String>>
 /// record of what the renaming thread did next.
 #[test]
 fn on_exit_3_the_state_write_is_the_last_thing_before_the_exit() {
-    if !strace_can_inject() {
+    if !crate::harness::strace_can_inject() {
         eprintln!("skipped: strace cannot trace here");
         return;
     }
