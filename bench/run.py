@@ -190,6 +190,48 @@ def median(values):
     return values[len(values) // 2]
 
 
+def thread_ticks(pid):
+    """CPU ticks of each of `pid`'s threads, by name."""
+    ticks = {}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/comm") as comm:
+                name = comm.read().strip()
+            with open(f"/proc/{pid}/task/{task}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks[name] = ticks.get(name, 0) + int(fields[11]) + int(fields[12])
+    return ticks
+
+
+def helper_threads_cpu(log_dir, rate, seconds, cpus=None):
+    """CPU ticks of changelog-tail's threads (main, signals, opener)
+    following a writer at `rate` events/s that rotates every 4 KiB (about
+    `rate / 25` files a second), for `seconds`, on the CPUs `cpus`: what the
+    helper threads cost beside the reading loop."""
+    directory = tempfile.mkdtemp(dir=log_dir)
+    path = os.path.join(directory, "change.log")
+    pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+    # (A file lost to so fast a writer is warned of, not the end of the run.)
+    follower = subprocess.Popen([BIN, "-p", path, "--wait", "--on-out-of-sync", "warn"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                preexec_fn=pin)
+    try:
+        time.sleep(0.3)
+        before = thread_ticks(follower.pid)
+        subprocess.run([GENERATE, "--events", str(rate * seconds), "--out", path,
+                        "--rotate-bytes", "4096", "--flush-each", "--rate", str(rate)],
+                       check=True, stderr=subprocess.DEVNULL)
+        time.sleep(0.2)
+        after = thread_ticks(follower.pid)
+    finally:
+        follower.kill()
+        follower.wait()
+        shutil.rmtree(directory)
+    return {name: after[name] - before.get(name, 0) for name in after}
+
+
 def following_cpu(bin_floor, log_dir, rate, seconds, cpus=None):
     """CPU ticks of changelog-tail, tail -F -n +1 and the floor follower,
     each following a file that a writer appends `rate` events/s to for
@@ -420,6 +462,16 @@ def main():
                     f"tail -F {ticks['tail']} ticks; floor {ticks['floor']} ticks",
                     f"{ticks['ours'] / ticks['tail']:.2f}x tail -F", "<= 1.0x tail -F",
                     ticks["ours"] <= ticks["tail"])
+
+        # 2c. What each helper thread costs beside the reading loop.
+        for cpus, where in ((None, "all CPUs"), ({0}, "one CPU")):
+            ticks = helper_threads_cpu(tmp, rate, follow_seconds, cpus)
+            opener = ticks.get("changelog-opene", 0)  # comm keeps 15 characters
+            total = sum(ticks.values())
+            row("2 threads", f"CPU of each thread, {rate:,} events/s rotated every 4 KiB "
+                f"for {follow_seconds} s, {where}",
+                f"opener {opener}, signals {ticks.get('signals', 0)} of {total} ticks",
+                "-", f"{opener / max(total, 1):.0%} opener", "(reference)", True)
 
         # 3. Idle.
         small = os.path.join(tmp, "small.log")
