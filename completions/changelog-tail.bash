@@ -23,7 +23,7 @@ _changelog__tail() {
 
     case "${cmd}" in
         changelog__tail)
-            opts="-p -n -f -q -v -h -V --path --family --table --key --format --color --from --after-seq --state-file --lines --count --follow --no-follow --wait --on-out-of-sync --strict --raw --rows --ldb --poll --max-line-bytes --quiet --verbose --generate --help --version"
+            opts="-p -n -f -q -v -h -V --path --family --table --key --format --color --from --after-seq --state-file --lines --count --follow --no-follow --wait --on-out-of-sync --strict --raw --rows --ldb --snapshot --poll --max-line-bytes --quiet --verbose --generate --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -82,7 +82,7 @@ _changelog__tail() {
                     return 0
                     ;;
                 --on-out-of-sync)
-                    COMPREPLY=($(compgen -W "exit warn" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "exit warn snapshot" -- "${cur}"))
                     return 0
                     ;;
                 --ldb)

@@ -105,6 +105,12 @@ pub enum Error {
     #[error("cancelled while waiting for the changelog")]
     Cancelled,
 
+    /// Reading ctlstore's LDB failed (for a snapshot).
+    #[cfg(feature = "ldb")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ldb")))]
+    #[error(transparent)]
+    Ldb(#[from] crate::ldb::LdbError),
+
     /// The resume state file cannot be used.
     #[error("state file {}", escape::path(path.as_os_str()))]
     State {

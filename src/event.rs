@@ -111,7 +111,7 @@ impl KeyValue {
     /// JSON text a decoder has already checked. Should it not be valid
     /// after all, it is kept as a JSON string of that text rather than
     /// lost (or panicked over).
-    fn from_checked(json: &str) -> Self {
+    pub(crate) fn from_checked(json: &str) -> Self {
         KeyValue::from_json(json).unwrap_or_else(|_| {
             let quoted = serde_json::to_string(json).unwrap_or_else(|_| "null".into());
             KeyValue::from_json(&quoted).unwrap_or_else(|_| KeyValue(RawValue::NULL.to_owned()))

@@ -130,11 +130,29 @@ impl Filter {
     /// Whether `event` passes.
     pub fn matches(&self, event: &EventRef<'_>) -> bool {
         self.matches_table(&event.family, &event.table)
-            && self.keys.iter().all(|(name, value)| {
-                event.keys().any(|k| {
-                    k.name().eq_ignore_ascii_case(name) && k.value_text() == value.as_str()
-                })
+            && self.matches_keys(|name, value| {
+                event
+                    .keys()
+                    .any(|k| k.name().eq_ignore_ascii_case(name) && k.value_text() == value)
             })
+    }
+
+    /// Whether every key condition holds, `has(name, value)` saying
+    /// whether there is a key column `name` (ASCII case-insensitive) whose
+    /// value's text is `value`: for events and for the LDB's rows alike.
+    pub(crate) fn matches_keys(&self, mut has: impl FnMut(&str, &str) -> bool) -> bool {
+        self.keys.iter().all(|(name, value)| has(name, value))
+    }
+
+    /// The (family, table) pairs this filter names outright, when it names
+    /// both and has no patterns: each plain family with each plain table.
+    /// (A filter with patterns, or on one side only, names none.)
+    pub(crate) fn named_tables(&self) -> impl Iterator<Item = (&str, &str)> {
+        let plain = self.family_globs.is_empty() && self.table_globs.is_empty();
+        let families = if plain { &self.families[..] } else { &[] };
+        families
+            .iter()
+            .flat_map(|f| self.tables.iter().map(move |t| (f.as_str(), t.as_str())))
     }
 }
 

@@ -84,6 +84,10 @@ impl Source for Input {
         each!(self, s => s.resume_in_place(checkpoint))
     }
 
+    fn rewind(&mut self) -> Result<(), Error> {
+        each!(self, s => s.rewind())
+    }
+
     #[cfg(feature = "tokio")]
     fn wait_on(&self) -> WaitOn<'_> {
         each!(self, s => s.wait_on())

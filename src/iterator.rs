@@ -451,6 +451,26 @@ impl ChangelogIterator {
         &self.filter
     }
 
+    /// Moves reading to where `start` ([`Start::End`] or
+    /// [`Start::Beginning`]) is in the current file, mid-run, as a new
+    /// iterator would begin there: a snapshot of the LDB takes its
+    /// position so (`crate::ldb::snapshot`). What was read before is
+    /// forgotten: the proof of continuity starts again from there.
+    #[cfg(feature = "ldb")]
+    pub(crate) fn restart(&mut self, start: &crate::resume::Start) -> Result<(), Error> {
+        use crate::resume::Start;
+        debug_assert!(matches!(start, Start::End | Start::Beginning));
+        if matches!(start, Start::Beginning) {
+            self.source.rewind()?;
+        }
+        let positioned =
+            crate::resume::position(start, &self.filter, usize::MAX, &mut self.source)?;
+        self.standing.continuity = positioned.continuity;
+        self.standing.anchor = positioned.anchor;
+        self.standing.kept = Kept::default();
+        Ok(())
+    }
+
     /// Stops following and releases the file and notifications (as
     /// dropping the iterator does).
     pub fn close(self) {}

@@ -192,7 +192,10 @@ pub use filter::{Filter, PatternError};
 pub use follow::{DEFAULT_MAX_LINE_BYTES, MAX_HELD_GENERATIONS, WatchMode};
 pub use iterator::{ChangelogIterator, Record};
 #[cfg(feature = "ldb")]
-pub use ldb::{ColumnValue, LDB_BUSY_TIMEOUT, Ldb, LdbError, LdbErrorKind, Row, RowLookup};
+pub use ldb::{
+    ColumnValue, LDB_BUSY_TIMEOUT, LDB_LOCK_TIMEOUT, Ldb, LdbError, LdbErrorKind, Row, RowLookup,
+    Settled, Snapshot, SnapshotProgress, SnapshotRow,
+};
 pub use memory::MemorySource;
 pub use notice::Notice;
 pub use position::{FileId, Location};

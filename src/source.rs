@@ -132,6 +132,15 @@ pub(crate) trait Source {
     /// one it was taken in; says whether it did.
     fn resume_in_place(&mut self, checkpoint: &Checkpoint) -> Result<bool, Error>;
 
+    /// Goes back to the start of the current file, to read it all again (a
+    /// snapshot that cannot take its position at a quiet instant of the
+    /// LDB's writer starts there). Only a file can.
+    fn rewind(&mut self) -> Result<(), Error> {
+        Err(Error::Unsupported {
+            what: "reading the input again from its start",
+        })
+    }
+
     #[cfg(feature = "tokio")]
     /// What [`next_item`](Self::next_item) would sleep on, once it has
     /// returned `TimedOut` for a deadline in the past.

@@ -54,6 +54,7 @@ Examples:
   changelog-tail --no-follow --path ./change.log --format pretty
   changelog-tail --table users --key id=42 --count 1
   changelog-tail --rows --family f --table users | jq -r '.row.email'
+  changelog-tail --snapshot --on-out-of-sync snapshot --family f --table users
   changelog-tail --state-file /var/lib/myapp/changelog.state --family payments
   ssh host tail -F /var/spool/ctlstore/change.log | changelog-tail --path - --family payments";
 
@@ -135,7 +136,8 @@ pub struct Args {
     #[arg(long)]
     pub wait: bool,
 
-    /// What to do when events were lost: exit 3, or warn and go on
+    /// What to do when events were lost: exit 3, warn and go on, or print a
+    /// fresh snapshot of the LDB's rows and go on
     #[arg(long, value_enum, value_name = "ACTION", default_value_t = OnOutOfSyncArg::Exit)]
     pub on_out_of_sync: OnOutOfSyncArg,
 
@@ -153,10 +155,17 @@ pub struct Args {
     #[arg(long)]
     pub rows: bool,
 
-    /// The LDB that --rows reads
+    /// The LDB that --rows and snapshots read
     /// [default: $CTLSTORE_PATH/ldb.db, else /var/spool/ctlstore/ldb.db]
     #[arg(long, value_name = "PATH")]
     pub ldb: Option<PathBuf>,
+
+    /// First print every row of the matching tables as it is now in
+    /// ctlstore's LDB ("snapshot" lines: begin, one per row, end), then the
+    /// changes from that moment on; with --state-file, only when there is
+    /// no state or it is out of sync
+    #[arg(long, conflicts_with_all = ["from", "after_seq", "lines"])]
+    pub snapshot: bool,
 
     /// Check for changes every INTERVAL (e.g. 250ms, 2s) instead of waiting
     /// for filesystem notifications; for NFS and other mounts without them
@@ -237,6 +246,9 @@ pub enum OnOutOfSyncArg {
     Exit,
     /// Warn on stderr, print the event and go on
     Warn,
+    /// Print a fresh snapshot of the LDB's rows (a consumer resets on its
+    /// "begin" line), then go on from where it was taken
+    Snapshot,
 }
 
 fn parse_key(s: &str) -> Result<(String, String), String> {

@@ -37,6 +37,8 @@ pub enum OnOutOfSync {
     Exit,
     /// Warn and go on from the revealing event.
     Warn,
+    /// Print a fresh snapshot and go on from where it was taken.
+    Snapshot,
 }
 
 /// Everything the run needs, decided.
@@ -64,8 +66,12 @@ pub struct Config {
     pub state_file: Option<PathBuf>,
     pub strict: bool,
     pub on_out_of_sync: OnOutOfSync,
-    /// With `--rows`: the LDB to read the rows from.
+    /// With `--rows` or a snapshot: the LDB.
     pub ldb: Option<PathBuf>,
+    /// `--rows`: each event with its row.
+    pub rows: bool,
+    /// `--snapshot`: the rows first (unless resuming cleanly).
+    pub snapshot: bool,
     /// `-q`: no warnings or notices.
     pub quiet: bool,
     /// `-v`: a note for each rotation followed.
@@ -99,6 +105,7 @@ impl Config {
         if stdin {
             pipe_conflicts(&args)?;
         }
+        let needs_ldb = needs_ldb(&args);
         let mut filter = Filter::new();
         // A stray `[` is a typo, not a name (ctlstore's never hold one):
         // a usage error that says where, not a filter that matches nothing.
@@ -141,10 +148,11 @@ impl Config {
             on_out_of_sync: match args.on_out_of_sync {
                 OnOutOfSyncArg::Exit => OnOutOfSync::Exit,
                 OnOutOfSyncArg::Warn => OnOutOfSync::Warn,
+                OnOutOfSyncArg::Snapshot => OnOutOfSync::Snapshot,
             },
-            ldb: args
-                .rows
-                .then(|| args.ldb.unwrap_or_else(changelog_tail::default_ldb_path)),
+            ldb: needs_ldb.then(|| args.ldb.unwrap_or_else(changelog_tail::default_ldb_path)),
+            rows: args.rows,
+            snapshot: args.snapshot,
             quiet: args.quiet,
             verbose: args.verbose,
         })
@@ -230,11 +238,11 @@ fn conflicts(args: &Args, format: Format) -> Result<(), clap::Error> {
              unchanged: drop --raw (NDJSON is the default when not on a terminal)",
         ));
     }
-    if args.ldb.is_some() && !args.rows {
+    if args.ldb.is_some() && !needs_ldb(args) {
         return Err(Args::command().error(
             clap::error::ErrorKind::MissingRequiredArgument,
-            "--ldb names the LDB that --rows reads, and rows are shown only with --rows: \
-             add --rows, or drop --ldb",
+            "--ldb names the LDB that --rows and snapshots read, and it is read only with \
+             --rows, --snapshot or --on-out-of-sync snapshot: add one, or drop --ldb",
         ));
     }
     if args.after_seq.is_some() && args.from == FromArg::End {
@@ -244,6 +252,11 @@ fn conflicts(args: &Args, format: Format) -> Result<(), clap::Error> {
         ));
     }
     Ok(())
+}
+
+/// Whether the run reads the LDB.
+fn needs_ldb(args: &Args) -> bool {
+    args.rows || args.snapshot || args.on_out_of_sync == OnOutOfSyncArg::Snapshot
 }
 
 /// The options that need a file, refused with `--path -` (a pipe has no
@@ -260,6 +273,9 @@ fn pipe_conflicts(args: &Args) -> Result<(), clap::Error> {
         "--from end starts after the last line, and a pipe (--path -) has no last line until it closes"
     } else if args.lines.is_some() {
         "-n counts back from the end of the file, and a pipe (--path -) has no end until it closes"
+    } else if args.snapshot || args.on_out_of_sync == OnOutOfSyncArg::Snapshot {
+        "a snapshot goes on from the end of the changelog as it was when the snapshot was taken, \
+         and a pipe (--path -) has no end until it closes"
     } else {
         return Ok(());
     };

@@ -11,7 +11,7 @@
 use super::config::Format;
 use super::rows::RowField;
 use changelog_tail::printable as sanitize;
-use changelog_tail::{EventRef, Record};
+use changelog_tail::{EventRef, Record, SnapshotRow};
 use owo_colors::{OwoColorize, Style};
 use std::io::{self, Write};
 use std::os::fd::AsFd;
@@ -43,6 +43,16 @@ fn stdout_failed(e: io::Error) -> io::Error {
         return e;
     }
     io::Error::new(e.kind(), StdoutFailed(e))
+}
+
+/// Why a snapshot is printed (its `begin` line says).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotReason {
+    /// At the start of a run (`--snapshot`).
+    Start,
+    /// Events were lost: `expected` was the next seq (if known), `got`
+    /// came.
+    OutOfSync { expected: Option<i64>, got: i64 },
 }
 
 /// The output side of a run.
@@ -97,6 +107,81 @@ impl<W: Write> Output<W> {
             Format::Pretty => self.write_pretty(record.event(), row)?,
         }
         self.end_line()
+    }
+
+    /// A snapshot's first line: `{"snapshot":"begin","reason":…}` (with
+    /// the `expected` and `got` seqs of a gap), or a header.
+    pub fn write_snapshot_begin(&mut self, reason: &SnapshotReason) -> io::Result<()> {
+        match self.format {
+            Format::Ndjson | Format::Raw => {
+                self.buffer
+                    .extend_from_slice(br#"{"snapshot":"begin","reason":"#);
+                match reason {
+                    SnapshotReason::Start => self.buffer.extend_from_slice(br#""start""#),
+                    SnapshotReason::OutOfSync { expected, got } => {
+                        self.buffer.extend_from_slice(br#""out of sync""#);
+                        if let Some(expected) = expected {
+                            write!(self.buffer, r#","expected":{expected}"#)?;
+                        }
+                        write!(self.buffer, r#","got":{got}"#)?;
+                    }
+                }
+                self.buffer.push(b'}');
+            }
+            Format::Pretty => {
+                let why = match reason {
+                    SnapshotReason::Start => "start".to_owned(),
+                    SnapshotReason::OutOfSync {
+                        expected: Some(expected),
+                        got,
+                    } => format!("out of sync (expected seq {expected}, got {got})"),
+                    SnapshotReason::OutOfSync {
+                        expected: None,
+                        got,
+                    } => {
+                        format!("out of sync (at seq {got})")
+                    }
+                };
+                let line = format!("{} begin: {why}", self.snapshot_word());
+                self.buffer.extend_from_slice(line.as_bytes());
+            }
+        }
+        self.end_line()
+    }
+
+    /// One row of a snapshot (see [`SnapshotRow::write_json`]), or its
+    /// pretty line.
+    pub fn write_snapshot_row(&mut self, row: &SnapshotRow) -> io::Result<()> {
+        match self.format {
+            Format::Ndjson | Format::Raw => row.write_json(&mut self.buffer)?,
+            Format::Pretty => {
+                let line = format!("{} {row}", self.snapshot_word());
+                self.buffer.extend_from_slice(line.as_bytes());
+            }
+        }
+        self.end_line()
+    }
+
+    /// A snapshot's last line: `{"snapshot":"end","rows":N}`, or a footer.
+    pub fn write_snapshot_end(&mut self, rows: u64) -> io::Result<()> {
+        match self.format {
+            Format::Ndjson | Format::Raw => {
+                write!(self.buffer, r#"{{"snapshot":"end","rows":{rows}}}"#)?
+            }
+            Format::Pretty => {
+                let line = format!("{} end: {rows} rows", self.snapshot_word());
+                self.buffer.extend_from_slice(line.as_bytes());
+            }
+        }
+        self.end_line()
+    }
+
+    /// "snapshot", as pretty lines begin with it (coloured when enabled).
+    fn snapshot_word(&self) -> String {
+        match self.color {
+            true => "snapshot".magenta().to_string(),
+            false => "snapshot".to_owned(),
+        }
     }
 
     /// Ends an event's line; a full buffer goes to the sink (in whole

@@ -9,7 +9,7 @@
 //! only ever means "no such row".
 
 use anyhow::anyhow;
-use changelog_tail::{EventRef, Ldb, Row, RowLookup, printable};
+use changelog_tail::{EventRef, Ldb, Row, RowLookup, Settled, printable};
 use std::path::Path;
 
 /// What an event's `row` field holds.
@@ -23,10 +23,17 @@ pub enum RowField {
     Row(Row),
 }
 
-/// The LDB, open for the run.
+/// The LDB, open for the run (for `--rows` and for snapshots).
 #[derive(Debug)]
 pub struct Rows {
     ldb: Ldb,
+    /// Lines may have been read since the LDB was last settled
+    /// ([`Ldb::settle`]): the next lookup settles it first.
+    unsettled: bool,
+    /// Why the lookups of this batch of lines fail, if settling failed.
+    unsettled_because: Option<String>,
+    /// The write lock cannot be had, and that was said.
+    said_unknowable: bool,
 }
 
 /// A lookup's answer, and a warning for stderr if it has one.
@@ -34,8 +41,9 @@ pub struct Rows {
 pub struct Lookup {
     /// What the event's `row` field holds.
     pub field: RowField,
-    /// Why the row is missing or `null` when that deserves a word.
-    pub warning: Option<String>,
+    /// Why the row is missing or `null` when that deserves a word (and,
+    /// once, why rows may be older than their events).
+    pub warnings: Vec<String>,
 }
 
 impl Rows {
@@ -45,17 +53,77 @@ impl Rows {
     pub fn open(path: &Path) -> anyhow::Result<Rows> {
         let ldb = Ldb::open(path).map_err(|e| {
             anyhow!(
-                "{}; --rows reads ctlstore's LDB: check --ldb or CTLSTORE_PATH",
+                "{}; --rows and snapshots read ctlstore's LDB: check --ldb or CTLSTORE_PATH",
                 describe(&e)
             )
         })?;
-        Ok(Rows { ldb })
+        Ok(Rows {
+            ldb,
+            unsettled: true,
+            unsettled_because: None,
+            said_unknowable: false,
+        })
+    }
+
+    /// The LDB, for a snapshot.
+    pub fn ldb(&mut self) -> &mut Ldb {
+        &mut self.ldb
+    }
+
+    /// More lines may be read before the next lookup: it must first wait
+    /// until no LDB write transaction is open (SPEC §4: a row is never
+    /// older than its event), once for all the lines read by then.
+    pub fn new_batch(&mut self) {
+        self.unsettled = true;
+    }
+
+    /// Settles the LDB if lines were read since it last was; a warning to
+    /// give, if there is one (once per run when it cannot be done at all).
+    fn settle(&mut self) -> Option<String> {
+        if !self.unsettled {
+            return None;
+        }
+        self.unsettled = false;
+        self.unsettled_because = None;
+        match self.ldb.settle() {
+            Ok(Settled::Unknowable { why }) if !self.said_unknowable => {
+                self.said_unknowable = true;
+                Some(format!(
+                    "cannot take the LDB's write lock ({}): a row changed by one of ctlstore's \
+                     ledger transactions may be printed as it was before its event",
+                    capped(&why, MESSAGE_CHARS)
+                ))
+            }
+            Ok(_) => None,
+            Err(e) => {
+                self.unsettled_because = Some(describe(&e));
+                None
+            }
+        }
     }
 
     /// The row `event` names, as it is now. A missing table is warned about
     /// once per run; any other failure once per event (each such event
     /// lacks its `row`).
     pub fn lookup(&mut self, event: &EventRef<'_>) -> Lookup {
+        let settling = self.settle();
+        let mut lookup = match &self.unsettled_because {
+            // The row could predate the event: none rather than a stale one.
+            Some(why) => Lookup {
+                field: RowField::Omitted,
+                warnings: vec![format!(
+                    "seq {} is printed without its row: {why}",
+                    event.seq
+                )],
+            },
+            None => self.look_up(event),
+        };
+        lookup.warnings.extend(settling);
+        lookup
+    }
+
+    /// The lookup proper.
+    fn look_up(&mut self, event: &EventRef<'_>) -> Lookup {
         let (field, warning) = match self.ldb.row_ref(event) {
             Ok(RowLookup::Found(row)) => (RowField::Row(row), None),
             Ok(RowLookup::NoTable { first_time }) => {
@@ -83,7 +151,10 @@ impl Rows {
                 )),
             ),
         };
-        Lookup { field, warning }
+        Lookup {
+            field,
+            warnings: warning.into_iter().collect(),
+        }
     }
 }
 

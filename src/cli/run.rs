@@ -2,12 +2,14 @@
 
 use super::config::{Config, OnOutOfSync};
 use super::exit::Exit;
-use super::output::{Output, RawStdout};
+use super::output::{Output, RawStdout, SnapshotReason};
 use super::report::Report;
 use super::rows::Rows;
 use super::signals::{self, Received};
 use anyhow::Context;
-use changelog_tail::{ChangelogIterator, Error, Next, Notice, Record, StateFile};
+use changelog_tail::{
+    ChangelogIterator, Error, Gap, LdbErrorKind, Next, Notice, Record, StateFile, printable,
+};
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
@@ -32,8 +34,8 @@ const STATE_CLOCK_EVERY: u64 = 1024;
 /// Errors are runtime failures (exit 1); the caller prints them.
 pub fn run(config: &Config, report: Report) -> anyhow::Result<Exit> {
     let signals = signals::install().context("cannot set up signal handling")?;
-    // The LDB first: a run that cannot show rows fails before it prints
-    // (or locks, or waits for) anything.
+    // The LDB first: a run that cannot show rows (or take a snapshot)
+    // fails before it prints (or locks, or waits for) anything.
     let rows = match &config.ldb {
         Some(path) => Some(Rows::open(path)?),
         None => None,
@@ -45,6 +47,9 @@ pub fn run(config: &Config, report: Report) -> anyhow::Result<Exit> {
         }
         None => (None, None),
     };
+    // A state to resume from: its seq, which an out-of-sync state's first
+    // gap names (see `reveals_stale_state`).
+    let resumed = checkpoint.as_ref().map(|checkpoint| checkpoint.seq);
     let builder = config.builder(checkpoint);
     let received = signals
         .forward_to(builder.cancel_handle(), builder.interrupt_handle())
@@ -63,14 +68,26 @@ pub fn run(config: &Config, report: Report) -> anyhow::Result<Exit> {
             state,
             saved_at: Instant::now(),
             printed: 0,
+            blocked: false,
         },
         printed: 0,
         rows,
+        resumed,
+        said_without_lock: false,
     };
-    // Where this run starts, on disk before anything is printed: a run
-    // killed early must not leave a later one without a baseline.
-    session.saver.save(&events)?;
-    let ended = session.follow(&mut events);
+    let ended = match config.snapshot && resumed.is_none() {
+        // The state is written once the snapshot is out (a run killed
+        // during it leaves none, and the next one takes it again).
+        true => session.snapshot(&mut events, SnapshotReason::Start),
+        // Where this run starts, on disk before anything is printed: a run
+        // killed early must not leave a later one without a baseline.
+        false => session.saver.save(&events).map(|()| None),
+    };
+    let ended = match ended {
+        Ok(None) => session.follow(&mut events),
+        Ok(Some(exit)) => Ok(exit),
+        Err(e) => Err(e),
+    };
     // Output first, then the state that covers it. If the output could not
     // be delivered, the state must not claim it was; nor if any write
     // failed, even if this flush got the rest out: the event whose write
@@ -109,11 +126,17 @@ struct Saver {
     state: Option<StateFile>,
     saved_at: Instant,
     printed: u64,
+    /// A snapshot is being printed: the position already stands after it,
+    /// so no state may be written until all its rows are out.
+    blocked: bool,
 }
 
 impl Saver {
     /// Writes the current position. The output before it must be flushed.
     fn save(&mut self, events: &ChangelogIterator) -> anyhow::Result<()> {
+        if self.blocked {
+            return Ok(());
+        }
         if let (Some(state), Some(checkpoint)) = (&mut self.state, events.checkpoint()) {
             state.save(&checkpoint)?;
         }
@@ -132,7 +155,7 @@ impl Saver {
 
     /// When, caught up, the state must be written if nothing else happens.
     fn due(&self, events: &ChangelogIterator) -> Option<Instant> {
-        let state = self.state.as_ref()?;
+        let state = self.state.as_ref().filter(|_| !self.blocked)?;
         let checkpoint = events.checkpoint()?;
         state
             .is_behind(&checkpoint)
@@ -152,6 +175,8 @@ enum Turn {
     SaveIfDue,
     /// Print a status line (SIGUSR1), then read on.
     Status,
+    /// Print a fresh snapshot, then read on from where it was taken.
+    Snapshot(SnapshotReason),
 }
 
 /// One run's output side and bookkeeping.
@@ -162,8 +187,13 @@ struct Session<'a> {
     out: Output<RawStdout>,
     saver: Saver,
     printed: u64,
-    /// With `--rows`: the LDB.
+    /// With `--rows` or snapshots: the LDB.
     rows: Option<Rows>,
+    /// The seq of the state this run resumed from, if it did (`Some(None)`:
+    /// a state from before any event), until a snapshot replaces it.
+    resumed: Option<Option<i64>>,
+    /// That a snapshot could not take the LDB's write lock was said.
+    said_without_lock: bool,
 }
 
 impl Session<'_> {
@@ -220,6 +250,12 @@ impl Session<'_> {
                     let status = format!("{}; {} events printed", events.status(), self.printed);
                     self.say(|report| report.status(status))?;
                 }
+                Turn::Snapshot(reason) => {
+                    if let Some(exit) = self.snapshot(events, reason)? {
+                        return Ok(exit);
+                    }
+                    caught_up = false;
+                }
                 Turn::SaveIfDue => {
                     if self
                         .saver
@@ -241,6 +277,9 @@ impl Session<'_> {
         deadline: Option<Instant>,
         caught_up: &mut bool,
     ) -> anyhow::Result<Turn> {
+        if let Some(rows) = &mut self.rows {
+            rows.new_batch();
+        }
         Ok(match events.next_record(deadline) {
             Ok(Next::Item(record)) => {
                 *caught_up = false;
@@ -261,7 +300,9 @@ impl Session<'_> {
                 Turn::Go
             }
             Ok(Next::Cancelled) => Turn::End(signal_exit(self.received)),
-            Ok(Next::Interrupted) => Turn::Status,
+            // Asked once per SIGUSR1, whoever answers it (a snapshot may).
+            Ok(Next::Interrupted) if self.received.take_status_request() => Turn::Status,
+            Ok(Next::Interrupted) => Turn::Go,
             Ok(_) => Turn::End(Exit::Success),
             Err(e) => self.failed(e)?,
         })
@@ -271,6 +312,21 @@ impl Session<'_> {
     fn print(&mut self, record: &Record<'_>) -> anyhow::Result<Turn> {
         if let Some(gap) = record.gap() {
             let seq = record.event().seq;
+            let resync = match self.config.on_out_of_sync {
+                OnOutOfSync::Snapshot => true,
+                _ => {
+                    self.config.snapshot
+                        && self
+                            .resumed
+                            .is_some_and(|resumed| reveals_stale_state(gap, resumed))
+                }
+            };
+            if resync {
+                return Ok(Turn::Snapshot(SnapshotReason::OutOfSync {
+                    expected: gap.expected(),
+                    got: seq,
+                }));
+            }
             let lost = format!(
                 "out of sync: {} at {}; events were lost",
                 gap.describe(seq),
@@ -290,6 +346,7 @@ impl Session<'_> {
                         "{lost}; going on from seq {seq}: drop everything cached from the database"
                     ))
                 })?,
+                OnOutOfSync::Snapshot => {}
             }
         }
         if !record.matches() {
@@ -298,13 +355,14 @@ impl Session<'_> {
         match &mut self.rows {
             None => self.out.write(record)?,
             // Looked up as it is printed: the row as it is now.
-            Some(rows) => {
+            Some(rows) if self.config.rows => {
                 let lookup = rows.lookup(record.event());
-                if let Some(warning) = lookup.warning {
+                for warning in lookup.warnings {
                     self.say_unless_quiet(|report| report.warning(warning))?;
                 }
                 self.out.write_with_row(record, &lookup.field)?;
             }
+            Some(_) => self.out.write(record)?,
         }
         self.printed += 1;
         self.saver.printed += 1;
@@ -315,6 +373,72 @@ impl Session<'_> {
             return Ok(Turn::Save);
         }
         Ok(Turn::Go)
+    }
+
+    /// Prints a snapshot of the LDB's rows and moves `events` to where it
+    /// was taken (SPEC §9); returns how the run ends, if a signal ends it
+    /// meanwhile. The state is written only once every row is out.
+    fn snapshot(
+        &mut self,
+        events: &mut ChangelogIterator,
+        reason: SnapshotReason,
+    ) -> anyhow::Result<Option<Exit>> {
+        let Some(rows) = self.rows.as_mut() else {
+            anyhow::bail!("a snapshot needs the LDB, which this run has not opened");
+        };
+        self.saver.blocked = true;
+        let mut snapshot = events.snapshot(rows.ldb())?;
+        let ldb = printable(&rows.ldb().path().to_string_lossy()).into_owned();
+        self.resumed = None;
+        self.out.write_snapshot_begin(&reason)?;
+        if let Some(why) = snapshot.without_lock()
+            && !std::mem::replace(&mut self.said_without_lock, true)
+        {
+            let warning = format!(
+                "cannot take the write lock of LDB {ldb} ({}): the changes follow from the start \
+                 of the changelog's current file, so some show twice, and one of a ledger \
+                 transaction open across a rotation could be missed",
+                printable(why)
+            );
+            self.say_unless_quiet(|report| report.warning(warning))?;
+        }
+        for table in snapshot.missing_tables() {
+            let warning = format!(
+                "LDB {ldb} has no table {}: it gives no rows",
+                printable(table)
+            );
+            self.say_unless_quiet(|report| report.warning(warning))?;
+        }
+        if snapshot.tables() == 0 && snapshot.missing_tables().is_empty() {
+            let warning = format!("LDB {ldb} has no table that --family and --table select");
+            self.say_unless_quiet(|report| report.warning(warning))?;
+        }
+        let mut printed = 0;
+        while let Some(row) = snapshot.next() {
+            if self.received.signal().is_some() {
+                return Ok(Some(signal_exit(self.received)));
+            }
+            if self.received.take_status_request() {
+                let status = snapshot.progress().to_string();
+                self.say(|report| report.status(status))?;
+            }
+            match row {
+                Ok(row) => {
+                    self.out.write_snapshot_row(&row)?;
+                    printed += 1;
+                }
+                Err(e) if e.kind() == LdbErrorKind::Value => {
+                    let warning = format!("{e}; the row is not in the snapshot");
+                    self.say_unless_quiet(|report| report.warning(warning))?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.out.write_snapshot_end(printed)?;
+        self.out.flush()?;
+        self.saver.blocked = false;
+        self.saver.save(events)?;
+        Ok(None)
     }
 
     /// Writes a message on stderr after the events printed before it: the
@@ -358,6 +482,19 @@ impl Session<'_> {
     }
 }
 
+/// Whether `gap`, revealed after resuming from a state whose seq was
+/// `resumed`, says that the state itself is out of sync (rather than that
+/// events were lost later in the run).
+fn reveals_stale_state(gap: Gap, resumed: Option<i64>) -> bool {
+    match gap {
+        Gap::Skipped { previous } => Some(previous) == resumed,
+        Gap::Missed => false,
+        // The resume's own checks: the run it resumed in ends early or was
+        // rewritten, or its file is gone.
+        _ => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,6 +504,7 @@ mod tests {
             state: None,
             saved_at: Instant::now() - since_write,
             printed,
+            blocked: false,
         }
     }
 

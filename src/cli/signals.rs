@@ -22,24 +22,40 @@ use signal_hook::iterator::exfiltrator::SignalOnly;
 use std::io::{self, Read};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 /// How long a run has to end after SIGINT or SIGTERM before the signal
 /// thread ends the process itself: ample for a flush and a state write, short
 /// beside systemd's 90 s before SIGKILL.
 pub const GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// The signal that ended the run, if one did.
+/// What the signal thread has been told, for the run to look at.
 #[derive(Debug, Clone, Default)]
-pub struct Received(Arc<AtomicI32>);
+pub struct Received(Arc<Shared>);
+
+#[derive(Debug, Default)]
+struct Shared {
+    /// The signal that ends the run (0 if none yet).
+    ending: AtomicI32,
+    /// SIGUSR1 came and no status line has been printed for it yet.
+    status: AtomicBool,
+}
 
 impl Received {
-    /// The first signal received (0 if none).
+    /// The first SIGINT or SIGTERM received, if any.
     pub fn signal(&self) -> Option<i32> {
-        match self.0.load(Ordering::SeqCst) {
+        match self.0.ending.load(Ordering::SeqCst) {
             0 => None,
             signal => Some(signal),
         }
+    }
+
+    /// Whether a status line was asked for (SIGUSR1) since the last call:
+    /// one line per request, whether the iterator's interruption or a
+    /// snapshot's check answers it.
+    pub fn take_status_request(&self) -> bool {
+        // A load first: the common answer costs no locked instruction.
+        self.0.status.load(Ordering::Relaxed) && self.0.status.swap(false, Ordering::SeqCst)
     }
 }
 
@@ -140,6 +156,7 @@ fn end_after_grace(read: &UnixStream, signal: i32) {
 /// Hands one signal on (see the module).
 fn forward(signal: i32, record: &Received, cancel: &CancelHandle, interrupt: &InterruptHandle) {
     if signal == SIGUSR1 {
+        record.0.status.store(true, Ordering::SeqCst);
         interrupt.interrupt();
         return;
     }
@@ -148,6 +165,6 @@ fn forward(signal: i32, record: &Received, cancel: &CancelHandle, interrupt: &In
         // writing to a reader that stopped reading). Do as the user insists.
         std::process::exit(128 + signal);
     }
-    record.0.store(signal, Ordering::SeqCst);
+    record.0.ending.store(signal, Ordering::SeqCst);
     cancel.cancel();
 }

@@ -533,6 +533,10 @@ impl crate::source::Source for Follower {
         Follower::resume_in_place(self, checkpoint)
     }
 
+    fn rewind(&mut self) -> Result<(), Error> {
+        self.begin_at(0, 0)
+    }
+
     fn status(&self) -> crate::status::SourceStatus {
         crate::status::SourceStatus {
             file: Some(self.current.id),

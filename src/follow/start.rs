@@ -64,7 +64,7 @@ impl Follower {
     /// Makes reading begin at `end`, after `lines` lines, with the bytes
     /// just before it kept as the last read: the check that tells a
     /// truncation at a wake-up needs them (there is no other check).
-    fn begin_at(&mut self, end: u64, lines: u64) -> Result<(), Error> {
+    pub(super) fn begin_at(&mut self, end: u64, lines: u64) -> Result<(), Error> {
         // Reads are positional (at the buffer's read offset): no seek.
         self.buffer.reset(end, lines + 1);
         let len = end.min(super::TAIL as u64) as usize;
@@ -75,6 +75,10 @@ impl Follower {
             .map_err(|e| self.io(e))?;
         self.current.tail = tail;
         self.current.tail_len = len;
+        // Mid-run (a snapshot moves reading), what was read is no longer
+        // all there is to hand out: look again before sleeping.
+        self.settled = false;
+        self.told_caught_up = false;
         Ok(())
     }
 

@@ -71,6 +71,12 @@ impl LdbError {
 
     /// An error from SQLite while reading `table`, classified.
     pub(super) fn sqlite(path: &Arc<Path>, table: &str, source: rusqlite::Error) -> Self {
+        LdbError::doing(path, "cannot read the row", source).table(table)
+    }
+
+    /// An error from SQLite while doing `what`, classified: busy past the
+    /// bound, or anything else.
+    pub(super) fn doing(path: &Arc<Path>, what: &str, source: rusqlite::Error) -> Self {
         let busy = matches!(
             source.sqlite_error_code(),
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
@@ -84,11 +90,9 @@ impl LdbError {
                 ),
             )
         } else {
-            (LdbErrorKind::Sqlite, "cannot read the row".to_owned())
+            (LdbErrorKind::Sqlite, what.to_owned())
         };
-        LdbError::new(path, kind, message)
-            .table(table)
-            .source(source)
+        LdbError::new(path, kind, message).source(source)
     }
 
     /// Which kind of failure this is.

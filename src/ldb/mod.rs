@@ -41,9 +41,13 @@
 mod error;
 mod key;
 mod row;
+mod snapshot;
+mod write_lock;
 
 pub use error::{LdbError, LdbErrorKind};
 pub use row::{ColumnValue, Row};
+pub use snapshot::{Snapshot, SnapshotProgress, SnapshotRow};
+use write_lock::{Refused, WriteLock};
 
 use crate::event::{Event, EventRef};
 use crate::position::FileId;
@@ -62,6 +66,14 @@ use std::time::{Duration, Instant};
 /// LDB stays busy.
 #[cfg_attr(docsrs, doc(cfg(feature = "ldb")))]
 pub const LDB_BUSY_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// How long taking the LDB's write lock for an instant (a snapshot's
+/// position, [`Ldb::settle`]) waits for a writer's open transaction to
+/// end. ctlstore's ledger transactions last milliseconds; a second covers
+/// a slow disk's commit, and bounds how long a snapshot's start or a
+/// batch of rows can be held up.
+#[cfg_attr(docsrs, doc(cfg(feature = "ldb")))]
+pub const LDB_LOCK_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How often, at most, a lookup checks whether the LDB's path still names
 /// the open file. A check is a `stat` of the path (about a microsecond);
@@ -136,6 +148,9 @@ pub struct Ldb {
     /// [`MAX_REPORTED`]), for the whole run (not cleared on reopening); a
     /// table leaves it when it is found.
     reported_missing: HashSet<u64>,
+    /// The connection that takes the write lock for an instant, opened
+    /// when first needed.
+    lock: Lock,
     /// Scratch buffers, kept so that a lookup allocates only for its row.
     name: String,
     sql: String,
@@ -149,6 +164,32 @@ fn name_hash(name: &str) -> u64 {
     let mut hasher = std::hash::DefaultHasher::new();
     name.hash(&mut hasher);
     hasher.finish()
+}
+
+/// Whether the write lock can be had ([`write_lock`]).
+#[derive(Debug)]
+enum Lock {
+    Untried,
+    Open(WriteLock),
+    /// Why not (no write access, no writer's files).
+    Unavailable(String),
+}
+
+/// What [`Ldb::settle`] came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+#[cfg_attr(docsrs, doc(cfg(feature = "ldb")))]
+pub enum Settled {
+    /// No write transaction was open at an instant after the call began:
+    /// every changelog line read before the call has its change committed.
+    Quiet,
+    /// The write lock cannot be had here (no write access to the LDB or
+    /// its directory, or no writer has it open): nothing was waited for,
+    /// and a row of a ledger transaction may be older than its line.
+    Unknowable {
+        /// Why, for a message.
+        why: String,
+    },
 }
 
 /// What the LDB knows of a table.
@@ -191,6 +232,7 @@ impl Ldb {
             next_replaced_check: Instant::now() + REPLACED_CHECK,
             tables: HashMap::new(),
             reported_missing: HashSet::new(),
+            lock: Lock::Untried,
             name: String::new(),
             sql: String::new(),
             binds: Vec::new(),
@@ -200,6 +242,53 @@ impl Ldb {
     /// The LDB's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Waits until no LDB write transaction is open (holding the write
+    /// lock for an instant, within [`LDB_LOCK_TIMEOUT`]), so that the rows
+    /// of every changelog line read before this call are committed:
+    /// ctlstore's ledger transactions write their lines before they
+    /// commit. Call it once per batch of lines read, before looking up
+    /// their rows. The lock connection writes nothing and creates no file
+    /// (see the crate's `ldb` docs); without write access it cannot be
+    /// had: [`Settled::Unknowable`].
+    pub fn settle(&mut self) -> Result<Settled, LdbError> {
+        self.reopen_if_replaced()?;
+        let path = Arc::clone(&self.path);
+        match self.write_lock() {
+            Ok(lock) => match lock.hold(&path, || ()) {
+                Ok(()) => Ok(Settled::Quiet),
+                Err(Refused::Unavailable(why)) => Ok(self.unavailable(why)),
+                Err(Refused::Failed(e)) => {
+                    self.lock = Lock::Untried;
+                    Err(e)
+                }
+            },
+            Err(why) => Ok(Settled::Unknowable { why }),
+        }
+    }
+
+    /// The write-lock connection, opened if not yet tried; why not, if it
+    /// cannot be had.
+    fn write_lock(&mut self) -> Result<&WriteLock, String> {
+        if let Lock::Untried = self.lock {
+            self.lock = match WriteLock::open(&self.path) {
+                Ok(lock) => Lock::Open(lock),
+                Err(why) => Lock::Unavailable(why),
+            };
+        }
+        match &self.lock {
+            Lock::Open(lock) => Ok(lock),
+            Lock::Unavailable(why) => Err(why.clone()),
+            // Set just above; kept total rather than a panic.
+            Lock::Untried => Err("the write lock was not opened".to_owned()),
+        }
+    }
+
+    /// Records that the write lock cannot be had, and why.
+    fn unavailable(&mut self, why: String) -> Settled {
+        self.lock = Lock::Unavailable(why.clone());
+        Settled::Unknowable { why }
     }
 
     /// The row that `event` names (see [`lookup`](Self::lookup)).
@@ -392,30 +481,7 @@ impl Ldb {
         }
         let mut values = Vec::with_capacity(columns.len());
         for (i, column) in columns.iter().enumerate() {
-            use rusqlite::types::ValueRef;
-            values.push(match row.get_ref(i)? {
-                ValueRef::Null => ColumnValue::Null,
-                ValueRef::Integer(i) => ColumnValue::Integer(i),
-                ValueRef::Real(r) if r.is_finite() => ColumnValue::Real(r),
-                // JSON has no number for ±infinity (or NaN, which SQLite
-                // stores as NULL): `null` would mean "no such row" or SQL
-                // NULL, so the lookup fails and the event goes out without
-                // its row (the README, Rows from the LDB).
-                ValueRef::Real(r) => {
-                    return Err(ProbeError::Value(format!(
-                        "column {column}: REAL value {r}, which JSON cannot hold"
-                    )));
-                }
-                ValueRef::Text(t) => match std::str::from_utf8(t) {
-                    Ok(t) => ColumnValue::Text(t.to_owned()),
-                    Err(e) => {
-                        return Err(ProbeError::Value(format!(
-                            "column {column}: text that is not UTF-8 ({e})"
-                        )));
-                    }
-                },
-                ValueRef::Blob(b) => ColumnValue::Blob(b.to_vec()),
-            });
+            values.push(ColumnValue::read(row.get_ref(i)?, column).map_err(ProbeError::Value)?);
         }
         Ok(Probe::Row(values))
     }
@@ -499,6 +565,7 @@ impl Ldb {
                 self.conn = conn;
                 self.file = file;
                 self.tables.clear();
+                self.lock = Lock::Untried;
                 Ok(())
             }
             Err(e) => {

@@ -8,6 +8,7 @@
 use crate::event::write_json_string;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use rusqlite::types::ValueRef;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::fmt;
 use std::io::{self, Write};
@@ -75,6 +76,11 @@ impl Row {
         Row { columns, values }
     }
 
+    /// The values, in table order.
+    pub(super) fn values(&self) -> &[ColumnValue] {
+        &self.values
+    }
+
     /// The columns and their values, in table order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &ColumnValue)> {
         self.columns.iter().map(|c| &**c).zip(&self.values)
@@ -137,6 +143,50 @@ impl Serialize for Row {
 }
 
 impl ColumnValue {
+    /// The value SQLite holds in `column`, if JSON can show it: the error
+    /// says why not.
+    pub(super) fn read(value: ValueRef<'_>, column: &str) -> Result<ColumnValue, String> {
+        Ok(match value {
+            ValueRef::Null => ColumnValue::Null,
+            ValueRef::Integer(i) => ColumnValue::Integer(i),
+            ValueRef::Real(r) if r.is_finite() => ColumnValue::Real(r),
+            // JSON has no number for ±infinity (or NaN, which SQLite
+            // stores as NULL): `null` would mean "no such row" or SQL
+            // NULL, so the read fails and the caller says so (the
+            // README, Rows from the LDB).
+            ValueRef::Real(r) => {
+                return Err(format!(
+                    "column {column}: REAL value {r}, which JSON cannot hold"
+                ));
+            }
+            ValueRef::Text(t) => match std::str::from_utf8(t) {
+                Ok(t) => ColumnValue::Text(t.to_owned()),
+                Err(e) => return Err(format!("column {column}: text that is not UTF-8 ({e})")),
+            },
+            ValueRef::Blob(b) => ColumnValue::Blob(b.to_vec()),
+        })
+    }
+
+    /// The value as text for matching `--key` (as
+    /// [`KeyValue::text`](crate::KeyValue::text) of the changelog's
+    /// form): a string's content, a blob's base64, anything else its JSON.
+    pub(crate) fn text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            ColumnValue::Text(s) => s.as_str().into(),
+            ColumnValue::Blob(b) => BASE64.encode(b).into(),
+            ColumnValue::Integer(i) => itoa::Buffer::new().format(*i).to_owned().into(),
+            other => other.to_string().into(),
+        }
+    }
+
+    /// The value's JSON text (see [`write_json`](Self::write_json)).
+    pub(super) fn to_json(&self) -> String {
+        let mut json = Vec::new();
+        // Writing to a Vec cannot fail, and JSON is UTF-8.
+        let _ = self.write_json(&mut json);
+        String::from_utf8_lossy(&json).into_owned()
+    }
+
     /// Writes the value as JSON (see the variants for each form).
     pub fn write_json(&self, w: &mut impl Write) -> io::Result<()> {
         match self {

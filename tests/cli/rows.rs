@@ -258,7 +258,7 @@ fn raw_with_rows_and_ldb_without_rows_are_usage_errors() {
             &["--raw", "--rows"][..],
             "--raw prints input lines unchanged",
         ),
-        (&["--ldb", ldb][..], "add --rows"),
+        (&["--ldb", ldb][..], "add one, or drop --ldb"),
     ] {
         let out = no_follow(&host.log, args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
