@@ -451,8 +451,8 @@ impl ChangelogIterator {
         &self.filter
     }
 
-    /// Moves reading to where `start` ([`Start::End`] or
-    /// [`Start::Beginning`]) is in the current file, mid-run, as a new
+    /// Moves reading to where `start` ([`Start::End`](crate::Start::End) or
+    /// [`Start::Beginning`](crate::Start::Beginning)) is in the current file, mid-run, as a new
     /// iterator would begin there: a snapshot of the LDB takes its
     /// position so (`crate::ldb::snapshot`). What was read before is
     /// forgotten: the proof of continuity starts again from there.

@@ -109,13 +109,15 @@
 //! - `EventStream` (cargo feature `tokio`): the events as a
 //!   `futures::Stream`, waited for through tokio.
 //! - `Ldb` (cargo feature `ldb`): the rows that events name, read from
-//!   ctlstore's LDB.
+//!   ctlstore's LDB; `ChangelogIterator::snapshot`: every row of the
+//!   filter's tables, then the changes from that instant on, with no change
+//!   between the two.
 //!
 //! # Cargo features
 //!
 //! - `cli` (default): the `changelog-tail` binary; needs `ldb`.
-//! - `ldb` (default): `Ldb`, `RowLookup` and friends, through a bundled
-//!   SQLite (built from C: a C compiler is needed).
+//! - `ldb` (default): `Ldb`, `RowLookup`, `Snapshot` and friends, through
+//!   a bundled SQLite (built from C: a C compiler is needed).
 //! - `tokio`: `EventStream`.
 //! - `macos-kqueue` (default), `macos-fsevent`: which `notify` watcher
 //!   macOS uses.

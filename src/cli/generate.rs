@@ -129,7 +129,14 @@ is printed once, in order. Whatever could not be read (a file rotated away
 before it was opened, a writer that restarted, events written while the tool
 was not running) shows as a skipped sequence number:
 .I out of sync
-(exit 3 unless \fB\-\-on\-out\-of\-sync warn\fR).
+(exit 3 unless \fB\-\-on\-out\-of\-sync warn\fR or \fBsnapshot\fR).
+.PP
+With \fB\-\-snapshot\fR, every row of the matching tables as it is now in
+ctlstore's LDB comes first, then every change from that instant on: the
+position is taken while the LDB's write lock is held for an instant, so no
+change falls between the two (one may show in both). With
+\fB\-\-on\-out\-of\-sync snapshot\fR, lost events bring a fresh snapshot
+instead of exit 3.
 "#;
 
 /// The sections after OPTIONS, in man-pages(7)'s order.
@@ -149,6 +156,12 @@ their escapes. With \fB\-\-rows\fR, a last field \fB"row"\fR holds the row as
 it is now in the LDB (an object of every column), or \fBnull\fR if there is
 no such row now. With \fB\-\-raw\fR, each matching input line is printed byte
 for byte instead.
+.PP
+A snapshot is a \fB{"snapshot":"begin","reason":"start"}\fR line (reason
+\fB"out of sync"\fR, with the \fB"expected"\fR and \fB"got"\fR seqs, after a
+gap), one \fB{"snapshot":"row",...}\fR line per row (its family, table,
+primary\-key columns as \fB"keys"\fR and every column as \fB"row"\fR), and
+\fB{"snapshot":"end","rows":\fIN\fB}\fR. Reset a cache on each begin line.
 .PP
 With \fB\-\-format pretty\fR (the default on a terminal), one line per event:
 the seq, \fIfamily\fR.\fItable\fR, then each key as \fIname\fR=\fIvalue\fR
@@ -210,8 +223,10 @@ When set and not empty, \fB\-\-color auto\fR means no colour.
 The changelog, when neither \fB\-\-path\fR nor \fBCTLSTORE_PATH\fR is given.
 .TP
 .I /var/spool/ctlstore/ldb.db
-The LDB that \fB\-\-rows\fR reads, when neither \fB\-\-ldb\fR nor
-\fBCTLSTORE_PATH\fR is given. It is opened read\-only.
+The LDB that \fB\-\-rows\fR and snapshots read, when neither \fB\-\-ldb\fR
+nor \fBCTLSTORE_PATH\fR is given. It is read through a read\-only connection;
+a second connection takes its write lock for an instant (once per snapshot,
+and once per batch of lines with \fB\-\-rows\fR) and only ever rolls back.
 .TP
 .I STATE_FILE
 With \fB\-\-state\-file\fR: the last event read (its seq, a hash of its
@@ -224,7 +239,8 @@ locked); an unreadable or corrupt one is an error, never ignored.
 .B SIGUSR1
 Print one status line to standard error and go on, as \fBdd\fR(1) does: the
 file and its device and inode, offset and size, last seq, lines read, events
-printed, invalid entries, rotations followed.
+printed, invalid entries, rotations followed; during a snapshot, its
+progress (rows printed, the table being read).
 .TP
 .BR SIGINT ", " SIGTERM
 Flush the output and the state, then exit 130 or 143.
@@ -270,6 +286,15 @@ Resume across restarts (a service that caches rows):
 .RS
 .nf
 changelog\-tail \-\-state\-file /var/lib/myapp/changelog.state \-\-family payments
+.fi
+.RE
+.PP
+Mirror a table: every row first, then the changes with their rows, and a
+fresh snapshot whenever events are lost:
+.PP
+.RS
+.nf
+changelog\-tail \-\-snapshot \-\-rows \-\-on\-out\-of\-sync snapshot \-\-family payments \-\-table accounts
 .fi
 .RE
 .PP

@@ -71,7 +71,7 @@ impl Rows {
     }
 
     /// More lines may be read before the next lookup: it must first wait
-    /// until no LDB write transaction is open (SPEC §4: a row is never
+    /// until no LDB write transaction is open (doc/guarantees.md: a row is never
     /// older than its event), once for all the lines read by then.
     pub fn new_batch(&mut self) {
         self.unsettled = true;

@@ -376,7 +376,7 @@ impl Session<'_> {
     }
 
     /// Prints a snapshot of the LDB's rows and moves `events` to where it
-    /// was taken (SPEC §9); returns how the run ends, if a signal ends it
+    /// was taken (doc/guide.md, Snapshot); returns how the run ends, if a signal ends it
     /// meanwhile. The state is written only once every row is out.
     fn snapshot(
         &mut self,

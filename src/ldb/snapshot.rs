@@ -6,7 +6,7 @@
 //! a single statement commits, then writes its changelog lines; a ledger
 //! transaction writes its lines, then commits):
 //!
-//! 1. Take the LDB's write lock for an instant ([`WriteLock`]): no write
+//! 1. Take the LDB's write lock for an instant (`super::write_lock`): no write
 //!    transaction is open, so every line in the changelog belongs to a
 //!    committed change.
 //! 2. Pin the read snapshot on a connection of its own (`BEGIN` and a
