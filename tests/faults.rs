@@ -1,7 +1,7 @@
 //! Every system call made to fail (issue 17), as SQLite tests its I/O
 //! error paths: the real binary runs under `strace -f -e
-//! inject=CALL:error=ERRNO:when=K` in four runs (following, a catch-up
-//! with a state file, a `--rows` run, a pipe), for each system call the
+//! inject=CALL:error=ERRNO:when=K` in five runs (following, a catch-up
+//! with a state file, a `--rows` run, a pipe, a snapshot), for each system call the
 //! tool itself makes in that run (taken from a trace of the run without
 //! faults) and each error that call can really return, at the tool's first
 //! call and at a later one. Each case must hold:
@@ -14,7 +14,8 @@
 //!   words);
 //! - the output a run of consecutive events from the first expected (a
 //!   failed write may cut the last line short), all of them on exit 0;
-//! - the state file never claiming an event that did not reach stdout;
+//! - the state file never claiming an event that did not reach stdout (nor
+//!   a snapshot whose end did not);
 //! - EINTR and EAGAIN retried, never reported: exit 0, the whole output,
 //!   nothing on stderr.
 //!
@@ -105,7 +106,7 @@ enum Position {
     Later,
 }
 
-/// One of the four runs.
+/// One of the five runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Run {
     /// Following a file: 300 events there, then (once they are printed)
@@ -118,6 +119,10 @@ enum Run {
     Rows,
     /// `--path -`: 300 events on a pipe.
     Pipe,
+    /// `--no-follow --snapshot --state-file --table t1`: the 100 rows of
+    /// `f___t1`, taken under the LDB's write lock, and no event (the
+    /// snapshot stands after the file's 300).
+    Snapshot,
 }
 
 impl Run {
@@ -127,6 +132,7 @@ impl Run {
             Run::CatchUp => "catch-up with a state file",
             Run::Rows => "--rows",
             Run::Pipe => "pipe",
+            Run::Snapshot => "snapshot",
         }
     }
 
@@ -137,6 +143,8 @@ impl Run {
             Run::CatchUp => (101..=300).collect(),
             Run::Rows => (1..=300).filter(|s| s % 3 == 1).collect(),
             Run::Pipe => (1..=300).collect(),
+            // The ids of the snapshot's rows.
+            Run::Snapshot => (1..=100).collect(),
         }
     }
 }
@@ -186,14 +194,15 @@ impl Fixture {
                 file.write_all(lines(101..=300).as_bytes()).unwrap();
                 saved_state = std::fs::read(&state).unwrap();
             }
-            Run::Rows => {
+            Run::Rows | Run::Snapshot => {
                 std::fs::write(&log, lines(1..=300)).unwrap();
                 let db = rusqlite::Connection::open(&ldb).unwrap();
                 db.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
                     .unwrap();
                 db.execute_batch("CREATE TABLE f___t1 (id INTEGER PRIMARY KEY, v TEXT);")
                     .unwrap();
-                for id in 1..=300 {
+                let rows = if run == Run::Rows { 300 } else { 100 };
+                for id in 1..=rows {
                     db.execute("INSERT INTO f___t1 VALUES (?1, 'v')", [id])
                         .unwrap();
                 }
@@ -219,6 +228,10 @@ impl Fixture {
                 std::fs::write(&self.log, lines(1..=300)).unwrap();
             }
             Run::CatchUp => std::fs::write(&self.state, &self.saved_state).unwrap(),
+            // No state: each case takes the snapshot.
+            Run::Snapshot => {
+                let _ = std::fs::remove_file(&self.state);
+            }
             Run::Rows | Run::Pipe => {}
         }
     }
@@ -245,6 +258,16 @@ impl Fixture {
                 "t1".into(),
             ],
             Run::Pipe => vec![],
+            Run::Snapshot => vec![
+                "--no-follow".into(),
+                "--snapshot".into(),
+                "--state-file".into(),
+                path(&self.state),
+                "--ldb".into(),
+                path(&self.ldb),
+                "--table".into(),
+                "t1".into(),
+            ],
         };
         args.extend(more);
         args
@@ -355,7 +378,7 @@ fn execute(
     }
     let stdout = reader.join().unwrap();
     let stderr = errors.join().unwrap();
-    let state = (run == Run::CatchUp)
+    let state = matches!(run, Run::CatchUp | Run::Snapshot)
         .then(|| serde_json::from_slice(&std::fs::read(&fixture.state).ok()?).ok())
         .flatten();
     Outcome {
@@ -479,6 +502,13 @@ fn judge(run: Run, call: &str, errno: &str, outcome: &Outcome) -> Result<(), Str
     // failed write may leave the last line cut short.
     let expected = run.expected();
     let mut printed = Vec::new();
+    // A snapshot's lines: begun, and its end with the count of its rows;
+    // then, if the LDB's write lock could not be had (a fault on its
+    // files makes them look read-only: said, as the README documents),
+    // the events from the start of the file.
+    let (mut begun, mut ended) = (false, false);
+    let fallback = outcome.stderr.contains("cannot take the write lock");
+    let mut after = Vec::new();
     for l in outcome.stdout.split_inclusive('\n') {
         let Some(l) = l.strip_suffix('\n') else {
             if code == 0 {
@@ -487,6 +517,21 @@ fn judge(run: Run, call: &str, errno: &str, outcome: &Outcome) -> Result<(), Str
             break;
         };
         let event: Value = serde_json::from_str(l).map_err(|e| format!("not JSON ({e}): {l}"))?;
+        if run == Run::Snapshot {
+            match (event["snapshot"].as_str(), begun, ended) {
+                (None, _, true) if fallback => {
+                    after.push(event["seq"].as_i64().ok_or("no seq")?);
+                    continue;
+                }
+                (Some("begin"), false, _) => begun = true,
+                (Some("row"), true, false) => {
+                    printed.push(event["keys"][0]["value"].as_i64().ok_or("no key")?)
+                }
+                (Some("end"), true, false) if event["rows"] == printed.len() => ended = true,
+                _ => return Err(format!("out of place in a snapshot: {l}")),
+            }
+            continue;
+        }
         if run == Run::Rows
             && event.get("row").is_none()
             && !outcome.stderr.contains("without its row")
@@ -505,7 +550,25 @@ fn judge(run: Run, call: &str, errno: &str, outcome: &Outcome) -> Result<(), Str
         ));
     }
     // The state never claims more than was printed.
-    if let Some(state) = &outcome.state {
+    if run == Run::Snapshot {
+        if outcome.state.is_some() && !ended {
+            return Err("a state written before the snapshot's end".into());
+        }
+        if code == 0 && !ended {
+            return Err("exit 0 without the snapshot's end".into());
+        }
+        // The file's events of table t1, from its start.
+        let whole: Vec<i64> = (1..=300).filter(|s| s % 3 == 1).collect();
+        if after[..] != whole[..after.len().min(whole.len())]
+            || (code == 0 && fallback && after != whole)
+        {
+            return Err(format!(
+                "after the fallback's snapshot, {} events, not the file's {}",
+                after.len(),
+                whole.len()
+            ));
+        }
+    } else if let Some(state) = &outcome.state {
         let saved = state["seq"].as_i64().unwrap_or(0);
         let last = printed.last().copied().unwrap_or(100);
         if saved > last {
@@ -589,6 +652,12 @@ fn targets(run: Run, fixture: &Fixture) -> Vec<PathBuf> {
             dir.join("ldb.db-shm"),
         ],
         Run::Pipe => vec![],
+        Run::Snapshot => vec![
+            fixture.ldb.clone(),
+            dir.join("ldb.db-wal"),
+            dir.join("ldb.db-shm"),
+            fixture.state.clone(),
+        ],
     }
 }
 
@@ -743,4 +812,9 @@ fn a_directory_look_that_fails_keeps_its_watch() {
         assert_eq!(outcome.code, Some(0), "{inject}: {outcome:?}");
         judge(Run::Follow, "statx", "EACCES", &outcome).unwrap_or_else(|e| panic!("{inject}: {e}"));
     }
+}
+
+#[test]
+fn every_call_made_to_fail_in_a_snapshot() {
+    matrix(Run::Snapshot);
 }

@@ -255,33 +255,38 @@ impl Ldb {
     pub fn settle(&mut self) -> Result<Settled, LdbError> {
         self.reopen_if_replaced()?;
         let path = Arc::clone(&self.path);
-        match self.write_lock() {
-            Ok(lock) => match lock.hold(&path, || ()) {
-                Ok(()) => Ok(Settled::Quiet),
-                Err(Refused::Unavailable(why)) => Ok(self.unavailable(why)),
-                Err(Refused::Failed(e)) => {
-                    self.lock = Lock::Untried;
-                    Err(e)
-                }
-            },
-            Err(why) => Ok(Settled::Unknowable { why }),
+        let held = match self.write_lock() {
+            Ok(lock) => lock.hold(&path, || ()),
+            Err(refused) => Err(refused),
+        };
+        match held {
+            Ok(()) => Ok(Settled::Quiet),
+            Err(Refused::Unavailable(why)) => Ok(self.unavailable(why)),
+            Err(Refused::Failed(e)) => {
+                self.lock = Lock::Untried;
+                Err(e)
+            }
         }
     }
 
     /// The write-lock connection, opened if not yet tried; why not, if it
-    /// cannot be had.
-    fn write_lock(&mut self) -> Result<&WriteLock, String> {
+    /// cannot be had (or the error that kept it from opening now).
+    fn write_lock(&mut self) -> Result<&WriteLock, Refused> {
         if let Lock::Untried = self.lock {
-            self.lock = match WriteLock::open(&self.path) {
-                Ok(lock) => Lock::Open(lock),
-                Err(why) => Lock::Unavailable(why),
-            };
+            match WriteLock::open(&self.path) {
+                Ok(lock) => self.lock = Lock::Open(lock),
+                Err(Refused::Unavailable(why)) => self.lock = Lock::Unavailable(why),
+                // Tried again next time.
+                Err(failed) => return Err(failed),
+            }
         }
         match &self.lock {
             Lock::Open(lock) => Ok(lock),
-            Lock::Unavailable(why) => Err(why.clone()),
+            Lock::Unavailable(why) => Err(Refused::Unavailable(why.clone())),
             // Set just above; kept total rather than a panic.
-            Lock::Untried => Err("the write lock was not opened".to_owned()),
+            Lock::Untried => Err(Refused::Unavailable(
+                "the write lock was not opened".to_owned(),
+            )),
         }
     }
 

@@ -102,25 +102,26 @@ impl ChangelogIterator {
         ldb.reopen_if_replaced()?;
         let path = Arc::clone(&ldb.path);
         let (conn, _) = connect(&path)?;
-        let without_lock = match ldb.write_lock() {
-            Ok(lock) => match lock.hold(&path, || -> Result<(), Error> {
+        let held = match ldb.write_lock() {
+            Ok(lock) => lock.hold(&path, || -> Result<(), Error> {
                 begin_read(&conn, &path)?;
                 self.restart(&Start::End)
-            }) {
-                Ok(held) => {
-                    held?;
-                    None
-                }
-                Err(Refused::Unavailable(why)) => {
-                    ldb.unavailable(why.clone());
-                    Some(why)
-                }
-                Err(Refused::Failed(e)) => {
-                    ldb.lock = Lock::Untried;
-                    return Err(e.into());
-                }
-            },
-            Err(why) => Some(why),
+            }),
+            Err(refused) => Err(refused),
+        };
+        let without_lock = match held {
+            Ok(held) => {
+                held?;
+                None
+            }
+            Err(Refused::Unavailable(why)) => {
+                ldb.unavailable(why.clone());
+                Some(why)
+            }
+            Err(Refused::Failed(e)) => {
+                ldb.lock = Lock::Untried;
+                return Err(e.into());
+            }
         };
         if without_lock.is_some() {
             self.restart(&Start::Beginning)?;

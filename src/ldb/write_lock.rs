@@ -40,18 +40,37 @@ pub(super) enum Refused {
 
 impl WriteLock {
     /// Opens the LDB at `path` for the lock, or says why it cannot be.
-    pub(super) fn open(path: &Arc<Path>) -> Result<WriteLock, String> {
+    pub(super) fn open(path: &Arc<Path>) -> Result<WriteLock, Refused> {
         if is_wal(path) {
             for suffix in ["-wal", "-shm"] {
                 let mut name = path.as_os_str().to_owned();
                 name.push(suffix);
+                let unavailable = |why: &str| {
+                    Refused::Unavailable(format!(
+                        "its {suffix} file {why}, and taking the lock would create it"
+                    ))
+                };
                 // A symlink there is not ctlstore's file: SQLite would
                 // follow it.
-                if !std::fs::symlink_metadata(&name).is_ok_and(|m| m.is_file()) {
-                    return Err(format!(
-                        "its {suffix} file is missing (no writer has it open), and \
-                         taking the lock would create it"
-                    ));
+                match std::fs::symlink_metadata(&name) {
+                    Ok(meta) if meta.is_file() => {}
+                    Ok(_) => return Err(unavailable("is not a regular file")),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        return Err(unavailable("is missing (no writer has the LDB open)"));
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                        return Err(unavailable("cannot be looked at (permission denied)"));
+                    }
+                    Err(e) => {
+                        return Err(Refused::Failed(
+                            LdbError::new(
+                                path,
+                                LdbErrorKind::Open,
+                                format!("cannot look at its {suffix} file"),
+                            )
+                            .source(e),
+                        ));
+                    }
                 }
             }
         }
@@ -59,17 +78,20 @@ impl WriteLock {
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(|e| format!("it cannot be opened for writing ({e})"))?;
+        .map_err(|e| Refused::Unavailable(format!("it cannot be opened for writing ({e})")))?;
         // SQLite opens a file it may not write read-only, silently.
         if conn.is_readonly(MAIN_DB).unwrap_or(true) {
-            return Err("there is no write access to it".to_owned());
+            return Err(Refused::Unavailable(
+                "there is no write access to it".to_owned(),
+            ));
         }
         let set_up = || -> rusqlite::Result<()> {
             conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
             conn.pragma_update(None, "wal_autocheckpoint", 0)?;
             conn.busy_timeout(LDB_LOCK_TIMEOUT)
         };
-        set_up().map_err(|e| format!("it cannot be set up for the lock ({e})"))?;
+        set_up()
+            .map_err(|e| Refused::Unavailable(format!("it cannot be set up for the lock ({e})")))?;
         Ok(WriteLock { conn })
     }
 
