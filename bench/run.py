@@ -3,17 +3,21 @@
 tail -F and the floor follower in the same run, in turns, printed as a table
 of ratios on wall time and on CPU time (user + system, from wait4).
 
-    python3 bench/run.py            # full run (2,000,000 events, ~15 minutes)
+    python3 bench/run.py            # full run (2,000,000 events, ~20 minutes)
     python3 bench/run.py --quick    # smaller and shorter, for a smoke test
     python3 bench/run.py --compare OLD_BINARY   # also: the catch-ups against
                                     # OLD_BINARY's, wall and CPU
+    python3 bench/run.py --only snapshot        # one section alone (with
+                                    # --quick: smaller)
 
 Each catch-up is timed on every CPU and again pinned to one (taskset -c 0,
 for both sides): a helper thread that wins on two CPUs and loses on one is
 no speed-up. Needs: cargo, cc, grep, cat; jq and tail if present (their
 rows are skipped otherwise). bench/harness/ holds the write-to-read latency
 harness (latency.c) and the floor follower (floor.c): the least an inotify
-follower can do. The LDB for the --rows row is made with Python's sqlite3.
+follower can do. The LDBs for the --rows and --snapshot rows are made with
+Python's sqlite3; the snapshot is timed against the sqlite3 command line
+(Debian's sqlite3 package) if present (its comparison is skipped otherwise).
 """
 
 import argparse
@@ -296,6 +300,114 @@ def make_ldb(log, path):
     db.close()
 
 
+# The table a snapshot is timed on (--snapshot): one ctlstore table.
+SNAPSHOT_TABLE = "bench___accounts"
+
+
+def make_snapshot_ldb(path, rows):
+    """An LDB (WAL mode, as ctlstore's) holding one table of `rows` rows
+    with the ten columns of LDB_COLUMNS, written in one transaction.
+    Returns a connection kept open, as ctlstore's writer keeps one (so the
+    -wal and -shm files exist and the snapshot can take its instant's
+    lock, as on a host)."""
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(f"CREATE TABLE {SNAPSHOT_TABLE} ({LDB_COLUMNS})")
+    regions = ("us-east-1", "eu-west-1", "ap-south-1")
+    with db:
+        db.executemany(
+            f"INSERT INTO {SNAPSHOT_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ((i // 3, regions[i % 3], f"Account {i}", f"a{i}@example.com", i / 100,
+              "active", 1700000000, 1700000000 + i % 86400, i % 8,
+              None if i % 2 else f"note {i}") for i in range(rows)))
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.execute(f"SELECT count(*) FROM {SNAPSHOT_TABLE}").fetchone()
+    return db
+
+
+def peak_rss_of_snapshot(ldb, log, out):
+    """Peak resident set (VmHWM, KiB) of a follower that has printed a
+    whole snapshot of `ldb` (to the file `out`) and waits for changes.
+    (Read from /proc while it runs, as in peak_rss_after_catch_up.)"""
+    with open(out, "wb") as sink:
+        follower = subprocess.Popen([BIN, "--snapshot", "-p", log, "--ldb", ldb],
+                                    stdout=sink, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline:
+            if snapshot_ended(out) and sleeping(follower.pid):
+                with open(f"/proc/{follower.pid}/status") as status:
+                    return next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
+            time.sleep(0.05)
+        raise RuntimeError("the snapshot never ended")
+    finally:
+        follower.kill()
+        follower.wait()
+
+
+def snapshot_ended(out):
+    """Whether the file `out` ends with a snapshot's end line."""
+    with open(out, "rb") as f:
+        f.seek(max(os.path.getsize(out) - 64, 0))
+        return b'{"snapshot":"end"' in f.read()
+
+
+def sleeping(pid):
+    """Whether `pid`'s main thread sleeps."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0] == "S"
+
+
+def snapshot_section(tmp, rows_count, runs, row):
+    """7. --snapshot: every row of a `rows_count`-row, ten-column table
+    (to a file, from an empty changelog, with --no-follow), in turns with
+    `sqlite3 -json ldb.db 'SELECT * FROM table'` on every CPU and on one;
+    and the snapshot's peak memory."""
+    ldb = os.path.join(tmp, "snapshot.db")
+    log = os.path.join(tmp, "snapshot.log")
+    out = os.path.join(tmp, "snapshot.out")
+    open(log, "w").close()
+    started = time.time()
+    writer = make_snapshot_ldb(ldb, rows_count)
+    print(f"  snapshot LDB: {rows_count:,} rows in {time.time() - started:.1f} s, "
+          f"{os.path.getsize(ldb) / 1e6:.0f} MB", file=sys.stderr)
+    try:
+        ours = [BIN, "--snapshot", "--no-follow", "-p", log, "--ldb", ldb]
+        probe = subprocess.run(ours + ["--table", "accounts"], capture_output=True,
+                               check=True)
+        assert probe.stderr == b"", probe.stderr  # the lock was had: no fallback
+        assert probe.stdout.endswith(f'{{"snapshot":"end","rows":{rows_count}}}\n'.encode()), \
+            probe.stdout[-200:]
+        sqlite3_cli = shutil.which("sqlite3")
+        if sqlite3_cli:
+            theirs = [sqlite3_cli, "-json", ldb, f"SELECT * FROM {SNAPSHOT_TABLE}"]
+            timed(theirs, out)
+            theirs_mb = os.path.getsize(out) / 1e6
+            timed(ours, out)
+            ours_mb = os.path.getsize(out) / 1e6
+            for cpus, where in ((None, "all CPUs"), ({0}, "one CPU")):
+                p = Pair(runs, ours, theirs, out, cpus)
+                row("7 snapshot", f"--snapshot --no-follow, {rows_count:,} rows x 10 columns "
+                    f"({ours_mb:.0f} MB NDJSON), {where}, wall",
+                    f"{p.wall_a:.3f} s", f"sqlite3 -json {p.wall_b:.3f} s ({theirs_mb:.0f} MB)",
+                    shown(p.wall), "<= 1.0x sqlite3", p.wall[0] <= 1.0)
+                row("7 snapshot", f"--snapshot --no-follow, {where}, CPU (user + sys)",
+                    f"{p.cpu_a:.3f} s", f"sqlite3 -json {p.cpu_b:.3f} s", shown(p.cpu),
+                    "(reference)", True)
+        else:
+            row("7 snapshot", f"--snapshot --no-follow, {rows_count:,} rows x 10 columns",
+                "-", "sqlite3 not installed (apt-get install sqlite3): skipped", "-",
+                "<= 1.0x sqlite3", True)
+        rss = peak_rss_of_snapshot(ldb, log, out)
+        row("7 snapshot", f"peak RSS after a snapshot of {rows_count:,} rows",
+            f"{rss / 1024:.1f} MiB", "-", "-", "< 16 MiB", rss < 16 * 1024)
+    finally:
+        writer.close()
+        for path in (ldb, out):
+            if os.path.exists(path):
+                os.remove(path)
+
+
 def latency(bin_latency, command, events):
     """p50 and p99 write-to-read latency (us) of `command` ({} is the
     path) over `events` events 2 ms apart, by the shared harness."""
@@ -350,6 +462,8 @@ def main():
     parser.add_argument("--compare", metavar="BINARY",
                         help="another changelog-tail (e.g. built from main) to time the "
                              "catch-ups against, in the same run")
+    parser.add_argument("--only", choices=["snapshot"],
+                        help="run this section alone (7: --snapshot against sqlite3 -json)")
     args = parser.parse_args()
     events = 200_000 if args.quick else 2_000_000
     idle_seconds = 5 if args.quick else 60
@@ -361,6 +475,7 @@ def main():
     standin_runs = 2 if args.quick else 10
     rows_events = 20_000 if args.quick else 200_000
     follow_seconds = 2 if args.quick else 5
+    snapshot_rows = 200_000 if args.quick else 1_000_000
     runs = 5 if args.quick else 15
 
     rows = []
@@ -370,6 +485,9 @@ def main():
 
     with tempfile.TemporaryDirectory() as tmp:
         bin_latency, bin_floor = build(tmp)
+        if args.only == "snapshot":
+            snapshot_section(tmp, snapshot_rows, runs, row)
+            return report(rows)
         log = os.path.join(tmp, "change.log")
         subprocess.run([GENERATE, "--events", str(events), "--out", log],
                        check=True, stderr=subprocess.DEVNULL)
@@ -548,6 +666,14 @@ def main():
             f"{per_event:.1f} us/event", f"without --rows {without / rows_events * 1e6:.2f} us/event",
             f"{with_rows / without:.1f}x time", "<= 20 us", per_event <= 20)
 
+        # 7. --snapshot.
+        snapshot_section(tmp, snapshot_rows, runs, row)
+
+    return report(rows)
+
+
+def report(rows):
+    """Prints the table of `rows`; 0 if every target was met, else 1."""
     with open("/proc/cpuinfo") as cpuinfo:
         model = next((l.split(":", 1)[1].strip() for l in cpuinfo if l.startswith("model name")), "?")
     print(f"\nchangelog-tail benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, {model}\n")

@@ -84,12 +84,24 @@ struct Standing {
     /// The checkpoint while no later event is proven: where reading began,
     /// or an earlier run's position still being proven.
     anchor: Option<Checkpoint>,
+    /// Reading went back to the start of its file mid-run (a snapshot
+    /// without the LDB's lock): the lines that end at or before this
+    /// offset were read before, and a gap among them was seen then (the
+    /// snapshot answered it). Read again, each is taken as it comes;
+    /// past it, the proof goes on from the last of them.
+    replay_until: Option<u64>,
 }
 
 impl Standing {
     /// The event `seq` on `line` was read: what the proof makes of it, and
     /// whether the source is to keep the line (see [`Kept`]).
     fn event(&mut self, line: &[u8], info: &impl Fn() -> LineInfo, seq: i64) -> (Verdict, bool) {
+        if let Some(until) = self.replay_until {
+            match info().end <= until {
+                true => self.continuity = Continuity::open(),
+                false => self.replay_until = None,
+            }
+        }
         let keep = self.keep || self.continuity.is_skipping();
         if keep {
             self.kept = Kept {
@@ -117,6 +129,7 @@ impl Standing {
     /// `seq` to show whether a file came and went unseen in between: the
     /// next event says so.
     fn new_file(&mut self, file: FileId) {
+        self.replay_until = None;
         self.continuity.rotated();
         if let Some(anchor) = self.anchor
             && self.continuity.is_proven()
@@ -389,6 +402,7 @@ impl ChangelogIterator {
                 keep,
                 kept: Kept::default(),
                 anchor: positioned.anchor,
+                replay_until: None,
             },
             done: false,
             counts: Counts::default(),
@@ -460,7 +474,12 @@ impl ChangelogIterator {
     pub(crate) fn restart(&mut self, start: &crate::resume::Start) -> Result<(), Error> {
         use crate::resume::Start;
         debug_assert!(matches!(start, Start::End | Start::Beginning));
+        // Back at the start, the lines read so far in this file come again:
+        // a gap among them must not be reported again (the snapshot was
+        // taken for it, and would be taken again, and again).
+        let mut replay_until = None;
         if matches!(start, Start::Beginning) {
+            replay_until = Some(self.source.status().offset).filter(|&end| end > 0);
             self.source.rewind()?;
         }
         let positioned =
@@ -468,6 +487,7 @@ impl ChangelogIterator {
         self.standing.continuity = positioned.continuity;
         self.standing.anchor = positioned.anchor;
         self.standing.kept = Kept::default();
+        self.standing.replay_until = replay_until;
         Ok(())
     }
 
@@ -587,6 +607,8 @@ impl ChangelogIterator {
             Item::Notice(notice) => {
                 if let Notice::Truncated { .. } = notice {
                     self.counts.rotations += 1;
+                    // Its offsets start again: none was read before.
+                    self.standing.replay_until = None;
                 }
                 Ok(Advance::Return(Next::Notice(notice)))
             }

@@ -76,9 +76,13 @@ impl Follower {
         self.current.tail = tail;
         self.current.tail_len = len;
         // Mid-run (a snapshot moves reading), what was read is no longer
-        // all there is to hand out: look again before sleeping.
+        // all there is to hand out: look again before sleeping. Nor did the
+        // last read end where reading now begins: read before taking the
+        // end for reached (moved back to the start, the file's lines are
+        // all there to read, and no wake-up will come for them).
         self.settled = false;
         self.told_caught_up = false;
+        self.current.read_to_end = false;
         Ok(())
     }
 

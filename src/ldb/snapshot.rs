@@ -25,7 +25,8 @@
 //! duplicates, and a hole only if a ledger transaction was open across a
 //! rotation.
 //!
-//! Rows are read in key order, a chunk at a time ([`CHUNK_ROWS`] rows or
+//! Rows are read in the table's own order (its rowid; a `WITHOUT ROWID`
+//! table's primary key), a chunk at a time ([`CHUNK_ROWS`] rows or
 //! [`CHUNK_BYTES`], whichever comes first), each chunk a new statement
 //! that starts after the last row read (keyset paging): memory stays
 //! bounded whatever the table's size, and no statement outlives a call.
@@ -156,7 +157,8 @@ fn begin_read(conn: &Connection, path: &Arc<Path>) -> Result<(), LdbError> {
 }
 
 /// The rows of an LDB's tables as of one instant, read a chunk at a time
-/// in key order; made by [`ChangelogIterator::snapshot`].
+/// in the table's own order (rowid, or a `WITHOUT ROWID` table's primary
+/// key); made by [`ChangelogIterator::snapshot`].
 ///
 /// An item is a row, or an error: [`LdbErrorKind::Value`] for a row that
 /// JSON cannot show (text that is not UTF-8, an infinite REAL), after

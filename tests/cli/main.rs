@@ -34,5 +34,6 @@ mod resume;
 mod resume_edges;
 mod rows;
 mod scenarios;
+mod snapshot;
 mod status;
 mod threads;
