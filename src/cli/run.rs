@@ -8,7 +8,7 @@ use super::rows::Rows;
 use super::signals::{self, Received};
 use anyhow::Context;
 use changelog_tail::{
-    ChangelogIterator, Error, Gap, LdbErrorKind, Next, Notice, Record, StateFile, printable,
+    ChangelogIterator, Error, Gap, Ldb, LdbErrorKind, Next, Notice, Record, StateFile, printable,
 };
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
@@ -383,12 +383,25 @@ impl Session<'_> {
         events: &mut ChangelogIterator,
         reason: SnapshotReason,
     ) -> anyhow::Result<Option<Exit>> {
-        let Some(rows) = self.rows.as_mut() else {
-            anyhow::bail!("a snapshot needs the LDB, which this run has not opened");
-        };
         self.saver.blocked = true;
-        let mut snapshot = events.snapshot(rows.ldb())?;
-        let ldb = printable(&rows.ldb().path().to_string_lossy()).into_owned();
+        // A writer's transaction open longer than the lock's bound: tried
+        // again (said once), as long as it takes, until a signal.
+        let mut said_busy = false;
+        let mut snapshot = loop {
+            match events.snapshot(self.ldb()?) {
+                Err(Error::Ldb(e)) if e.kind() == LdbErrorKind::Busy => {
+                    if self.received.signal().is_some() {
+                        return Ok(Some(signal_exit(self.received)));
+                    }
+                    if !std::mem::replace(&mut said_busy, true) {
+                        let warning = format!("{e}; trying again until it ends");
+                        self.say_unless_quiet(|report| report.warning(warning))?;
+                    }
+                }
+                other => break other?,
+            }
+        };
+        let ldb = printable(&self.ldb()?.path().to_string_lossy()).into_owned();
         self.resumed = None;
         self.out.write_snapshot_begin(&reason)?;
         if let Some(why) = snapshot.without_lock()
@@ -439,6 +452,15 @@ impl Session<'_> {
         self.saver.blocked = false;
         self.saver.save(events)?;
         Ok(None)
+    }
+
+    /// The LDB, for a snapshot (opened at the start whenever one may be
+    /// taken).
+    fn ldb(&mut self) -> anyhow::Result<&mut Ldb> {
+        match self.rows.as_mut() {
+            Some(rows) => Ok(rows.ldb()),
+            None => anyhow::bail!("a snapshot needs the LDB, which this run has not opened"),
+        }
     }
 
     /// Writes a message on stderr after the events printed before it: the

@@ -718,6 +718,37 @@ fn snapshot_waits_for_an_open_ledger_transaction_and_leaves_no_hole() {
     assert!(ended.stderr.is_empty(), "{:?}", ended.stderr);
 }
 
+/// A write transaction open past the lock's bound (a second) does not end
+/// the run: the snapshot says once that it tries again, and goes on
+/// trying until the transaction ends, then shows its row.
+#[test]
+fn snapshot_tries_again_while_a_write_transaction_stays_open() {
+    let host = Host::new();
+    let ledger = host.writer(Duration::from_secs(5));
+    ledger
+        .execute_batch(
+            "BEGIN IMMEDIATE;
+             INSERT INTO f___users (id, email) VALUES (7, 'seven@example.com');",
+        )
+        .unwrap();
+    let (mut tail, stdout) =
+        Tail::spawn_with_raw_stdout(host.command(&["--snapshot", "--table", "users"]));
+    let lines = Lines::new(stdout);
+    let warning = tail.stderr_line("trying again until it ends");
+    assert!(
+        warning.contains("a write transaction stayed open for more than 1000 ms"),
+        "{warning}"
+    );
+    assert_eq!(lines.within(Duration::from_millis(100)), None);
+    ledger.execute_batch("COMMIT").unwrap();
+    let (_, rows) = lines.snapshot();
+    assert_eq!(rows.last().unwrap()["row"]["email"], "seven@example.com");
+    tail.signal(libc::SIGTERM);
+    let ended = tail.wait_end();
+    assert_eq!(ended.code(), Some(143));
+    assert_eq!(ended.stderr.len(), 1, "said once: {:?}", ended.stderr);
+}
+
 /// A snapshot holds no lock against the writer: while it streams a big
 /// table (stopped mid-table by a reader that does not read, its read
 /// transaction open), a writer with a 50 ms busy timeout still takes the
