@@ -273,7 +273,7 @@ impl Ldb {
     /// cannot be had (or the error that kept it from opening now).
     fn write_lock(&mut self) -> Result<&WriteLock, Refused> {
         if let Lock::Untried = self.lock {
-            match WriteLock::open(&self.path) {
+            match WriteLock::open(&self.path, &self.conn) {
                 Ok(lock) => self.lock = Lock::Open(lock),
                 Err(Refused::Unavailable(why)) => self.lock = Lock::Unavailable(why),
                 // Tried again next time.
@@ -351,9 +351,14 @@ impl Ldb {
         let mut columns = columns;
         let mut rediscovered = false;
         loop {
-            match self.probe(&columns, count) {
+            match patiently(|| self.probe(&columns, count)) {
                 Ok(Probe::Row(values)) => return Ok(RowLookup::Found(Row::new(columns, values))),
                 Ok(Probe::NoRow) => return Ok(RowLookup::NoRow),
+                Ok(Probe::Unreadable(message)) => {
+                    return Err(
+                        LdbError::new(&self.path, LdbErrorKind::Value, message).table(&self.name)
+                    );
+                }
                 // The table was altered since its columns were read: read
                 // them again, once.
                 Ok(Probe::ColumnsChanged) if !rediscovered => {
@@ -431,15 +436,7 @@ impl Ldb {
         Ok(count)
     }
 
-    fn probe_error(&mut self, e: ProbeError) -> Result<RowLookup, LdbError> {
-        let e = match e {
-            ProbeError::Value(message) => {
-                return Err(
-                    LdbError::new(&self.path, LdbErrorKind::Value, message).table(&self.name)
-                );
-            }
-            ProbeError::Sqlite(e) => e,
-        };
+    fn probe_error(&mut self, e: rusqlite::Error) -> Result<RowLookup, LdbError> {
         // A table dropped since it was found fails here: tell it from
         // other failures by looking (not when busy: that would wait a
         // second time).
@@ -465,7 +462,7 @@ impl Ldb {
     }
 
     /// Runs the statement in `self.sql` with the first `count` binds.
-    fn probe(&self, columns: &[Box<str>], count: usize) -> Result<Probe, ProbeError> {
+    fn probe(&self, columns: &[Box<str>], count: usize) -> rusqlite::Result<Probe> {
         let mut statement = self.conn.prepare_cached(&self.sql)?;
         for (i, bind) in self.binds[..count].iter().enumerate() {
             statement.raw_bind_parameter(i + 1, bind.value())?;
@@ -486,7 +483,10 @@ impl Ldb {
         }
         let mut values = Vec::with_capacity(columns.len());
         for (i, column) in columns.iter().enumerate() {
-            values.push(ColumnValue::read(row.get_ref(i)?, column).map_err(ProbeError::Value)?);
+            match ColumnValue::read(row.get_ref(i)?, column) {
+                Ok(value) => values.push(value),
+                Err(why) => return Ok(Probe::Unreadable(why)),
+            }
         }
         Ok(Probe::Row(values))
     }
@@ -589,21 +589,38 @@ impl Ldb {
     }
 }
 
+/// What one probe found.
 enum Probe {
     Row(Vec<ColumnValue>),
     NoRow,
     ColumnsChanged,
+    /// A row with a value JSON cannot hold: why.
+    Unreadable(String),
 }
 
-enum ProbeError {
-    Sqlite(rusqlite::Error),
-    Value(String),
-}
-
-impl From<rusqlite::Error> for ProbeError {
-    fn from(e: rusqlite::Error) -> Self {
-        ProbeError::Sqlite(e)
+/// Runs `op` again while SQLite says the WAL index cannot be used *yet* by
+/// a connection that may not write it (`SQLITE_READONLY_RECOVERY`,
+/// `SQLITE_READONLY_CANTINIT`: another connection is recovering or setting
+/// it up), for at most [`LDB_BUSY_TIMEOUT`], as busy is waited out. Only a
+/// reader without write access to `-shm` meets them.
+pub(super) fn patiently<T>(mut op: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = Instant::now() + LDB_BUSY_TIMEOUT;
+    loop {
+        match op() {
+            Err(e) if is_readonly_transient(&e) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            other => return other,
+        }
     }
+}
+
+/// `SQLITE_READONLY_RECOVERY` or `SQLITE_READONLY_CANTINIT` (see
+/// [`patiently`]).
+fn is_readonly_transient(e: &rusqlite::Error) -> bool {
+    const RECOVERY: std::ffi::c_int = 8 | (1 << 8);
+    const CANTINIT: std::ffi::c_int = 8 | (5 << 8);
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == RECOVERY || f.extended_code == CANTINIT)
 }
 
 /// Opens `path` read-only and reads its header, so that a file that is
@@ -646,7 +663,7 @@ fn connect(path: &Arc<Path>) -> Result<(Connection, FileId), LdbError> {
     // the truth is an error.
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DQS_DML, false)
         .map_err(|e| cannot_open(e.into()))?;
-    schema_version_of(&conn).map_err(|e| cannot_open(e.into()))?;
+    patiently(|| schema_version_of(&conn)).map_err(|e| cannot_open(e.into()))?;
     Ok((conn, file))
 }
 

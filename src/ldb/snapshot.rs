@@ -32,7 +32,7 @@
 //! bounded whatever the table's size, and no statement outlives a call.
 
 use super::write_lock::Refused;
-use super::{ColumnValue, Ldb, LdbError, LdbErrorKind, Lock, Row, connect, key};
+use super::{ColumnValue, Ldb, LdbError, LdbErrorKind, Lock, Row, connect, key, patiently};
 use crate::error::Error;
 use crate::event::{Key, KeyValue, write_json_string};
 use crate::filter::Filter;
@@ -152,7 +152,9 @@ impl ChangelogIterator {
 /// read (WAL: from here on, this connection sees the LDB as it is now).
 fn begin_read(conn: &Connection, path: &Arc<Path>) -> Result<(), LdbError> {
     conn.execute_batch("BEGIN")
-        .and_then(|()| conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())))
+        .and_then(|()| {
+            patiently(|| conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())))
+        })
         .map_err(|e| LdbError::doing(path, "cannot begin a snapshot's read", e))
 }
 
@@ -254,7 +256,7 @@ impl Snapshot {
     fn fill(&mut self) -> Result<(), LdbError> {
         while self.chunk.is_empty() && self.current < self.tables.len() {
             let table = Arc::clone(&self.tables[self.current]);
-            let more = self.read_chunk(&table).map_err(|e| {
+            let more = patiently(|| self.read_chunk(&table)).map_err(|e| {
                 LdbError::doing(&self.path, "cannot read the snapshot's rows", e).table(&table.name)
             })?;
             if !more {

@@ -18,7 +18,6 @@
 use super::{LDB_LOCK_TIMEOUT, LdbError, LdbErrorKind};
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, MAIN_DB, OpenFlags};
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -39,9 +38,11 @@ pub(super) enum Refused {
 }
 
 impl WriteLock {
-    /// Opens the LDB at `path` for the lock, or says why it cannot be.
-    pub(super) fn open(path: &Arc<Path>) -> Result<WriteLock, Refused> {
-        if is_wal(path) {
+    /// Opens the LDB at `path` for the lock, or says why it cannot be;
+    /// `reader` is a connection already open on it (which says whether it
+    /// is in WAL mode).
+    pub(super) fn open(path: &Arc<Path>, reader: &Connection) -> Result<WriteLock, Refused> {
+        if is_wal(reader) {
             for suffix in ["-wal", "-shm"] {
                 let mut name = path.as_os_str().to_owned();
                 name.push(suffix);
@@ -139,11 +140,11 @@ impl WriteLock {
     }
 }
 
-/// Whether the file at `path` is an SQLite database in WAL mode (its
-/// header's read and write versions are 2).
-fn is_wal(path: &Path) -> bool {
-    let mut header = [0u8; 20];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut header))
-        .is_ok_and(|()| header[18] == 2 && header[19] == 2)
+/// Whether the database `conn` has open is in WAL mode. Asked of SQLite,
+/// not read from the file's header: opening and closing a descriptor of
+/// the file would drop every POSIX lock this process holds on it,
+/// SQLite's own included (SQLite's "How To Corrupt", 2.2).
+fn is_wal(conn: &Connection) -> bool {
+    conn.query_row("PRAGMA journal_mode", [], |row| row.get::<_, String>(0))
+        .is_ok_and(|mode| mode.eq_ignore_ascii_case("wal"))
 }
