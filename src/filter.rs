@@ -147,6 +147,7 @@ impl Filter {
     /// The (family, table) pairs this filter names outright, when it names
     /// both and has no patterns: each plain family with each plain table.
     /// (A filter with patterns, or on one side only, names none.)
+    #[cfg(feature = "ldb")]
     pub(crate) fn named_tables(&self) -> impl Iterator<Item = (&str, &str)> {
         let plain = self.family_globs.is_empty() && self.table_globs.is_empty();
         let families = if plain { &self.families[..] } else { &[] };

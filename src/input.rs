@@ -84,6 +84,7 @@ impl Source for Input {
         each!(self, s => s.resume_in_place(checkpoint))
     }
 
+    #[cfg(feature = "ldb")]
     fn rewind(&mut self) -> Result<(), Error> {
         each!(self, s => s.rewind())
     }

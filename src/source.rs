@@ -135,6 +135,7 @@ pub(crate) trait Source {
     /// Goes back to the start of the current file, to read it all again (a
     /// snapshot that cannot take its position at a quiet instant of the
     /// LDB's writer starts there). Only a file can.
+    #[cfg(feature = "ldb")]
     fn rewind(&mut self) -> Result<(), Error> {
         Err(Error::Unsupported {
             what: "reading the input again from its start",

@@ -533,6 +533,7 @@ impl crate::source::Source for Follower {
         Follower::resume_in_place(self, checkpoint)
     }
 
+    #[cfg(feature = "ldb")]
     fn rewind(&mut self) -> Result<(), Error> {
         self.begin_at(0, 0)
     }
