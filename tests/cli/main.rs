@@ -34,6 +34,8 @@ mod resume;
 mod resume_edges;
 mod rows;
 mod scenarios;
+// It watches the binary's waits through /proc and Linux's system call numbers.
+#[cfg(target_os = "linux")]
 mod snapshot;
 mod status;
 mod threads;
