@@ -76,8 +76,8 @@ impl Source for Input {
         each!(self, s => s.file())
     }
 
-    fn skip_to_end(&mut self) -> Result<Option<LastLine>, Error> {
-        each!(self, s => s.skip_to_end())
+    fn skip_to_end(&mut self, limit: Option<u64>) -> Result<Option<LastLine>, Error> {
+        each!(self, s => s.skip_to_end(limit))
     }
 
     fn resume_in_place(&mut self, checkpoint: &Checkpoint) -> Result<bool, Error> {

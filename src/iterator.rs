@@ -465,30 +465,57 @@ impl ChangelogIterator {
         &self.filter
     }
 
-    /// Moves reading to where `start` ([`Start::End`](crate::Start::End) or
-    /// [`Start::Beginning`](crate::Start::Beginning)) is in the current file, mid-run, as a new
-    /// iterator would begin there: a snapshot of the LDB takes its
-    /// position so (`crate::ldb::snapshot`). What was read before is
-    /// forgotten: the proof of continuity starts again from there.
+    /// The size of the file being read now (a file only): where a
+    /// snapshot's position will stand, read at its instant.
+    /// A file whose size cannot be had is an error: reading to whatever
+    /// end there is later could pass lines written after the instant.
     #[cfg(feature = "ldb")]
-    pub(crate) fn restart(&mut self, start: &crate::resume::Start) -> Result<(), Error> {
-        use crate::resume::Start;
-        debug_assert!(matches!(start, Start::End | Start::Beginning));
-        // Back at the start, the lines read so far in this file come again:
-        // a gap among them must not be reported again (the snapshot was
-        // taken for it, and would be taken again, and again).
-        let mut replay_until = None;
-        if matches!(start, Start::Beginning) {
-            replay_until = Some(self.source.status().offset).filter(|&end| end > 0);
-            self.source.rewind()?;
+    pub(crate) fn size_now(&self) -> Result<Option<u64>, Error> {
+        match (self.source.file(), self.source.status().size) {
+            (Some(_), None) => Err(Error::io(
+                self.source.path(),
+                std::io::Error::other("cannot tell the changelog's size for a snapshot"),
+            )),
+            (_, size) => Ok(size),
         }
+    }
+
+    /// Moves reading, mid-run, after the last complete line of the current
+    /// file within its first `limit` bytes (all of it: `None`), that line's
+    /// `seq` the baseline, as a new iterator would begin with
+    /// [`Start::End`](crate::Start::End): where a snapshot of the LDB takes its position
+    /// (`crate::ldb::snapshot`). What was read before is forgotten.
+    #[cfg(feature = "ldb")]
+    pub(crate) fn restart_at_end(&mut self, limit: Option<u64>) -> Result<(), Error> {
+        let positioned = crate::resume::at_end(&mut self.source, limit)?;
+        self.restarted(positioned, None);
+        Ok(())
+    }
+
+    /// Moves reading, mid-run, back to the start of the current file, as a
+    /// new iterator would begin with [`Start::Beginning`](crate::Start::Beginning): where a
+    /// snapshot without the LDB's lock takes its position. The lines read
+    /// so far in this file come again, and a gap among them must not be
+    /// reported again (a snapshot was taken for it, and would be taken
+    /// again, and again): they are taken as they come.
+    #[cfg(feature = "ldb")]
+    pub(crate) fn restart_at_beginning(&mut self) -> Result<(), Error> {
+        let replay_until = Some(self.source.status().offset).filter(|&end| end > 0);
+        self.source.rewind()?;
+        let start = crate::resume::Start::Beginning;
         let positioned =
-            crate::resume::position(start, &self.filter, usize::MAX, &mut self.source)?;
+            crate::resume::position(&start, &self.filter, usize::MAX, &mut self.source)?;
+        self.restarted(positioned, replay_until);
+        Ok(())
+    }
+
+    /// Reading starts again as `positioned` says (see the two above).
+    #[cfg(feature = "ldb")]
+    fn restarted(&mut self, positioned: Positioned, replay_until: Option<u64>) {
         self.standing.continuity = positioned.continuity;
         self.standing.anchor = positioned.anchor;
         self.standing.kept = Kept::default();
         self.standing.replay_until = replay_until;
-        Ok(())
     }
 
     /// Stops following and releases the file and notifications (as

@@ -149,7 +149,7 @@ impl Source for MemorySource {
         None
     }
 
-    fn skip_to_end(&mut self) -> Result<Option<LastLine>, Error> {
+    fn skip_to_end(&mut self, _limit: Option<u64>) -> Result<Option<LastLine>, Error> {
         let mut last = None;
         while let Some(line) = self.lines.pop_front() {
             self.line_no += 1;

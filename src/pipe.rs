@@ -213,7 +213,7 @@ impl Source for Pipe {
     }
 
     /// A pipe has no end to start from: only what comes later.
-    fn skip_to_end(&mut self) -> Result<Option<LastLine>, Error> {
+    fn skip_to_end(&mut self, _limit: Option<u64>) -> Result<Option<LastLine>, Error> {
         Err(Error::Unsupported {
             what: "starting at the end of a pipe (it has no end until it closes)",
         })

@@ -253,19 +253,7 @@ pub(crate) fn position(
             continuity: Continuity::open(),
             anchor: here(0, None, None),
         },
-        Start::End => match source.skip_to_end()? {
-            None => Positioned {
-                continuity: Continuity::open(),
-                anchor: here(0, None, None),
-            },
-            Some(last) => {
-                let seq = last.bytes.as_deref().and_then(seq_of);
-                Positioned {
-                    continuity: seq.map_or_else(Continuity::open, Continuity::after),
-                    anchor: here(last.info.end, last.bytes.as_deref().map(line_hash), seq),
-                }
-            }
-        },
+        Start::End => at_end(source, None)?,
         Start::AfterSeq(seq) => Positioned {
             continuity: Continuity::skipping(seq, None),
             anchor: None,
@@ -285,6 +273,35 @@ pub(crate) fn position(
             Positioned {
                 continuity,
                 anchor: Some(checkpoint),
+            }
+        }
+    })
+}
+
+/// After the last complete line of the source's current file (within its
+/// first `limit` bytes, if given), that line's `seq` the baseline: as
+/// [`Start::End`], and where a snapshot takes its position (the file's
+/// size read at the snapshot's instant, its lines counted after it).
+pub(crate) fn at_end(source: &mut impl Source, limit: Option<u64>) -> Result<Positioned, Error> {
+    let file = source.file();
+    let here = |end, line_hash, seq| {
+        file.map(|file| Checkpoint {
+            file,
+            end,
+            line_hash,
+            seq,
+        })
+    };
+    Ok(match source.skip_to_end(limit)? {
+        None => Positioned {
+            continuity: Continuity::open(),
+            anchor: here(0, None, None),
+        },
+        Some(last) => {
+            let seq = last.bytes.as_deref().and_then(seq_of);
+            Positioned {
+                continuity: seq.map_or_else(Continuity::open, Continuity::after),
+                anchor: here(last.info.end, last.bytes.as_deref().map(line_hash), seq),
             }
         }
     })

@@ -124,9 +124,10 @@ pub(crate) trait Source {
     /// The file being read, if lines come from a file.
     fn file(&self) -> Option<FileId>;
 
-    /// Moves past every complete line there is now; returns the last one
-    /// (its bytes if not too long to keep), if there is one.
-    fn skip_to_end(&mut self) -> Result<Option<LastLine>, Error>;
+    /// Moves past every complete line there is now (in a file, within its
+    /// first `limit` bytes, if given); returns the last one (its bytes if
+    /// not too long to keep), if there is one.
+    fn skip_to_end(&mut self, limit: Option<u64>) -> Result<Option<LastLine>, Error>;
 
     /// Goes on at `checkpoint`'s offset if the current file is provably the
     /// one it was taken in; says whether it did.

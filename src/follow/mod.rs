@@ -522,8 +522,11 @@ impl crate::source::Source for Follower {
         Some(self.current.id)
     }
 
-    fn skip_to_end(&mut self) -> Result<Option<crate::source::LastLine>, Error> {
-        Follower::skip_to_end(self)
+    fn skip_to_end(
+        &mut self,
+        limit: Option<u64>,
+    ) -> Result<Option<crate::source::LastLine>, Error> {
+        Follower::skip_to_end(self, limit)
     }
 
     fn resume_in_place(

@@ -89,8 +89,8 @@ impl Follower {
     /// `--from end`: moves after the last complete line and returns it (if
     /// not too long to keep). Lines are counted so that line numbers in
     /// warnings stay true.
-    pub(crate) fn skip_to_end(&mut self) -> Result<Option<LastLine>, Error> {
-        let (last, lines) = self.scan(None)?;
+    pub(crate) fn skip_to_end(&mut self, limit: Option<u64>) -> Result<Option<LastLine>, Error> {
+        let (last, lines) = self.scan(limit)?;
         let Some(range) = last else {
             return Ok(None);
         };

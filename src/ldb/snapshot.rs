@@ -37,7 +37,6 @@ use crate::error::Error;
 use crate::event::{Key, KeyValue, write_json_string};
 use crate::filter::Filter;
 use crate::iterator::ChangelogIterator;
-use crate::resume::Start;
 use rusqlite::Connection;
 use rusqlite::types::{Value, ValueRef};
 use std::collections::VecDeque;
@@ -103,20 +102,24 @@ impl ChangelogIterator {
         ldb.reopen_if_replaced()?;
         let path = Arc::clone(&ldb.path);
         let (conn, _) = connect(&path)?;
+        // Under the lock: the read pinned and the file's size taken, no
+        // more (the writer waits meanwhile). Its lines are counted after.
         let held = match ldb.write_lock() {
-            Ok(lock) => lock.hold(&path, || -> Result<(), Error> {
+            Ok(lock) => lock.hold(&path, || -> Result<Option<u64>, Error> {
                 begin_read(&conn, &path)?;
-                self.restart(&Start::End)
+                self.size_now()
             }),
             Err(refused) => Err(refused),
         };
         let without_lock = match held {
-            Ok(held) => {
-                held?;
+            Ok(size) => {
+                self.restart_at_end(size?)?;
                 None
             }
             Err(Refused::Unavailable(why)) => {
                 ldb.unavailable(why.clone());
+                self.restart_at_beginning()?;
+                begin_read(&conn, &path)?;
                 Some(why)
             }
             Err(Refused::Failed(e)) => {
@@ -124,10 +127,6 @@ impl ChangelogIterator {
                 return Err(e.into());
             }
         };
-        if without_lock.is_some() {
-            self.restart(&Start::Beginning)?;
-            begin_read(&conn, &path)?;
-        }
         let filter = ChangelogIterator::filter(self);
         let tables = tables(&conn, filter)
             .map_err(|e| LdbError::doing(&path, "cannot list the tables for a snapshot", e))?;
