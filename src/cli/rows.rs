@@ -9,7 +9,7 @@
 //! only ever means "no such row".
 
 use anyhow::anyhow;
-use changelog_tail::{EventRef, Ldb, Row, RowLookup, Settled, printable};
+use changelog_tail::{EventRef, Ldb, LdbErrorKind, Row, RowLookup, Settled, printable};
 use std::path::Path;
 
 /// What an event's `row` field holds.
@@ -34,6 +34,17 @@ pub struct Rows {
     unsettled_because: Option<String>,
     /// The write lock cannot be had, and that was said.
     said_unknowable: bool,
+}
+
+/// What one try to settle the LDB came to.
+#[derive(Debug)]
+pub enum Settle {
+    /// Settled, or it cannot be (then the lookups say why); a warning to
+    /// give, if there is one.
+    Done(Option<String>),
+    /// A writer's transaction stayed open past the lock's bound: why.
+    /// Try again (or [`Rows::give_up`]).
+    Busy(String),
 }
 
 /// A lookup's answer, and a warning for stderr if it has one.
@@ -77,37 +88,50 @@ impl Rows {
         self.unsettled = true;
     }
 
-    /// Settles the LDB if lines were read since it last was; a warning to
-    /// give, if there is one (once per run when it cannot be done at all).
-    fn settle(&mut self) -> Option<String> {
+    /// Settles the LDB if lines were read since it last was (one try of
+    /// the lock, which waits [`LDB_LOCK_TIMEOUT`](changelog_tail::LDB_LOCK_TIMEOUT)).
+    pub fn settle(&mut self) -> Settle {
         if !self.unsettled {
-            return None;
+            return Settle::Done(None);
+        }
+        let settled = self.ldb.settle();
+        if let Err(e) = &settled
+            && e.kind() == LdbErrorKind::Busy
+        {
+            return Settle::Busy(describe(e));
         }
         self.unsettled = false;
         self.unsettled_because = None;
-        match self.ldb.settle() {
+        match settled {
             Ok(Settled::Unknowable { why }) if !self.said_unknowable => {
                 self.said_unknowable = true;
-                Some(format!(
+                Settle::Done(Some(format!(
                     "cannot take the LDB's write lock ({}): a row changed by one of ctlstore's \
                      ledger transactions may be printed as it was before its event",
                     capped(&why, MESSAGE_CHARS)
-                ))
+                )))
             }
-            Ok(_) => None,
+            Ok(_) => Settle::Done(None),
             Err(e) => {
                 self.unsettled_because = Some(describe(&e));
-                None
+                Settle::Done(None)
             }
         }
     }
 
-    /// The row `event` names, as it is now. A missing table is warned about
-    /// once per run; any other failure once per event (each such event
-    /// lacks its `row`).
+    /// Stops waiting for a busy LDB (the run is ending): the lookups of
+    /// this batch fail, saying `why`, rather than show rows that may be
+    /// older than their events.
+    pub fn give_up(&mut self, why: String) {
+        self.unsettled = false;
+        self.unsettled_because = Some(why);
+    }
+
+    /// The row `event` names, as it is now (once [`settle`](Self::settle)d).
+    /// A missing table is warned about once per run; any other failure
+    /// once per event (each such event lacks its `row`).
     pub fn lookup(&mut self, event: &EventRef<'_>) -> Lookup {
-        let settling = self.settle();
-        let mut lookup = match &self.unsettled_because {
+        match &self.unsettled_because {
             // The row could predate the event: none rather than a stale one.
             Some(why) => Lookup {
                 field: RowField::Omitted,
@@ -117,9 +141,7 @@ impl Rows {
                 )],
             },
             None => self.look_up(event),
-        };
-        lookup.warnings.extend(settling);
-        lookup
+        }
     }
 
     /// The lookup proper.

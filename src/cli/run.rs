@@ -4,7 +4,7 @@ use super::config::{Config, OnOutOfSync};
 use super::exit::Exit;
 use super::output::{Output, RawStdout, SnapshotReason};
 use super::report::Report;
-use super::rows::Rows;
+use super::rows::{Rows, Settle};
 use super::signals::{self, Received};
 use anyhow::Context;
 use changelog_tail::{
@@ -352,17 +352,19 @@ impl Session<'_> {
         if !record.matches() {
             return Ok(Turn::Go);
         }
-        match &mut self.rows {
-            None => self.out.write(record)?,
+        if self.config.rows {
             // Looked up as it is printed: the row as it is now.
-            Some(rows) if self.config.rows => {
-                let lookup = rows.lookup(record.event());
-                for warning in lookup.warnings {
-                    self.say_unless_quiet(|report| report.warning(warning))?;
-                }
-                self.out.write_with_row(record, &lookup.field)?;
+            self.settle_rows()?;
+            let lookup = match self.rows.as_mut() {
+                Some(rows) => rows.lookup(record.event()),
+                None => anyhow::bail!("--rows needs the LDB, which this run has not opened"),
+            };
+            for warning in lookup.warnings {
+                self.say_unless_quiet(|report| report.warning(warning))?;
             }
-            Some(_) => self.out.write(record)?,
+            self.out.write_with_row(record, &lookup.field)?;
+        } else {
+            self.out.write(record)?;
         }
         self.printed += 1;
         self.saver.printed += 1;
@@ -452,6 +454,32 @@ impl Session<'_> {
         self.saver.blocked = false;
         self.saver.save(events)?;
         Ok(None)
+    }
+
+    /// Waits, with `--rows`, until no LDB write transaction is open (once
+    /// per batch of lines read): a row is never older than its event. A
+    /// transaction open past the lock's bound is waited out (said once)
+    /// until it ends or a signal ends the run.
+    fn settle_rows(&mut self) -> anyhow::Result<()> {
+        let mut said_busy = false;
+        while let Some(rows) = self.rows.as_mut() {
+            match rows.settle() {
+                Settle::Done(warning) => {
+                    if let Some(warning) = warning {
+                        self.say_unless_quiet(|report| report.warning(warning))?;
+                    }
+                    return Ok(());
+                }
+                Settle::Busy(why) if self.received.signal().is_some() => rows.give_up(why),
+                Settle::Busy(why) => {
+                    if !std::mem::replace(&mut said_busy, true) {
+                        let warning = format!("{why}; waiting for it to end to look up rows");
+                        self.say_unless_quiet(|report| report.warning(warning))?;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The LDB, for a snapshot (opened at the start whenever one may be

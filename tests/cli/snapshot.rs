@@ -823,6 +823,36 @@ fn snapshot_rows_wait_for_the_ledger_transaction_of_their_line() {
     assert!(ended.stderr.is_empty(), "{:?}", ended.stderr);
 }
 
+/// A ledger transaction open past the lock's bound (a second): `--rows`
+/// says once that it waits, and waits for the commit, so the event still
+/// comes with its committed row (never without it, never a stale one).
+#[test]
+fn snapshot_rows_wait_out_a_ledger_transaction_longer_than_the_bound() {
+    let host = Host::new();
+    let (mut tail, stdout) = Tail::spawn_with_raw_stdout(host.command(&["--rows"]));
+    let lines = Lines::new(stdout);
+    tail.wait_until_waiting(&host.log);
+    let ledger = host.writer(Duration::from_secs(5));
+    ledger
+        .execute_batch(
+            "BEGIN IMMEDIATE;
+             UPDATE f___users SET email = 'late@example.com' WHERE id = 1;",
+        )
+        .unwrap();
+    host.append(&[event(1, "f", "users", 1)]);
+    let warning = tail.stderr_line("waiting for it to end to look up rows");
+    assert!(warning.contains("more than 1000 ms"), "{warning}");
+    assert_eq!(lines.within(Duration::from_millis(100)), None);
+    ledger.execute_batch("COMMIT").unwrap();
+    let printed = json(&lines.next());
+    assert_eq!(printed["seq"], 1);
+    assert_eq!(printed["row"]["email"], "late@example.com");
+    tail.signal(libc::SIGTERM);
+    let ended = tail.wait_end();
+    assert_eq!(ended.code(), Some(143));
+    assert_eq!(ended.stderr.len(), 1, "said once: {:?}", ended.stderr);
+}
+
 /// Without write access to the LDB (no lock to wait with), `--rows` still
 /// prints every row, and says once, not once per batch, that a row of a
 /// ledger transaction may be older than its event.
