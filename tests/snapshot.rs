@@ -124,7 +124,7 @@ fn every_row_once_in_key_order_across_chunks() {
     let mut ldb = Ldb::open(&host.ldb).unwrap();
     let mut events = host.events(Filter::new());
     let mut snapshot = events.snapshot(&mut ldb).unwrap();
-    assert_eq!(snapshot.tables(), 2);
+    assert_eq!(snapshot.table_count(), 2);
     let (mut big, mut pair) = (Vec::new(), Vec::new());
     for row in &mut snapshot {
         let row = row.unwrap();
@@ -311,7 +311,7 @@ fn the_filter_selects_tables_and_rows() {
     let mut events = host.events(Filter::new().family("fam").table("users").table("gone"));
     let snapshot = events.snapshot(&mut ldb).unwrap();
     assert_eq!(snapshot.missing_tables(), ["fam___gone"]);
-    assert_eq!(snapshot.tables(), 1);
+    assert_eq!(snapshot.table_count(), 1);
 }
 
 /// A row JSON cannot show is an error naming its keys, and the rows after
@@ -364,4 +364,26 @@ fn the_read_ends_with_the_last_row() {
     assert_eq!(busy(&host.writer), 1, "held back while the snapshot reads");
     assert_eq!(snapshot.by_ref().count(), 299);
     assert_eq!(busy(&host.writer), 0, "free once the last row is read");
+}
+
+/// A table that cannot be read in a stable order (its columns take every
+/// name of its rowid, and it has no key to page by) is an error naming it,
+/// said first, and the other tables' rows still come.
+#[test]
+fn a_table_that_cannot_be_read_is_an_error_and_the_rest_goes_on() {
+    let host = Host::new(
+        "CREATE TABLE fam___aliases (rowid TEXT, oid TEXT, _rowid_ TEXT);
+         INSERT INTO fam___aliases VALUES ('a', 'b', 'c');
+         CREATE TABLE fam___foo (id INTEGER PRIMARY KEY);
+         INSERT INTO fam___foo VALUES (1), (2);",
+    );
+    let mut ldb = Ldb::open(&host.ldb).unwrap();
+    let mut events = host.events(Filter::new());
+    let mut snapshot = events.snapshot(&mut ldb).unwrap();
+    assert_eq!(snapshot.table_count(), 1);
+    let error = snapshot.next().unwrap().unwrap_err();
+    assert_eq!(error.kind(), LdbErrorKind::Table);
+    assert_eq!(error.table_name(), Some("fam___aliases"));
+    let rows: Vec<String> = snapshot.map(|r| json(&r.unwrap())).collect();
+    assert_eq!(rows.len(), 2);
 }

@@ -424,11 +424,8 @@ impl Session<'_> {
             );
             self.say_unless_quiet(|report| report.warning(warning))?;
         }
-        if snapshot.tables() == 0 && snapshot.missing_tables().is_empty() {
-            let warning = format!("LDB {ldb} has no table that --family and --table select");
-            self.say_unless_quiet(|report| report.warning(warning))?;
-        }
         let mut printed = 0;
+        let mut unreadable = 0;
         while let Some(row) = snapshot.next() {
             if self.received.signal().is_some() {
                 return Ok(Some(signal_exit(self.received)));
@@ -446,8 +443,17 @@ impl Session<'_> {
                     let warning = format!("{e}; the row is not in the snapshot");
                     self.say_unless_quiet(|report| report.warning(warning))?;
                 }
+                Err(e) if e.kind() == LdbErrorKind::Table => {
+                    unreadable += 1;
+                    let warning = format!("{e}; it is not in the snapshot");
+                    self.say_unless_quiet(|report| report.warning(warning))?;
+                }
                 Err(e) => return Err(e.into()),
             }
+        }
+        if snapshot.table_count() == 0 && unreadable == 0 && snapshot.missing_tables().is_empty() {
+            let warning = format!("LDB {ldb} has no table that --family and --table select");
+            self.say_unless_quiet(|report| report.warning(warning))?;
         }
         self.out.write_snapshot_end(printed)?;
         self.out.flush()?;

@@ -43,6 +43,10 @@ pub enum LdbErrorKind {
     Value,
     /// Anything else SQLite reported (I/O error, corruption…).
     Sqlite,
+    /// A table a snapshot cannot read (a virtual table whose module this
+    /// build lacks, one without a stable order to read it in): it gives
+    /// no rows, and the snapshot goes on with the others.
+    Table,
 }
 
 impl LdbError {

@@ -253,7 +253,7 @@ impl Ldb {
     /// (see the crate's `ldb` docs); without write access it cannot be
     /// had: [`Settled::Unknowable`].
     pub fn settle(&mut self) -> Result<Settled, LdbError> {
-        self.reopen_if_replaced()?;
+        self.reopen_if_replaced_now()?;
         let path = Arc::clone(&self.path);
         let held = match self.write_lock() {
             Ok(lock) => lock.hold(&path, || ()),
@@ -554,10 +554,17 @@ impl Ldb {
     /// Reopens the LDB if its path now names another file (checked at
     /// most every [`REPLACED_CHECK`]).
     fn reopen_if_replaced(&mut self) -> Result<(), LdbError> {
-        let now = Instant::now();
-        if now < self.next_replaced_check {
+        if Instant::now() < self.next_replaced_check {
             return Ok(());
         }
+        self.reopen_if_replaced_now()
+    }
+
+    /// [`reopen_if_replaced`](Self::reopen_if_replaced), checked now
+    /// whatever the interval: before the write lock is taken (a lock on a
+    /// replaced file would keep no writer of the new one out).
+    fn reopen_if_replaced_now(&mut self) -> Result<(), LdbError> {
+        let now = Instant::now();
         self.next_replaced_check = now + REPLACED_CHECK;
         if file_id(&self.path).is_ok_and(|id| id == self.file) {
             return Ok(());

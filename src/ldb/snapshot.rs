@@ -99,7 +99,7 @@ impl ChangelogIterator {
     /// ```
     #[cfg_attr(docsrs, doc(cfg(feature = "ldb")))]
     pub fn snapshot(&mut self, ldb: &mut Ldb) -> Result<Snapshot, Error> {
-        ldb.reopen_if_replaced()?;
+        ldb.reopen_if_replaced_now()?;
         let path = Arc::clone(&ldb.path);
         let (conn, _) = connect(&path)?;
         // Under the lock: the read pinned and the file's size taken, no
@@ -128,16 +128,17 @@ impl ChangelogIterator {
             }
         };
         let filter = ChangelogIterator::filter(self);
-        let tables = tables(&conn, filter)
+        let (tables, unreadable) = tables(&conn, filter, &path)
             .map_err(|e| LdbError::doing(&path, "cannot list the tables for a snapshot", e))?;
-        let missing = missing(filter, &tables);
+        let missing = missing(filter, &tables, &unreadable);
         Ok(Snapshot {
             path,
             conn,
             tables,
             current: 0,
             after: None,
-            chunk: VecDeque::new(),
+            // The tables that cannot be read are said first.
+            chunk: unreadable.into_iter().map(Err).collect(),
             filter: filter.clone(),
             rows: 0,
             missing,
@@ -162,8 +163,14 @@ fn begin_read(conn: &Connection, path: &Arc<Path>) -> Result<(), LdbError> {
 /// key); made by [`ChangelogIterator::snapshot`].
 ///
 /// An item is a row, or an error: [`LdbErrorKind::Value`] for a row that
-/// JSON cannot show (text that is not UTF-8, an infinite REAL), after
-/// which the rows go on; any other error ends the snapshot. The read
+/// JSON cannot show (text that is not UTF-8, an infinite REAL) and
+/// [`LdbErrorKind::Table`] for a table that cannot be read (said first),
+/// after which the rows go on; any other error ends the snapshot.
+///
+/// Reading already stands where the snapshot was taken: after an error
+/// that ends it (or a snapshot dropped before its last row), the rows not
+/// handed out are in neither the snapshot nor the changes to come. The
+/// only way on is another snapshot. The read
 /// transaction ends with the last row (or when the snapshot is dropped):
 /// until then the LDB's write-ahead log cannot be checkpointed past it, so
 /// read the rows without dawdling.
@@ -236,7 +243,7 @@ impl Snapshot {
     }
 
     /// How many tables the snapshot reads.
-    pub fn tables(&self) -> usize {
+    pub fn table_count(&self) -> usize {
         self.tables.len()
     }
 
@@ -527,8 +534,13 @@ impl Table {
 }
 
 /// The LDB's ctlstore tables (`family___table`) that `filter` selects, in
-/// name order, each with its columns and how to read it.
-fn tables(conn: &Connection, filter: &Filter) -> rusqlite::Result<Vec<Arc<Table>>> {
+/// name order, each with its columns and how to read it; and those that
+/// cannot be read (each its error). Only failing to list them fails.
+fn tables(
+    conn: &Connection,
+    filter: &Filter,
+    path: &Arc<Path>,
+) -> rusqlite::Result<(Vec<Arc<Table>>, Vec<LdbError>)> {
     let mut names = Vec::new();
     let mut statement =
         conn.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")?;
@@ -549,19 +561,27 @@ fn tables(conn: &Connection, filter: &Filter) -> rusqlite::Result<Vec<Arc<Table>
             names.push((name.to_owned(), family.to_owned(), table.to_owned()));
         }
     }
-    names
-        .into_iter()
-        .map(|(name, family, table)| table_of(conn, name, family, table).map(Arc::new))
-        .collect()
+    let (mut readable, mut unreadable) = (Vec::new(), Vec::new());
+    for (name, family, table) in names {
+        let unreadable_because = |why: String| {
+            LdbError::new(path, LdbErrorKind::Table, format!("cannot be read: {why}")).table(&name)
+        };
+        match table_of(conn, name.clone(), family, table) {
+            Ok(Ok(table)) => readable.push(Arc::new(table)),
+            Ok(Err(why)) => unreadable.push(unreadable_because(why)),
+            Err(e) => unreadable.push(unreadable_because(e.to_string())),
+        }
+    }
+    Ok((readable, unreadable))
 }
 
-/// How to read the table `name`.
+/// How to read the table `name`, or why it cannot be read.
 fn table_of(
     conn: &Connection,
     name: String,
     family: String,
     table: String,
-) -> rusqlite::Result<Table> {
+) -> rusqlite::Result<Result<Table, String>> {
     let mut statement =
         conn.prepare_cached("SELECT name, type, pk FROM pragma_table_xinfo(?1) WHERE hidden != 1")?;
     let mut rows = statement.query([&name])?;
@@ -594,8 +614,16 @@ fn table_of(
         .into_iter()
         .find(|alias| !columns.iter().any(|c| c.eq_ignore_ascii_case(alias)));
     let order = match alias {
-        Some(alias) if !without_rowid => Order::Rowid(alias),
-        _ => Order::PrimaryKey,
+        _ if without_rowid => Order::PrimaryKey,
+        Some(alias) => Order::Rowid(alias),
+        // Paging by a key that may hold NULLs would stop at the first.
+        None => {
+            return Ok(Err(
+                "its columns take every name of its rowid (rowid, _rowid_, oid), so no \
+                 stable order is left to read it in"
+                    .to_owned(),
+            ));
+        }
     };
     let mut quoted = String::new();
     key::push_identifier(&mut quoted, &name);
@@ -621,7 +649,7 @@ fn table_of(
             )
         }
     };
-    Ok(Table {
+    Ok(Ok(Table {
         name: name.into(),
         family: family.into(),
         table: table.into(),
@@ -630,17 +658,21 @@ fn table_of(
         order,
         first_sql,
         next_sql,
-    })
+    }))
 }
 
-/// The tables `filter` names outright that are not among `found`.
-fn missing(filter: &Filter, found: &[Arc<Table>]) -> Vec<String> {
+/// The tables `filter` names outright that are neither among `found` nor
+/// among the `unreadable` ones.
+fn missing(filter: &Filter, found: &[Arc<Table>], unreadable: &[LdbError]) -> Vec<String> {
     filter
         .named_tables()
         .filter(|(family, table)| {
-            !found.iter().any(|t| {
-                t.family.eq_ignore_ascii_case(family) && t.table.eq_ignore_ascii_case(table)
-            })
+            let name = format!("{family}___{table}");
+            !found.iter().any(|t| t.name.eq_ignore_ascii_case(&name))
+                && !unreadable.iter().any(|e| {
+                    e.table_name()
+                        .is_some_and(|t| t.eq_ignore_ascii_case(&name))
+                })
         })
         .map(|(family, table)| format!("{family}___{table}").to_ascii_lowercase())
         .collect()
