@@ -169,7 +169,8 @@ impl<W: Write> Output<W> {
                 write!(self.buffer, r#"{{"snapshot":"end","rows":{rows}}}"#)?
             }
             Format::Pretty => {
-                let line = format!("{} end: {rows} rows", self.snapshot_word());
+                let plural = if rows == 1 { "" } else { "s" };
+                let line = format!("{} end: {rows} row{plural}", self.snapshot_word());
                 self.buffer.extend_from_slice(line.as_bytes());
             }
         }

@@ -224,7 +224,7 @@ impl Ldb {
     /// is missing, unreadable or not an SQLite database.
     pub fn open(path: impl AsRef<Path>) -> Result<Ldb, LdbError> {
         let path: Arc<Path> = path.as_ref().into();
-        let (conn, file) = connect(&path)?;
+        let (conn, file) = connect(&path, true)?;
         Ok(Ldb {
             path,
             conn,
@@ -572,7 +572,7 @@ impl Ldb {
         // Replaced, or gone: the open file is no longer the LDB. Until a
         // new one can be opened, lookups fail (and each tries again)
         // rather than read the old file.
-        match connect(&self.path) {
+        match connect(&self.path, true) {
             Ok((conn, file)) => {
                 self.conn = conn;
                 self.file = file;
@@ -631,8 +631,10 @@ fn is_readonly_transient(e: &rusqlite::Error) -> bool {
 }
 
 /// Opens `path` read-only and reads its header, so that a file that is
-/// not a database fails now rather than at the first lookup.
-fn connect(path: &Arc<Path>) -> Result<(Connection, FileId), LdbError> {
+/// not a database fails now rather than at the first lookup. `first`: no
+/// connection of this process has that file open yet (see
+/// [`would_create_foreign_files`], which may only look then).
+fn connect(path: &Arc<Path>, first: bool) -> Result<(Connection, FileId), LdbError> {
     let cannot_open = |e: Box<dyn std::error::Error + Send + Sync>| {
         LdbError::new(path, LdbErrorKind::Open, "cannot open").source(e)
     };
@@ -656,6 +658,15 @@ fn connect(path: &Arc<Path>) -> Result<(Connection, FileId), LdbError> {
             "is not a regular file, so not an SQLite file",
         ));
     }
+    if first && would_create_foreign_files(path, &meta) {
+        return Err(LdbError::new(
+            path,
+            LdbErrorKind::Open,
+            "no writer has it open (its -wal and -shm files are missing), and reading it \
+             would create them owned by this user, not by the LDB's owner, whose writer they \
+             would then lock out: start ctlstore's reflector first, or run as the LDB's owner",
+        ));
+    }
     let file = file_id_of(&meta);
     let conn = Connection::open_with_flags(
         path,
@@ -672,6 +683,33 @@ fn connect(path: &Arc<Path>) -> Result<(Connection, FileId), LdbError> {
         .map_err(|e| cannot_open(e.into()))?;
     patiently(|| schema_version_of(&conn)).map_err(|e| cannot_open(e.into()))?;
     Ok((conn, file))
+}
+
+/// Whether opening the LDB at `path` (described by `meta`) would make
+/// SQLite create its `-wal` and `-shm` files owned by this process's user
+/// while another user owns the LDB: a WAL database whose files are missing
+/// (no writer has it open), opened by neither its owner nor root (SQLite,
+/// as root, gives them the database's owner). Reads the file's header:
+/// only while no connection of this process has the file open (closing a
+/// descriptor drops the process's POSIX locks on it, SQLite's included).
+fn would_create_foreign_files(path: &Path, meta: &std::fs::Metadata) -> bool {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let euid = rustix::process::geteuid().as_raw();
+    if euid == 0 || euid == meta.uid() {
+        return false;
+    }
+    let missing = ["-wal", "-shm"].iter().any(|suffix| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        std::fs::symlink_metadata(name).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+    });
+    let mut header = [0u8; 20];
+    // Bytes 18 and 19, the read and write versions, are 2 in WAL mode.
+    missing
+        && std::fs::File::open(path)
+            .and_then(|mut file| file.read_exact(&mut header))
+            .is_ok_and(|()| header[18] == 2 && header[19] == 2)
 }
 
 fn file_id(path: &Path) -> std::io::Result<FileId> {

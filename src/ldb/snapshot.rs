@@ -101,7 +101,8 @@ impl ChangelogIterator {
     pub fn snapshot(&mut self, ldb: &mut Ldb) -> Result<Snapshot, Error> {
         ldb.reopen_if_replaced_now()?;
         let path = Arc::clone(&ldb.path);
-        let (conn, _) = connect(&path)?;
+        // The LDB's own connection has the file open: no header read.
+        let (conn, _) = connect(&path, false)?;
         // Under the lock: the read pinned and the file's size taken, no
         // more (the writer waits meanwhile). Its lines are counted after.
         let held = match ldb.write_lock() {

@@ -1164,3 +1164,64 @@ fn snapshot_without_the_lock_warns_once_and_follows_from_the_file_start() {
     assert_eq!(ended.code(), Some(143));
     assert_eq!(ended.stderr, [warning]);
 }
+
+/// A WAL LDB that no writer has open (its `-wal` and `-shm` missing), read
+/// by a user who is neither its owner nor root, in a directory that user
+/// may write: SQLite would create the two files owned by that user, and
+/// ctlstore's writer (the owner) could then no longer write its own LDB.
+/// The run refuses with exit 1 and a message saying so, and creates
+/// nothing. (As root, SQLite gives the files the LDB's owner: no harm.)
+#[test]
+fn reading_an_ldb_no_writer_has_open_as_another_user_creates_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root, to run the binary as another user than the LDB's owner");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ldb = dir.path().join("ldb.db");
+    let log = dir.path().join("change.log");
+    {
+        let db = Connection::open(&ldb).unwrap();
+        db.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
+            .unwrap();
+        db.execute_batch(SCHEMA).unwrap();
+    }
+    assert!(!dir.path().join("ldb.db-wal").exists(), "closed: no WAL");
+    std::fs::write(&log, event(1, "f", "users", 1) + "\n").unwrap();
+    let mode = |path: &Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    mode(dir.path(), 0o777);
+    mode(&ldb, 0o644);
+    mode(&log, 0o644);
+    let copy = dir.path().join("changelog-tail");
+    std::fs::copy(env!("CARGO_BIN_EXE_changelog-tail"), &copy).unwrap();
+    mode(&copy, 0o755);
+    for args in [&["--rows"][..], &["--snapshot"][..]] {
+        let out = Command::new(&copy)
+            .arg("-p")
+            .arg(&log)
+            .arg("--ldb")
+            .arg(&ldb)
+            .arg("--no-follow")
+            .args(args)
+            .env_remove("CTLSTORE_PATH")
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {out:?}");
+        let stderr = stderr_of(&out);
+        assert!(
+            stderr.contains("no writer has it open")
+                && stderr.contains("start ctlstore's reflector"),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty(), "nothing printed before the refusal");
+        for suffix in ["ldb.db-wal", "ldb.db-shm"] {
+            assert!(!dir.path().join(suffix).exists(), "{suffix} created");
+        }
+    }
+}
