@@ -239,15 +239,7 @@ pub(crate) fn position(
     max_line_bytes: usize,
     source: &mut impl Source,
 ) -> Result<Positioned, Error> {
-    let file = source.file();
-    let here = |end, line_hash, seq| {
-        file.map(|file| Checkpoint {
-            file,
-            end,
-            line_hash,
-            seq,
-        })
-    };
+    let here = |end, line_hash, seq| checkpoint_at(source.file(), end, line_hash, seq);
     Ok(match *start {
         Start::Beginning => Positioned {
             continuity: Continuity::open(),
@@ -278,20 +270,28 @@ pub(crate) fn position(
     })
 }
 
+/// A checkpoint in `file` (a file only) ending at `end`.
+fn checkpoint_at(
+    file: Option<FileId>,
+    end: u64,
+    line_hash: Option<u64>,
+    seq: Option<i64>,
+) -> Option<Checkpoint> {
+    file.map(|file| Checkpoint {
+        file,
+        end,
+        line_hash,
+        seq,
+    })
+}
+
 /// After the last complete line of the source's current file (within its
 /// first `limit` bytes, if given), that line's `seq` the baseline: as
 /// [`Start::End`], and where a snapshot takes its position (the file's
 /// size read at the snapshot's instant, its lines counted after it).
 pub(crate) fn at_end(source: &mut impl Source, limit: Option<u64>) -> Result<Positioned, Error> {
     let file = source.file();
-    let here = |end, line_hash, seq| {
-        file.map(|file| Checkpoint {
-            file,
-            end,
-            line_hash,
-            seq,
-        })
-    };
+    let here = |end, line_hash, seq| checkpoint_at(file, end, line_hash, seq);
     Ok(match source.skip_to_end(limit)? {
         None => Positioned {
             continuity: Continuity::open(),

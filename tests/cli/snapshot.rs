@@ -186,6 +186,14 @@ impl Host {
     }
 }
 
+/// Ends a following run with SIGTERM: exit 143, nothing said on stderr.
+fn terminate_quietly(mut tail: Tail) {
+    tail.signal(libc::SIGTERM);
+    let ended = tail.wait_end();
+    assert_eq!(ended.code(), Some(143), "{}", ended.stderr_text());
+    assert!(ended.stderr.is_empty(), "{:?}", ended.stderr);
+}
+
 /// A changelog line as ctlstore writes it: one integer key `id`.
 fn event(seq: i64, family: &str, table: &str, id: i64) -> String {
     format!(
@@ -664,10 +672,7 @@ fn snapshot_then_the_changes_after_it_not_the_line_before() {
         }
         host.append(&[event(3, "f", "users", 1)]);
         assert_eq!(json(&lines.next())["seq"], 3);
-        tail.signal(libc::SIGTERM);
-        let ended = tail.wait_end();
-        assert_eq!(ended.code(), Some(143), "{}", ended.stderr_text());
-        assert!(ended.stderr.is_empty(), "{:?}", ended.stderr);
+        terminate_quietly(tail);
     }
 }
 
@@ -712,10 +717,7 @@ fn snapshot_waits_for_an_open_ledger_transaction_and_leaves_no_hole() {
         .unwrap();
     host.append(&[event(3, "f", "users", 1)]);
     assert_eq!(json(&lines.next())["seq"], 3);
-    tail.signal(libc::SIGTERM);
-    let ended = tail.wait_end();
-    assert_eq!(ended.code(), Some(143));
-    assert!(ended.stderr.is_empty(), "{:?}", ended.stderr);
+    terminate_quietly(tail);
 }
 
 /// A write transaction open past the lock's bound (a second) does not end
@@ -817,10 +819,7 @@ fn snapshot_rows_wait_for_the_ledger_transaction_of_their_line() {
     let printed = json(&lines.next());
     assert_eq!(printed["seq"], 1);
     assert_eq!(printed["row"]["email"], "changed@example.com");
-    tail.signal(libc::SIGTERM);
-    let ended = tail.wait_end();
-    assert_eq!(ended.code(), Some(143));
-    assert!(ended.stderr.is_empty(), "{:?}", ended.stderr);
+    terminate_quietly(tail);
 }
 
 /// A ledger transaction open past the lock's bound (a second): `--rows`
@@ -926,10 +925,7 @@ fn snapshot_on_out_of_sync_resets_and_goes_on() {
             assert!(change.get("snapshot").is_none());
         }
     }
-    tail.signal(libc::SIGTERM);
-    let ended = tail.wait_end();
-    assert_eq!(ended.code(), Some(143), "{}", ended.stderr_text());
-    assert!(ended.stderr.is_empty(), "{:?}", ended.stderr);
+    terminate_quietly(tail);
 }
 
 /// `--snapshot --state-file`: a first run (no state) takes the snapshot
