@@ -642,7 +642,7 @@ fn snapshot_then_the_changes_after_it_not_the_line_before() {
         if rows {
             args.push("--rows");
         }
-        let (mut tail, stdout) = Tail::spawn_with_raw_stdout(host.command(&args));
+        let (tail, stdout) = Tail::spawn_with_raw_stdout(host.command(&args));
         let lines = Lines::new(stdout);
         let (begin, snapshot) = lines.snapshot();
         assert_eq!(
@@ -694,7 +694,7 @@ fn snapshot_waits_for_an_open_ledger_transaction_and_leaves_no_hole() {
         )
         .unwrap();
     host.append(&[event(2, "f", "users", 7)]);
-    let (mut tail, stdout) =
+    let (tail, stdout) =
         Tail::spawn_with_raw_stdout(host.command(&["--snapshot", "--table", "users"]));
     let lines = Lines::new(stdout);
     // The LDB for rows, the snapshot's reader, the lock: waiting for it.
@@ -801,7 +801,7 @@ fn snapshot_streaming_a_big_table_never_blocks_the_writer() {
 #[test]
 fn snapshot_rows_wait_for_the_ledger_transaction_of_their_line() {
     let host = Host::new();
-    let (mut tail, stdout) = Tail::spawn_with_raw_stdout(host.command(&["--rows"]));
+    let (tail, stdout) = Tail::spawn_with_raw_stdout(host.command(&["--rows"]));
     let lines = Lines::new(stdout);
     tail.wait_until_waiting(&host.log);
     let ledger = host.writer(Duration::from_secs(5));
@@ -890,7 +890,7 @@ fn snapshot_rows_without_write_access_warn_once_that_rows_may_be_older() {
 fn snapshot_on_out_of_sync_resets_and_goes_on() {
     let host = Host::new();
     host.append(&[event(1, "f", "users", 1), event(2, "f", "users", 2)]);
-    let (mut tail, stdout) = Tail::spawn_with_raw_stdout(host.command(&[
+    let (tail, stdout) = Tail::spawn_with_raw_stdout(host.command(&[
         "--on-out-of-sync",
         "snapshot",
         "--table",
