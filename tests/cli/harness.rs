@@ -89,6 +89,19 @@ pub fn seqs_of(out: &Output) -> Vec<i64> {
         .collect()
 }
 
+/// An LDB at `path` as ctlstore keeps it (SQLite in WAL mode) with
+/// `schema` applied; the writer's connection, kept open as the
+/// reflector's is (its `-wal` and `-shm` stay there).
+pub fn wal_ldb(path: &Path, schema: &str) -> rusqlite::Connection {
+    let db = rusqlite::Connection::open(path).unwrap();
+    let mode: String = db
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    db.execute_batch(schema).unwrap();
+    db
+}
+
 /// A changelog holding `text`, in a directory of its own (kept while the
 /// first value lives).
 pub fn changelog_with(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {

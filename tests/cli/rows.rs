@@ -30,12 +30,7 @@ impl Host {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("change.log");
         let ldb = dir.path().join("ldb.db");
-        let db = Connection::open(&ldb).unwrap();
-        let mode: String = db
-            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(mode, "wal");
-        db.execute_batch(SCHEMA).unwrap();
+        let db = crate::harness::wal_ldb(&ldb, SCHEMA);
         std::fs::write(&log, "").unwrap();
         Host { dir, log, ldb, db }
     }

@@ -75,12 +75,7 @@ impl Host {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("change.log");
         let ldb = dir.path().join("ldb.db");
-        let db = Connection::open(&ldb).unwrap();
-        let mode: String = db
-            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(mode, "wal");
-        db.execute_batch(SCHEMA).unwrap();
+        let db = crate::harness::wal_ldb(&ldb, SCHEMA);
         std::fs::write(&log, "").unwrap();
         Host { dir, log, ldb, db }
     }
@@ -132,6 +127,17 @@ impl Host {
         let db = Connection::open(&self.ldb).unwrap();
         db.busy_timeout(busy).unwrap();
         db
+    }
+
+    /// A ledger transaction of the reflector's, left open: `BEGIN
+    /// IMMEDIATE` and `statement` on a writer connection of its own (the
+    /// caller commits it).
+    fn ledger(&self, statement: &str) -> Connection {
+        let ledger = self.writer(Duration::from_secs(5));
+        ledger
+            .execute_batch(&format!("BEGIN IMMEDIATE; {statement}"))
+            .unwrap();
+        ledger
     }
 
     /// Adds `f___big`: [`BIG_ROWS`] rows of about 500 bytes each.
@@ -686,13 +692,7 @@ fn snapshot_then_the_changes_after_it_not_the_line_before() {
 fn snapshot_waits_for_an_open_ledger_transaction_and_leaves_no_hole() {
     let host = Host::new();
     host.append(&[event(1, "f", "users", 1)]);
-    let ledger = host.writer(Duration::from_secs(5));
-    ledger
-        .execute_batch(
-            "BEGIN IMMEDIATE;
-             INSERT INTO f___users (id, email) VALUES (7, 'seven@example.com');",
-        )
-        .unwrap();
+    let ledger = host.ledger("INSERT INTO f___users (id, email) VALUES (7, 'seven@example.com');");
     host.append(&[event(2, "f", "users", 7)]);
     let (tail, stdout) =
         Tail::spawn_with_raw_stdout(host.command(&["--snapshot", "--table", "users"]));
@@ -726,13 +726,7 @@ fn snapshot_waits_for_an_open_ledger_transaction_and_leaves_no_hole() {
 #[test]
 fn snapshot_tries_again_while_a_write_transaction_stays_open() {
     let host = Host::new();
-    let ledger = host.writer(Duration::from_secs(5));
-    ledger
-        .execute_batch(
-            "BEGIN IMMEDIATE;
-             INSERT INTO f___users (id, email) VALUES (7, 'seven@example.com');",
-        )
-        .unwrap();
+    let ledger = host.ledger("INSERT INTO f___users (id, email) VALUES (7, 'seven@example.com');");
     let (mut tail, stdout) =
         Tail::spawn_with_raw_stdout(host.command(&["--snapshot", "--table", "users"]));
     let lines = Lines::new(stdout);
@@ -804,13 +798,7 @@ fn snapshot_rows_wait_for_the_ledger_transaction_of_their_line() {
     let (tail, stdout) = Tail::spawn_with_raw_stdout(host.command(&["--rows"]));
     let lines = Lines::new(stdout);
     tail.wait_until_waiting(&host.log);
-    let ledger = host.writer(Duration::from_secs(5));
-    ledger
-        .execute_batch(
-            "BEGIN IMMEDIATE;
-             UPDATE f___users SET email = 'changed@example.com' WHERE id = 1;",
-        )
-        .unwrap();
+    let ledger = host.ledger("UPDATE f___users SET email = 'changed@example.com' WHERE id = 1;");
     host.append(&[event(1, "f", "users", 1)]);
     // The LDB for rows and the lock: the line is read, its row waits.
     wait_for_lock_wait(tail.pid(), &host.ldb, 2);
@@ -831,13 +819,7 @@ fn snapshot_rows_wait_out_a_ledger_transaction_longer_than_the_bound() {
     let (mut tail, stdout) = Tail::spawn_with_raw_stdout(host.command(&["--rows"]));
     let lines = Lines::new(stdout);
     tail.wait_until_waiting(&host.log);
-    let ledger = host.writer(Duration::from_secs(5));
-    ledger
-        .execute_batch(
-            "BEGIN IMMEDIATE;
-             UPDATE f___users SET email = 'late@example.com' WHERE id = 1;",
-        )
-        .unwrap();
+    let ledger = host.ledger("UPDATE f___users SET email = 'late@example.com' WHERE id = 1;");
     host.append(&[event(1, "f", "users", 1)]);
     let warning = tail.stderr_line("waiting for it to end to look up rows");
     assert!(warning.contains("more than 1000 ms"), "{warning}");
