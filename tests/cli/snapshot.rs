@@ -682,6 +682,33 @@ fn snapshot_then_the_changes_after_it_not_the_line_before() {
     }
 }
 
+/// `--count` counts events, not a snapshot's lines: `--snapshot --count
+/// 1` prints the whole snapshot, then one change, and exits 0.
+#[test]
+fn snapshot_lines_do_not_count_towards_count() {
+    let host = Host::new();
+    host.append(&[event(1, "f", "users", 1)]);
+    let (mut tail, stdout) = Tail::spawn_with_raw_stdout(host.command(&[
+        "--snapshot",
+        "--table",
+        "users",
+        "--count",
+        "1",
+    ]));
+    let lines = Lines::new(stdout);
+    let (_, rows) = lines.snapshot();
+    assert_eq!(rows.len(), 2);
+    host.append(&[event(2, "f", "users", 2), event(3, "f", "users", 1)]);
+    assert_eq!(json(&lines.next())["seq"], 2);
+    let ended = tail.wait_end();
+    assert_eq!(ended.code(), Some(0), "{}", ended.stderr_text());
+    assert_eq!(
+        lines.0.recv_timeout(PATIENCE),
+        Err(RecvTimeoutError::Disconnected),
+        "nothing after the counted event"
+    );
+}
+
 /// A ledger transaction open when the snapshot starts (its changelog line
 /// already written, its commit not yet made): the snapshot waits for it
 /// (no `begin` line while it is open), and once it commits (within the
