@@ -47,7 +47,7 @@
 use super::dirs::{self, names_no_file};
 use super::{Drained, Notifier, opener};
 use crate::error::Error;
-use crate::follow::discovery::{Discovery, file_id};
+use crate::follow::discovery::{self, Discovery, file_id};
 use crate::position::FileId;
 use crate::wake::Ready;
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask, Watches};
@@ -57,7 +57,7 @@ use std::fs::{self, File};
 use std::io::{self, PipeReader, PipeWriter};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 /// What, in a directory, wakes the reader: whatever can change what the
@@ -422,12 +422,8 @@ fn open_new_generations(
         let created = take_events(&mut creations, &mut buffer)
             .map_err(|e| format!("reading notifications failed: {e}"))?;
         if created {
-            // Under the lock: a short look, never held up by the reader
-            // (which looks without it). Errors are the reader's to report
-            // when it looks itself; a poisoned lock is still good to use (a
-            // panic cannot leave the queue half changed).
-            let mut discovery = discovery.lock().unwrap_or_else(PoisonError::into_inner);
-            let _ = discovery.look();
+            // Errors are the reader's to report when it looks itself.
+            let _ = discovery::look(&discovery);
         }
     }
 }

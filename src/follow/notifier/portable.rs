@@ -43,7 +43,7 @@
 use super::dirs::{self, names_no_file};
 use super::{Drained, Notifier, opener};
 use crate::error::Error;
-use crate::follow::discovery::Discovery;
+use crate::follow::discovery::{self, Discovery};
 use crate::notice::Notice;
 use crate::position::FileId;
 use crate::wake::{PollFlags, Ready};
@@ -140,7 +140,7 @@ impl Handler {
         let seen = Seen::of(&event, &lock(&self.shared.interest));
         if seen.may_create {
             // Errors are the reader's to report when it looks itself.
-            let _ = lock(&self.discovery).look();
+            let _ = discovery::look(&self.discovery);
         }
         if !seen.drained.relevant {
             return;
