@@ -10,7 +10,8 @@
 //! holding it would keep the other from opening the files a fast writer
 //! deletes a millisecond after making them. So two looks can race, and
 //! each generation is placed in the queue by when the path named it: some
-//! instant within its `open` call, timed on both sides ([`Named`]).
+//! instant within its `open` call, timed on both sides, and after every
+//! generation recorded before its look began ([`Named`]).
 
 use crate::error::{Error, FileKind};
 use crate::position::FileId;
@@ -38,26 +39,51 @@ pub(super) struct Opened {
     named: Named,
 }
 
-/// When the path named a generation: at some instant between the two, the
-/// start and the end of the `open` that found it there.
+/// When the path named a generation: at some instant between `from` and
+/// `to` (the start and the end of the `open`, or of a later `stat`, that
+/// saw it there), and after every generation recorded before the look that
+/// saw it began.
 #[derive(Debug, Clone, Copy)]
 struct Named {
     from: Instant,
     to: Instant,
+    /// How many generations had been recorded when the look began.
+    after: u64,
+    /// Its place in the order of recording (`u64::MAX` until recorded).
+    recorded: u64,
 }
 
 impl Named {
     /// Whether the path certainly named this generation before `other`
-    /// (a generation, once replaced, does not come back).
+    /// (a generation, once replaced, does not come back): by the clock, or
+    /// because it was recorded before the other's look began (which a clock
+    /// too coarse to tell two `open`s apart still shows).
     fn before(self, other: Named) -> bool {
-        self.to < other.from
+        self.to < other.from || self.recorded <= other.after
     }
 }
 
-/// The generations found so far and not yet handed to the reader.
+/// What became of a file a look opened, once recorded.
+#[must_use]
+enum Recorded {
+    /// Queued, or nothing was opened: what the path names.
+    Done(Presence),
+    /// Found twice, or the queue is full: to be closed after the lock is
+    /// let go (closing the last handle on a deleted file frees it, which
+    /// can wait on the filesystem's journal).
+    Unwanted(Opened),
+    /// Its order against the others cannot be told (two looks raced across
+    /// a rotation, one held up within its `open`), or it came before the
+    /// generation being read: placed again if the path still names it.
+    Unordered(Opened),
+}
+
+/// The generation being read and the newer ones found so far.
 #[derive(Debug)]
 pub(super) struct Discovery {
     path: Arc<Path>,
+    /// How many generations were recorded so far.
+    records: u64,
     /// The generation being read, and when the path named it.
     reading: Option<(FileId, Named)>,
     /// Newer generations, oldest first.
@@ -88,8 +114,10 @@ impl Discovery {
     pub(super) fn new(path: Arc<Path>) -> Self {
         Discovery {
             path,
+            records: 0,
             reading: None,
-            queue: VecDeque::new(),
+            // Never grown under the lock.
+            queue: VecDeque::with_capacity(MAX_HELD_GENERATIONS),
             capped: false,
             told: false,
         }
@@ -107,45 +135,39 @@ impl Discovery {
         self.queue.len() >= MAX_HELD_GENERATIONS
     }
 
-    /// Takes what a [`probe`] found into the queue. Returns what the path
-    /// names, and a file opened but not wanted, for the caller to close
-    /// after letting go of the lock: closing the last handle on a deleted
-    /// file frees it, which can wait on the filesystem's journal.
-    #[must_use]
-    fn record(&mut self, probe: Probe) -> (Presence, Option<Opened>) {
-        let opened = match probe {
-            Probe::Found(presence) => return (presence, None),
+    /// Takes what a [`probe`] found into the queue.
+    fn record(&mut self, probe: Probe) -> Recorded {
+        let mut opened = match probe {
+            Probe::Found(presence) => return Recorded::Done(presence),
             Probe::Capped => {
                 self.capped |= self.is_full();
-                return (Presence::File, None);
+                return Recorded::Done(Presence::File);
             }
             Probe::Opened(opened) => opened,
         };
         let known = self.reading.is_some_and(|(id, _)| id == opened.id)
             || self.queue.iter().any(|o| o.id == opened.id);
-        let unwanted = if known {
+        if known {
             // Found by the other look too.
-            Some(opened)
-        } else if self.is_full() {
+            return Recorded::Unwanted(opened);
+        }
+        if self.is_full() {
             self.capped = true;
-            Some(opened)
-        } else if let Some(at) = self.place(opened.named) {
-            self.queue.insert(at, opened);
-            None
-        } else {
-            // It came before the generation being read, or its order cannot
-            // be told: if it had lines the reader does not get, the `seq`
-            // check reports their loss.
-            Some(opened)
+            return Recorded::Unwanted(opened);
+        }
+        let Some(at) = self.place(opened.named) else {
+            return Recorded::Unordered(opened);
         };
-        (Presence::File, unwanted)
+        self.records += 1;
+        opened.named.recorded = self.records;
+        self.queue.insert(at, opened);
+        Recorded::Done(Presence::File)
     }
 
     /// Where in the queue a generation the path named at `named` goes:
     /// after every one named certainly before it, before every one named
     /// certainly after it. `None` if it came before the one being read (too
-    /// late), or if its order cannot be told (two looks raced across a
-    /// rotation, one of them held up within its `open`).
+    /// late), or if its order cannot be told.
     fn place(&self, named: Named) -> Option<usize> {
         let mut at = self.queue.len();
         while at > 0 && named.before(self.queue[at - 1].named) {
@@ -220,15 +242,49 @@ impl Discovery {
 /// queue's state, never across a system call (see the module's docs).
 pub(super) fn look(shared: &Mutex<Discovery>) -> Result<Presence, Error> {
     let lock = || shared.lock().unwrap_or_else(PoisonError::into_inner);
-    let (path, newest, full) = {
-        let discovery = lock();
-        let path = Arc::clone(&discovery.path);
-        (path, discovery.newest(), discovery.is_full())
+    let (path, newest, full, after) = {
+        let d = lock();
+        (Arc::clone(&d.path), d.newest(), d.is_full(), d.records)
     };
-    let probe = probe(&path, newest, full)?;
-    let (presence, unwanted) = lock().record(probe);
-    drop(unwanted);
-    Ok(presence)
+    let mut probe = probe(&path, newest, full, after)?;
+    // A file whose order could not be told is placed again from a later
+    // instant at which the path still names it, a few times at most (each
+    // try can race another look again); else it is closed, and if it had
+    // lines the reader does not get, the `seq` check reports their loss.
+    for _ in 0..3 {
+        let recorded = lock().record(probe);
+        let opened = match recorded {
+            Recorded::Done(presence) => return Ok(presence),
+            Recorded::Unwanted(opened) => {
+                drop(opened);
+                return Ok(Presence::File);
+            }
+            Recorded::Unordered(opened) => opened,
+        };
+        let after = lock().records;
+        match named_again(&path, opened, after) {
+            Some(opened) => probe = Probe::Opened(opened),
+            None => return Ok(Presence::File),
+        }
+    }
+    Ok(Presence::File)
+}
+
+/// `opened` with a new instant at which the path names it (a `stat` now,
+/// after `after` generations were recorded), if it still does.
+fn named_again(path: &Path, mut opened: Opened, after: u64) -> Option<Opened> {
+    let from = Instant::now();
+    let meta = fs::metadata(path).ok()?;
+    let to = Instant::now();
+    (file_id(&meta) == opened.id).then(|| {
+        opened.named = Named {
+            from,
+            to,
+            after,
+            recorded: u64::MAX,
+        };
+        opened
+    })
 }
 
 /// What a look at the path found, before it is recorded.
@@ -242,8 +298,9 @@ enum Probe {
 }
 
 /// Looks at `path` and opens the file there if it is not `newest` (and
-/// `full` does not forbid it). No lock held: only system calls.
-fn probe(path: &Arc<Path>, newest: Option<FileId>, full: bool) -> Result<Probe, Error> {
+/// `full` does not forbid it), for a look that began after `after`
+/// generations were recorded. No lock held: only system calls.
+fn probe(path: &Arc<Path>, newest: Option<FileId>, full: bool, after: u64) -> Result<Probe, Error> {
     let meta = match fs::metadata(path) {
         Ok(meta) => meta,
         Err(e) if is_missing(&e) => return Ok(Probe::Found(Presence::Missing)),
@@ -266,6 +323,8 @@ fn probe(path: &Arc<Path>, newest: Option<FileId>, full: bool) -> Result<Probe, 
     let named = Named {
         from,
         to: Instant::now(),
+        after,
+        recorded: u64::MAX,
     };
     let file = match opened {
         Ok(file) => file,
@@ -366,8 +425,9 @@ mod tests {
         assert!(capped(), "a new episode");
     }
 
-    /// Generations `0..n` of a file each opened in turn, with the window
-    /// of its `open` given by `windows` (in ms from a common start).
+    /// Files `0..n`, each opened, with the window of its `open` given by
+    /// `windows` (in ms from a common start), seen by looks that began
+    /// before anything was recorded.
     fn generations(windows: &[(u64, u64)]) -> (tempfile::TempDir, Vec<Opened>) {
         let dir = tempfile::tempdir().unwrap();
         let start = Instant::now();
@@ -385,6 +445,8 @@ mod tests {
                     named: Named {
                         from: at(from),
                         to: at(to),
+                        after: 0,
+                        recorded: u64::MAX,
                     },
                 }
             })
@@ -392,58 +454,133 @@ mod tests {
         (dir, opened)
     }
 
+    fn ids(opened: &[Opened]) -> Vec<FileId> {
+        opened.iter().map(|o| o.id).collect()
+    }
+
     fn queued(discovery: &Discovery) -> Vec<FileId> {
         discovery.queue.iter().map(|o| o.id).collect()
     }
 
-    #[test]
-    fn generations_found_by_racing_looks_queue_in_the_order_the_path_named_them() {
-        // The reader's look found 1 and 3 while the opener, held up within
-        // its `open`, found 2 (opened between them) and records it last.
-        let (_dir, mut g) = generations(&[(0, 1), (10, 11), (20, 21), (30, 31)]);
-        let ids: Vec<FileId> = g.iter().map(|o| o.id).collect();
-        let mut discovery = Discovery::new(Arc::from(Path::new("change.log")));
-        let [zero, one, two, three] = [0, 1, 2, 3].map(|_| g.remove(0));
-        let _ = discovery.record(Probe::Opened(zero));
-        assert_eq!(discovery.pop().map(|o| o.id), Some(ids[0]), "being read");
-        let _ = discovery.record(Probe::Opened(one));
-        let _ = discovery.record(Probe::Opened(three));
-        let _ = discovery.record(Probe::Opened(two));
-        assert_eq!(queued(&discovery), ids[1..]);
-        assert_eq!(discovery.newest(), Some(ids[3]));
+    /// What became of `opened`: queued (`None`), or handed back unwanted
+    /// or unordered (its id).
+    fn record(discovery: &mut Discovery, opened: Opened) -> Option<(&'static str, FileId)> {
+        match discovery.record(Probe::Opened(opened)) {
+            Recorded::Done(presence) => {
+                assert_eq!(presence, Presence::File);
+                None
+            }
+            Recorded::Unwanted(o) => Some(("unwanted", o.id)),
+            Recorded::Unordered(o) => Some(("unordered", o.id)),
+        }
+    }
+
+    fn discovery() -> Discovery {
+        Discovery::new(Arc::from(Path::new("change.log")))
     }
 
     #[test]
-    fn a_generation_found_twice_or_too_late_or_out_of_order_is_dropped() {
+    fn generations_found_by_racing_looks_queue_in_the_order_the_path_named_them() {
+        // The reader's look found 1 and 3 while the opener, held up after
+        // its `open`, found 2 (opened between them) and records it last.
+        let (_dir, g) = generations(&[(0, 1), (10, 11), (20, 21), (30, 31)]);
+        let ids = ids(&g);
+        let mut d = discovery();
+        let [zero, one, two, three] = <[Opened; 4]>::try_from(g).unwrap();
+        assert_eq!(record(&mut d, zero), None);
+        assert_eq!(d.pop().map(|o| o.id), Some(ids[0]), "being read");
+        assert_eq!(d.newest(), Some(ids[0]), "the one being read is the newest");
+        assert_eq!(record(&mut d, one), None);
+        assert_eq!(record(&mut d, three), None);
+        assert_eq!(record(&mut d, two), None);
+        assert_eq!(queued(&d), ids[1..]);
+        assert_eq!(d.newest(), Some(ids[3]));
+    }
+
+    #[test]
+    fn a_file_named_before_the_first_queued_goes_right_after_the_one_being_read() {
+        let (_dir, g) = generations(&[(0, 1), (20, 21), (10, 11)]);
+        let ids = ids(&g);
+        let mut d = discovery();
+        let [zero, two, one] = <[Opened; 3]>::try_from(g).unwrap();
+        assert_eq!(record(&mut d, zero), None);
+        d.pop();
+        assert_eq!(record(&mut d, two), None);
+        assert_eq!(record(&mut d, one), None);
+        assert_eq!(queued(&d), [ids[2], ids[1]]);
+    }
+
+    #[test]
+    fn a_file_found_twice_is_unwanted_and_one_of_unknown_order_is_handed_back() {
         // 0 is being read; 1 is queued; then 0 and 1 again (both looks
-        // found them), a file named before 0 (found too late), and one
-        // whose `open` spans 1's (which came first cannot be told).
-        let (_dir, g) = generations(&[(10, 11), (20, 21), (0, 1), (15, 25)]);
-        let ids: Vec<FileId> = g.iter().map(|o| o.id).collect();
-        let again = |i: usize| Opened {
-            file: Arc::clone(&g[i].file),
-            id: g[i].id,
+        // found them), a file named before 0 (found too late), one whose
+        // `open` spans 1's, one whose `open` spans 0's, and one whose
+        // window only touches 0's (the clock cannot order them).
+        let windows = [(10, 11), (20, 21), (0, 1), (15, 25), (5, 12), (11, 11)];
+        let (_dir, g) = generations(&windows);
+        let ids = ids(&g);
+        let again = |o: &Opened| Opened {
+            file: Arc::clone(&o.file),
+            id: o.id,
             named: Named {
-                from: g[i].named.from + std::time::Duration::from_millis(100),
-                to: g[i].named.to + std::time::Duration::from_millis(100),
+                from: o.named.from + std::time::Duration::from_millis(100),
+                to: o.named.to + std::time::Duration::from_millis(100),
+                after: 0,
+                recorded: u64::MAX,
             },
         };
-        let [again0, again1] = [0, 1].map(again);
-        let mut discovery = Discovery::new(Arc::from(Path::new("change.log")));
-        let record = |discovery: &mut Discovery, opened| {
-            let (presence, unwanted) = discovery.record(Probe::Opened(opened));
-            assert_eq!(presence, Presence::File);
-            unwanted.map(|o| o.id)
-        };
+        let (again0, again1) = (again(&g[0]), again(&g[1]));
+        let mut d = discovery();
         let mut g = g.into_iter();
-        assert_eq!(record(&mut discovery, g.next().unwrap()), None);
-        discovery.pop();
-        assert_eq!(record(&mut discovery, g.next().unwrap()), None);
-        // Each dropped one is handed back, to be closed without the lock.
-        assert_eq!(record(&mut discovery, again0), Some(ids[0]));
-        assert_eq!(record(&mut discovery, again1), Some(ids[1]));
-        assert_eq!(record(&mut discovery, g.next().unwrap()), Some(ids[2]));
-        assert_eq!(record(&mut discovery, g.next().unwrap()), Some(ids[3]));
-        assert_eq!(queued(&discovery), [ids[1]]);
+        assert_eq!(record(&mut d, g.next().unwrap()), None);
+        d.pop();
+        assert_eq!(record(&mut d, g.next().unwrap()), None);
+        assert_eq!(record(&mut d, again0), Some(("unwanted", ids[0])));
+        assert_eq!(record(&mut d, again1), Some(("unwanted", ids[1])));
+        for (opened, &id) in g.zip(&ids[2..]) {
+            assert_eq!(record(&mut d, opened), Some(("unordered", id)));
+        }
+        assert_eq!(queued(&d), [ids[1]]);
+    }
+
+    #[test]
+    fn a_file_recorded_before_a_look_began_comes_before_what_it_finds_whatever_the_clock() {
+        // A clock too coarse to tell the two `open`s apart: the same
+        // instant for both. The second look began after the first file was
+        // recorded, so it found a newer one.
+        let (_dir, g) = generations(&[(0, 5), (5, 5)]);
+        let ids = ids(&g);
+        let mut d = discovery();
+        let [first, mut second] = <[Opened; 2]>::try_from(g).unwrap();
+        assert_eq!(record(&mut d, first), None);
+        second.named.after = d.records;
+        assert_eq!(record(&mut d, second), None);
+        assert_eq!(queued(&d), ids);
+    }
+
+    #[test]
+    fn a_file_of_unknown_order_is_placed_again_only_while_the_path_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("change.log");
+        fs::write(&path, b"").unwrap();
+        let file = File::open(&path).unwrap();
+        let id = file_id(&file.metadata().unwrap());
+        let long_ago = Instant::now();
+        let opened = || Opened {
+            file: Arc::new(file.try_clone().unwrap()),
+            id,
+            named: Named {
+                from: long_ago,
+                to: long_ago,
+                after: 0,
+                recorded: u64::MAX,
+            },
+        };
+        let again = named_again(&path, opened(), 7).expect("the path still names it");
+        assert!(again.named.from > long_ago);
+        assert_eq!((again.named.after, again.named.recorded), (7, u64::MAX));
+        fs::remove_file(&path).unwrap();
+        fs::write(&path, b"").unwrap();
+        assert!(named_again(&path, opened(), 7).is_none(), "replaced since");
     }
 }

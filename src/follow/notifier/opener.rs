@@ -45,7 +45,7 @@ pub(super) fn pipe() -> io::Result<(Gone, Alive)> {
 /// Runs `work` (the whole opener, or one turn of it) while the opener is
 /// `alive`: if it fails or panics, the opener is gone from then on, with
 /// why. (A panic while it holds the discovery lock poisons that lock, which
-/// the reader uses all the same: see `Discovery`.)
+/// the reader uses all the same: see `Finder::discovery`.)
 pub(super) fn run(alive: &mut Option<Alive>, work: impl FnOnce() -> Result<(), String>) {
     if alive.is_none() {
         return;

@@ -17,8 +17,8 @@
 //!
 //! - on anything that may have created the changelog's name (a creation, a
 //!   rename, an event it cannot classify, a rescan) it looks for a new
-//!   generation under the [`Discovery`] lock, so that a new file is opened
-//!   at once and held, even while the reader is busy elsewhere;
+//!   generation ([`discovery::look`]), so that a new file is opened at once
+//!   and held, even while the reader is busy elsewhere;
 //! - unless the event is only a write to another file (ctlstore's database
 //!   and WAL beside the changelog) or an open or close, it marks what it
 //!   saw and writes one byte to a pipe whose read end is among the
@@ -349,7 +349,7 @@ impl Notifier for PortableWatch {
     }
 
     /// Makes the callback panic at its next event while it holds the
-    /// discovery lock, as a bug would.
+    /// discovery lock (only this hook panics there now), as a bug would.
     #[cfg(test)]
     fn fail_opener(&self) {
         self.shared.fail.store(true, Ordering::SeqCst);
