@@ -240,7 +240,8 @@ locked); an unreadable or corrupt one is an error, never ignored.
 Print one status line to standard error and go on, as \fBdd\fR(1) does: the
 file and its device and inode, offset and size, last seq, lines read, events
 printed, invalid entries, rotations followed; during a snapshot, its
-progress (rows printed, the table being read).
+progress (rows printed, the table being read); while a write transaction
+of the LDB is waited out, that, and for how long so far.
 .TP
 .BR SIGINT ", " SIGTERM
 Flush the output and the state, then exit 130 or 143.

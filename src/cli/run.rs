@@ -387,8 +387,10 @@ impl Session<'_> {
     ) -> anyhow::Result<Option<Exit>> {
         self.saver.blocked = true;
         // A writer's transaction open longer than the lock's bound: tried
-        // again (said once), as long as it takes, until a signal.
+        // again (said once), as long as it takes, until a signal; SIGUSR1
+        // is answered between tries.
         let mut said_busy = false;
+        let waiting = Instant::now();
         let mut snapshot = loop {
             match events.snapshot(self.ldb()?) {
                 Err(Error::Ldb(e)) if e.kind() == LdbErrorKind::Busy => {
@@ -399,6 +401,12 @@ impl Session<'_> {
                         let warning = format!("{e}; trying again until it ends");
                         self.say_unless_quiet(|report| report.warning(warning))?;
                     }
+                    self.answer_status(|| {
+                        format!(
+                            "snapshot: waiting for the LDB's write lock, {} s so far",
+                            waiting.elapsed().as_secs()
+                        )
+                    })?;
                 }
                 other => break other?,
             }
@@ -430,10 +438,7 @@ impl Session<'_> {
             if self.received.signal().is_some() {
                 return Ok(Some(signal_exit(self.received)));
             }
-            if self.received.take_status_request() {
-                let status = snapshot.progress().to_string();
-                self.say(|report| report.status(status))?;
-            }
+            self.answer_status(|| snapshot.progress().to_string())?;
             match row {
                 Ok(row) => {
                     self.out.write_snapshot_row(&row)?;
@@ -468,6 +473,7 @@ impl Session<'_> {
     /// until it ends or a signal ends the run.
     fn settle_rows(&mut self) -> anyhow::Result<()> {
         let mut said_busy = false;
+        let waiting = Instant::now();
         while let Some(rows) = self.rows.as_mut() {
             match rows.settle() {
                 Settle::Done(warning) => {
@@ -482,8 +488,24 @@ impl Session<'_> {
                         let warning = format!("{why}; waiting for it to end to look up rows");
                         self.say_unless_quiet(|report| report.warning(warning))?;
                     }
+                    self.answer_status(|| {
+                        format!(
+                            "waiting for a write transaction of the LDB to end to look up \
+                             rows, {} s so far",
+                            waiting.elapsed().as_secs()
+                        )
+                    })?;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Prints `status` if SIGUSR1 asked for it since the last answer.
+    fn answer_status(&mut self, status: impl FnOnce() -> String) -> anyhow::Result<()> {
+        if self.received.take_status_request() {
+            let status = status();
+            self.say(|report| report.status(status))?;
         }
         Ok(())
     }

@@ -749,7 +749,8 @@ fn snapshot_waits_for_an_open_ledger_transaction_and_leaves_no_hole() {
 
 /// A write transaction open past the lock's bound (a second) does not end
 /// the run: the snapshot says once that it tries again, and goes on
-/// trying until the transaction ends, then shows its row.
+/// trying until the transaction ends, then shows its row. SIGUSR1 while
+/// it waits is answered with what it waits for.
 #[test]
 fn snapshot_tries_again_while_a_write_transaction_stays_open() {
     let host = Host::new();
@@ -762,6 +763,13 @@ fn snapshot_tries_again_while_a_write_transaction_stays_open() {
         warning.contains("a write transaction stayed open for more than 1000 ms"),
         "{warning}"
     );
+    tail.signal(libc::SIGUSR1);
+    let status = tail.stderr_line("status:");
+    assert!(
+        status.starts_with("changelog-tail: status: snapshot: waiting for the LDB's write lock, ")
+            && status.ends_with(" s so far"),
+        "{status}"
+    );
     assert_eq!(lines.within(Duration::from_millis(100)), None);
     ledger.execute_batch("COMMIT").unwrap();
     let (_, rows) = lines.snapshot();
@@ -769,7 +777,12 @@ fn snapshot_tries_again_while_a_write_transaction_stays_open() {
     tail.signal(libc::SIGTERM);
     let ended = tail.wait_end();
     assert_eq!(ended.code(), Some(143));
-    assert_eq!(ended.stderr.len(), 1, "said once: {:?}", ended.stderr);
+    assert_eq!(
+        ended.stderr.len(),
+        2,
+        "said once, answered once: {:?}",
+        ended.stderr
+    );
 }
 
 /// A snapshot holds no lock against the writer: while it streams a big
@@ -840,6 +853,7 @@ fn snapshot_rows_wait_for_the_ledger_transaction_of_their_line() {
 /// A ledger transaction open past the lock's bound (a second): `--rows`
 /// says once that it waits, and waits for the commit, so the event still
 /// comes with its committed row (never without it, never a stale one).
+/// SIGUSR1 while it waits is answered with what it waits for.
 #[test]
 fn snapshot_rows_wait_out_a_ledger_transaction_longer_than_the_bound() {
     let host = Host::new();
@@ -850,6 +864,15 @@ fn snapshot_rows_wait_out_a_ledger_transaction_longer_than_the_bound() {
     host.append(&[event(1, "f", "users", 1)]);
     let warning = tail.stderr_line("waiting for it to end to look up rows");
     assert!(warning.contains("more than 1000 ms"), "{warning}");
+    tail.signal(libc::SIGUSR1);
+    let status = tail.stderr_line("status:");
+    assert!(
+        status.starts_with(
+            "changelog-tail: status: waiting for a write transaction of the LDB to end \
+             to look up rows, "
+        ),
+        "{status}"
+    );
     assert_eq!(lines.within(Duration::from_millis(100)), None);
     ledger.execute_batch("COMMIT").unwrap();
     let printed = json(&lines.next());
@@ -858,7 +881,12 @@ fn snapshot_rows_wait_out_a_ledger_transaction_longer_than_the_bound() {
     tail.signal(libc::SIGTERM);
     let ended = tail.wait_end();
     assert_eq!(ended.code(), Some(143));
-    assert_eq!(ended.stderr.len(), 1, "said once: {:?}", ended.stderr);
+    assert_eq!(
+        ended.stderr.len(),
+        2,
+        "said once, answered once: {:?}",
+        ended.stderr
+    );
 }
 
 /// Without write access to the LDB (no lock to wait with), `--rows` still
