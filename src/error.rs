@@ -136,14 +136,23 @@ pub enum FileKind {
     BlockDevice,
 }
 
-/// An error and its causes, for a notice (which has no chain of its own):
-/// why notifications cannot be had must say the system's words too.
-pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
+/// An error's message and its causes', joined by `": "` (as `anyhow`
+/// shows a chain with `{:#}`), for a message of one line: a notice (which
+/// has no chain of its own: why notifications cannot be had must say the
+/// system's words too), or a command line's error. A cause that only
+/// repeats the message before it is left out: SQLite's error and its code
+/// both say "database is locked".
+pub fn with_causes(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
+    let mut last = text.clone();
     let mut cause = error.source();
     while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
+        let message = c.to_string();
+        if !(message.ends_with(&last) || last.ends_with(&message)) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        last = message;
         cause = c.source();
     }
     text
@@ -291,4 +300,50 @@ pub enum Corrupt {
         /// The largest state file read.
         limit: u64,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fmt;
+
+    /// An error saying `0`, caused by `1`.
+    #[derive(Debug)]
+    struct Said(&'static str, Option<Box<Said>>);
+
+    impl fmt::Display for Said {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Said {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|s| s as _)
+        }
+    }
+
+    fn chain(messages: &[&'static str]) -> Said {
+        let (first, rest) = messages.split_first().unwrap();
+        Said(first, (!rest.is_empty()).then(|| Box::new(chain(rest))))
+    }
+
+    #[test]
+    fn causes_follow_the_message_each_once() {
+        let error = chain(&["reading the LDB failed", "disk I/O error", "EIO"]);
+        assert_eq!(
+            with_causes(&error),
+            "reading the LDB failed: disk I/O error: EIO"
+        );
+        // SQLite's error, then its code saying the same words.
+        let busy = chain(&[
+            "looking up a row",
+            "database is locked",
+            "Error code 5: database is locked",
+        ]);
+        assert_eq!(with_causes(&busy), "looking up a row: database is locked");
+        // A message that already ends with its cause's words.
+        let said = chain(&["cannot open x: permission denied", "permission denied"]);
+        assert_eq!(with_causes(&said), "cannot open x: permission denied");
+    }
 }

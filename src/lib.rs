@@ -187,7 +187,7 @@ mod wake;
 pub use builder::Builder;
 pub use checkpoint::{Checkpoint, line_hash};
 pub use entry::{InvalidEntry, InvalidReason, decode};
-pub use error::{Corrupt, Error, FileKind, StateError};
+pub use error::{Corrupt, Error, FileKind, StateError, with_causes};
 pub use escape::printable;
 pub use event::{Event, EventRef, Key, KeyRef, KeyValue, RowUpdate};
 pub use filter::{Filter, PatternError};

@@ -81,6 +81,7 @@ pub fn finish(result: anyhow::Result<Exit>, report: Report, state_file: bool) ->
         (Some(Error::NotARegularFile { .. }), _) => "; point --path at the changelog file",
         _ => "",
     };
-    report.error(format_args!("{error:#}{hint}"));
+    let message = changelog_tail::with_causes(error.as_ref());
+    report.error(format_args!("{message}{hint}"));
     Exit::Failure
 }

@@ -9,7 +9,9 @@
 //! only ever means "no such row".
 
 use anyhow::anyhow;
-use changelog_tail::{EventRef, Ldb, LdbErrorKind, Row, RowLookup, Settled, printable};
+use changelog_tail::{
+    EventRef, Ldb, LdbErrorKind, Row, RowLookup, Settled, printable, with_causes,
+};
 use std::path::Path;
 
 /// What an event's `row` field holds.
@@ -211,12 +213,5 @@ fn shown(name: &str) -> String {
 
 /// An error and its causes, each once, escaped and cut short.
 fn describe(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    capped(&text, MESSAGE_CHARS)
+    capped(&with_causes(error), MESSAGE_CHARS)
 }
