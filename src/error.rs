@@ -136,26 +136,49 @@ pub enum FileKind {
     BlockDevice,
 }
 
-/// An error's message and its causes', joined by `": "` (as `anyhow`
-/// shows a chain with `{:#}`), for a message of one line: a notice (which
-/// has no chain of its own: why notifications cannot be had must say the
-/// system's words too), or a command line's error. A cause that only
-/// repeats the message before it is left out: SQLite's error and its code
-/// both say "database is locked".
+/// An error's message and its causes', in one line: each joined to the
+/// one before by `": "` (as `anyhow` shows a chain with `{:#}`), leaving
+/// out empty messages and a cause whose message the one before already
+/// ends with; a cause that ends with the one before (says it again, with
+/// more) takes its place. SQLite's error and its code both end with
+/// "database is locked", and the code's (`Error code 5: …`) is the one
+/// kept.
+///
+/// ```
+/// #[derive(Debug)]
+/// struct Said(&'static str, Option<Box<Said>>);
+/// impl std::fmt::Display for Said {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         f.write_str(self.0)
+///     }
+/// }
+/// impl std::error::Error for Said {
+///     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+///         self.1.as_deref().map(|s| s as _)
+///     }
+/// }
+/// let code = Said("Error code 5: database is locked", None);
+/// let busy = Said("database is locked", Some(Box::new(code)));
+/// let error = Said("looking up a row", Some(Box::new(busy)));
+/// assert_eq!(
+///     changelog_tail::with_causes(&error),
+///     "looking up a row: Error code 5: database is locked"
+/// );
+/// ```
 pub fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut last = text.clone();
-    let mut cause = error.source();
-    while let Some(c) = cause {
-        let message = c.to_string();
-        if !(message.ends_with(&last) || last.ends_with(&message)) {
-            text.push_str(": ");
-            text.push_str(&message);
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let message = e.to_string();
+        next = e.source();
+        match parts.last_mut() {
+            _ if message.is_empty() => {}
+            Some(last) if last.ends_with(&message) => {}
+            Some(last) if message.ends_with(last.as_str()) => *last = message,
+            _ => parts.push(message),
         }
-        last = message;
-        cause = c.source();
     }
-    text
+    parts.join(": ")
 }
 
 /// Which system limit, if any, an error from setting up notifications
@@ -335,15 +358,21 @@ mod tests {
             with_causes(&error),
             "reading the LDB failed: disk I/O error: EIO"
         );
-        // SQLite's error, then its code saying the same words.
+        // SQLite's error, then its code saying the same words and more.
         let busy = chain(&[
             "looking up a row",
             "database is locked",
             "Error code 5: database is locked",
         ]);
-        assert_eq!(with_causes(&busy), "looking up a row: database is locked");
+        assert_eq!(
+            with_causes(&busy),
+            "looking up a row: Error code 5: database is locked"
+        );
         // A message that already ends with its cause's words.
         let said = chain(&["cannot open x: permission denied", "permission denied"]);
         assert_eq!(with_causes(&said), "cannot open x: permission denied");
+        // Empty messages say nothing, and hide nothing after them.
+        assert_eq!(with_causes(&chain(&["", "a", "", "b"])), "a: b");
+        assert_eq!(with_causes(&chain(&[""])), "");
     }
 }
