@@ -193,11 +193,23 @@ impl Host {
 }
 
 /// Ends a following run with SIGTERM: exit 143, nothing said on stderr.
-fn terminate_quietly(mut tail: Tail) {
+fn terminate_quietly(tail: Tail) {
+    terminate_having_said(tail, &[]);
+}
+
+/// Ends a following run with SIGTERM: exit 143, having said exactly `said`
+/// on stderr in all.
+fn terminate_having_said(mut tail: Tail, said: &[String]) {
     tail.signal(libc::SIGTERM);
     let ended = tail.wait_end();
     assert_eq!(ended.code(), Some(143), "{}", ended.stderr_text());
-    assert!(ended.stderr.is_empty(), "{:?}", ended.stderr);
+    assert_eq!(ended.stderr, said);
+}
+
+/// The status line SIGUSR1 makes the run print.
+fn status_of(tail: &mut Tail) -> String {
+    tail.signal(libc::SIGUSR1);
+    tail.stderr_line("status:")
 }
 
 /// A changelog line as ctlstore writes it: one integer key `id`.
@@ -763,8 +775,7 @@ fn snapshot_tries_again_while_a_write_transaction_stays_open() {
         warning.contains("a write transaction stayed open for more than 1000 ms"),
         "{warning}"
     );
-    tail.signal(libc::SIGUSR1);
-    let status = tail.stderr_line("status:");
+    let status = status_of(&mut tail);
     assert!(
         status.starts_with("changelog-tail: status: snapshot: waiting for the LDB's write lock, ")
             && status.ends_with(" s so far"),
@@ -774,15 +785,8 @@ fn snapshot_tries_again_while_a_write_transaction_stays_open() {
     ledger.execute_batch("COMMIT").unwrap();
     let (_, rows) = lines.snapshot();
     assert_eq!(rows.last().unwrap()["row"]["email"], "seven@example.com");
-    tail.signal(libc::SIGTERM);
-    let ended = tail.wait_end();
-    assert_eq!(ended.code(), Some(143));
-    assert_eq!(
-        ended.stderr.len(),
-        2,
-        "said once, answered once: {:?}",
-        ended.stderr
-    );
+    // Said once, answered once.
+    terminate_having_said(tail, &[warning, status]);
 }
 
 /// A snapshot holds no lock against the writer: while it streams a big
@@ -864,8 +868,7 @@ fn snapshot_rows_wait_out_a_ledger_transaction_longer_than_the_bound() {
     host.append(&[event(1, "f", "users", 1)]);
     let warning = tail.stderr_line("waiting for it to end to look up rows");
     assert!(warning.contains("more than 1000 ms"), "{warning}");
-    tail.signal(libc::SIGUSR1);
-    let status = tail.stderr_line("status:");
+    let status = status_of(&mut tail);
     assert!(
         status.starts_with(
             "changelog-tail: status: waiting for a write transaction of the LDB to end \
@@ -878,15 +881,8 @@ fn snapshot_rows_wait_out_a_ledger_transaction_longer_than_the_bound() {
     let printed = json(&lines.next());
     assert_eq!(printed["seq"], 1);
     assert_eq!(printed["row"]["email"], "late@example.com");
-    tail.signal(libc::SIGTERM);
-    let ended = tail.wait_end();
-    assert_eq!(ended.code(), Some(143));
-    assert_eq!(
-        ended.stderr.len(),
-        2,
-        "said once, answered once: {:?}",
-        ended.stderr
-    );
+    // Said once, answered once.
+    terminate_having_said(tail, &[warning, status]);
 }
 
 /// Without write access to the LDB (no lock to wait with), `--rows` still
@@ -913,10 +909,7 @@ fn snapshot_rows_without_write_access_warn_once_that_rows_may_be_older() {
     host.append(&[event(3, "f", "users", 2)]);
     let line = tail.line();
     assert_eq!(json(&line)["row"]["email"], "late", "{line}");
-    tail.signal(libc::SIGTERM);
-    let ended = tail.wait_end();
-    assert_eq!(ended.code(), Some(143));
-    assert_eq!(ended.stderr, [warning]);
+    terminate_having_said(tail, &[warning]);
 }
 
 /// `--on-out-of-sync snapshot`: a writer restart (seq back to 1) while
@@ -1192,10 +1185,7 @@ fn snapshot_without_the_lock_warns_once_and_follows_from_the_file_start() {
     let next = json(&lines.next());
     assert_eq!(next["seq"], 2, "{next}");
     assert!(next.get("snapshot").is_none());
-    tail.signal(libc::SIGTERM);
-    let ended = tail.wait_end();
-    assert_eq!(ended.code(), Some(143));
-    assert_eq!(ended.stderr, [warning]);
+    terminate_having_said(tail, &[warning]);
 }
 
 /// A WAL LDB that no writer has open (its `-wal` and `-shm` missing), read
